@@ -1,0 +1,207 @@
+"""The *fusion case*: the one xarray convention every stage reads and writes.
+
+A case is an ``xarray.Dataset`` on an EASE-Grid 2.0 M36 window with
+
+========================  ===============  ===========================================================
+variable                  dims             meaning
+========================  ===============  ===========================================================
+``smap``                  (time, y, x)     SMAP L3 soil moisture, m3 m-3, NaN where no retrieval
+``smap_quality``          (time, y, x)     bool, True where the retrieval meets the case's quality rule
+``noah``                  (time, y, x)     GLDAS Noah 0-10 cm soil moisture, m3 m-3, complete on land
+``land``                  (y, x)           bool land mask (SMAP land grid)
+``truth`` (optional)      (time, y, x)     the known truth (synthetic twin only), m3 m-3
+========================  ===============  ===========================================================
+
+coordinates ``time`` (daily, strictly increasing), ``y``/``x`` (EPSG:6933 metres), ``row``/``col``
+(global grid indices on ``y``/``x``) and 2-D ``lat``/``lon``. Boolean variables are stored in netCDF as
+``uint8`` flags and turned back into ``bool`` by :func:`open_case`.
+
+A SMAP value is *usable* (:func:`valid_smap`) where it is finite, flagged good and on land; every filled
+product passes usable SMAP through unchanged.
+"""
+from __future__ import annotations
+
+from os import PathLike
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import CaseError
+from .grid import Window, grid_mapping_attrs
+
+SM_UNITS = "m3 m-3"
+SM_STANDARD_NAME = "volume_fraction_of_condensed_water_in_soil"
+FIELDS = ("smap", "smap_quality", "noah", "truth")
+SM_FIELDS = ("smap", "noah", "truth")
+REQUIRED = ("smap", "smap_quality", "noah", "land")
+BOOL_VARS = ("smap_quality", "land")
+
+
+def sm_attrs(long_name: str, **extra) -> dict:
+    """CF-1.8 attributes of a volumetric soil-moisture variable."""
+    return {
+        "units": SM_UNITS,
+        "standard_name": SM_STANDARD_NAME,
+        "long_name": long_name,
+        "valid_min": 0.0,
+        "valid_max": 1.0,
+        "grid_mapping": "crs",
+        **extra,
+    }
+
+
+def global_attrs(title: str, **extra) -> dict:
+    from . import __version__
+
+    return {
+        "Conventions": "CF-1.8",
+        "title": title,
+        "source_software": f"stsg-bench {__version__}",
+        **extra,
+    }
+
+
+def make_case(
+    window: Window,
+    times: Iterable,
+    smap: np.ndarray,
+    smap_quality: np.ndarray,
+    noah: np.ndarray,
+    land: np.ndarray,
+    truth: np.ndarray | None = None,
+    attrs: dict | None = None,
+) -> xr.Dataset:
+    """Assemble a case dataset from numpy arrays shaped ``(time, rows, cols)`` / ``(rows, cols)``."""
+    coords = window.coords()
+    coords["time"] = ("time", pd.DatetimeIndex(times), {"standard_name": "time", "axis": "T"})
+    data = {
+        "smap": (("time", "y", "x"), smap, sm_attrs("SMAP L3 radiometer soil moisture")),
+        "smap_quality": (
+            ("time", "y", "x"),
+            np.asarray(smap_quality, dtype=bool),
+            {"long_name": "SMAP retrieval meets the case's quality rule"},
+        ),
+        "noah": (("time", "y", "x"), noah, sm_attrs("GLDAS Noah 0-10 cm soil moisture (daily, on EASE2 M36)")),
+        "land": (("y", "x"), np.asarray(land, dtype=bool), {"long_name": "land mask"}),
+        "crs": ((), np.int32(0), grid_mapping_attrs()),
+    }
+    if truth is not None:
+        data["truth"] = (("time", "y", "x"), truth, sm_attrs("true soil moisture (synthetic twin)"))
+    ds = xr.Dataset(data, coords=coords, attrs=global_attrs("stsg-bench fusion case", **(attrs or {})))
+    return ds
+
+
+def valid_smap(ds: xr.Dataset) -> xr.DataArray:
+    """Boolean (time, y, x): SMAP is finite, flagged usable and on land."""
+    return ds["smap"].notnull() & ds["smap_quality"].astype(bool) & ds["land"].astype(bool)
+
+
+def _fail(source: str | None, var: str, problem: str) -> None:
+    where = f"{source}: " if source else ""
+    raise CaseError(f"{where}variable '{var}': {problem}")
+
+
+def validate_case(ds: xr.Dataset, source: str | None = None) -> xr.Dataset:
+    """Check ``ds`` against the convention; raise :class:`CaseError` naming the variable and problem."""
+    for var in REQUIRED:
+        if var not in ds:
+            _fail(source, var, f"missing (a case needs {', '.join(REQUIRED)})")
+    for var in FIELDS:
+        if var in ds and ds[var].dims != ("time", "y", "x"):
+            _fail(source, var, f"dims are {ds[var].dims}, expected ('time', 'y', 'x')")
+    if ds["land"].dims != ("y", "x"):
+        _fail(source, "land", f"dims are {ds['land'].dims}, expected ('y', 'x')")
+    for coord in ("row", "col", "lat", "lon"):
+        if coord not in ds.coords:
+            _fail(source, coord, "coordinate missing (expected row/col on y/x and 2-D lat/lon)")
+    times = pd.DatetimeIndex(ds["time"].values)
+    if times.has_duplicates:
+        dup = times[times.duplicated()][0]
+        _fail(source, "time", f"duplicate time stamp {dup.date()}")
+    if not times.is_monotonic_increasing:
+        i = int(np.argmax(np.diff(times.values.astype("datetime64[ns]").astype(np.int64)) < 0))
+        _fail(source, "time", f"time stamps not increasing ({times[i].date()} then {times[i + 1].date()})")
+    for var in SM_FIELDS:
+        if var not in ds:
+            continue
+        units = ds[var].attrs.get("units", SM_UNITS)
+        if units not in (SM_UNITS, "m3/m3", "m^3 m^-3", "1"):
+            _fail(source, var, f"units '{units}', expected '{SM_UNITS}' (volumetric soil moisture)")
+        vmin = float(ds[var].min(skipna=True)) if ds[var].size else np.nan
+        vmax = float(ds[var].max(skipna=True)) if ds[var].size else np.nan
+        if vmin < 0.0 or vmax > 1.0:
+            _fail(
+                source,
+                var,
+                f"values span [{vmin:.4g}, {vmax:.4g}], outside [0, 1] m3 m-3 "
+                "(kg m-2 passed by mistake? divide GLDAS 0-10 cm kg m-2 by 100)",
+            )
+    land = ds["land"].astype(bool)
+    gaps = (ds["noah"].isnull() & land).sum().item()
+    if gaps:
+        _fail(source, "noah", f"{gaps} missing values over land (Noah must be complete on land)")
+    if ds["land"].dtype != bool:
+        _fail(source, "land", f"dtype {ds['land'].dtype}, expected bool")
+    return ds
+
+
+def encode_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
+    """Bool variables -> uint8 flag variables (netCDF has no bool)."""
+    out = ds.copy()
+    for var in BOOL_VARS:
+        if var in out and out[var].dtype == bool:
+            attrs = dict(out[var].attrs, flag_values=np.array([0, 1], dtype=np.uint8), flag_meanings="false true")
+            out[var] = out[var].astype(np.uint8)
+            out[var].attrs = attrs
+    return out
+
+
+def decode_from_netcdf(ds: xr.Dataset) -> xr.Dataset:
+    out = ds.copy()
+    for var in BOOL_VARS:
+        if var in out and out[var].dtype != bool:
+            attrs = {k: v for k, v in out[var].attrs.items() if k not in ("flag_values", "flag_meanings")}
+            out[var] = out[var].fillna(0).astype(bool)
+            out[var].attrs = attrs
+    return out
+
+
+def save_case(ds: xr.Dataset, path: str | PathLike) -> None:
+    """Validate and write a case atomically as CF-1.8 netCDF (zlib-compressed float32)."""
+    from .io.write import write_netcdf_atomic
+
+    validate_case(ds)
+    enc = encode_for_netcdf(ds)
+    encoding = {v: {"zlib": True, "complevel": 1} for v in enc.data_vars if enc[v].ndim == 3}
+    for v in SM_FIELDS:
+        if v in enc:
+            encoding[v]["dtype"] = "float32"
+            encoding[v]["_FillValue"] = np.float32(np.nan)
+    write_netcdf_atomic(enc, path, encoding=encoding)
+
+
+def open_case(path: str | PathLike, validate: bool = True) -> xr.Dataset:
+    """Open a case written by :func:`save_case` (or any file following the convention)."""
+    from .errors import InputError
+
+    try:
+        ds = xr.open_dataset(path)
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except Exception as exc:  # netCDF/HDF5 errors carry long messages
+        raise InputError(path, f"not a readable netCDF case ({type(exc).__name__})") from None
+    ds = decode_from_netcdf(ds.load())
+    if validate:
+        validate_case(ds, source=str(path))
+    return ds
+
+
+def select_period(ds: xr.Dataset, period: tuple[str, str] | slice | None) -> xr.Dataset:
+    """Subset ``ds`` to an inclusive (start, end) period; ``None`` keeps everything."""
+    if period is None:
+        return ds
+    if not isinstance(period, slice):
+        period = slice(*period)
+    return ds.sel(time=period)

@@ -1,0 +1,221 @@
+"""The ``stsg-bench`` command line (the top floor: it only parses arguments and calls library code).
+
+Every user-caused error (:class:`~stsg_bench.errors.StsgError`) is printed as one line and exits with
+status 2; no traceback unless ``--debug``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .errors import StsgError
+
+log = logging.getLogger("stsg_bench")
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def deco(fn):
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+# -- commands ----------------------------------------------------------------------------------------
+@command("twin")
+def _twin(args) -> int:
+    from .twin import generate_twin, get_spec, write_twin
+
+    spec = get_spec(args.preset)
+    if spec.lazy:
+        raise StsgError(f"preset '{args.preset}' is generated lazily (use the Python API TwinWorld.iter_days)")
+    twin = generate_twin(spec, seed=args.seed, progress=True)
+    out = write_twin(twin, args.out)
+    print(f"wrote {out / 'case.nc'} and {len(twin.stations)} stations under {out / 'ismn'}")
+    return 0
+
+
+@command("case")
+def _case(args) -> int:
+    from .io.cards import build_case_from_card
+
+    ds, notes = build_case_from_card(args.name, data_root=args.data_root, out=args.out)
+    for n in notes:
+        print(f"note: {n}")
+    print(f"wrote {args.out}: {ds.sizes['time']} days on a {ds.sizes['y']}x{ds.sizes['x']} window")
+    return 0
+
+
+@command("methods")
+def _methods(args) -> int:
+    from .methods import list_methods, method_description
+
+    for name in list_methods():
+        print(f"{name:15s} {method_description(name)}")
+    return 0
+
+
+@command("fuse")
+def _fuse(args) -> int:
+    from .pipeline import fuse_command
+
+    fuse_command(
+        method=args.method,
+        case_path=args.case,
+        out=args.out,
+        config_file=args.config,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        train_period=args.train_period,
+        period=args.period,
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+@command("train")
+def _train(args) -> int:
+    from .pipeline import train_command
+
+    train_command(case_path=args.case, config_file=args.config, out=args.out, device=args.device, train_period=args.train_period)
+    print(f"wrote {args.out}")
+    return 0
+
+
+@command("score")
+def _score(args) -> int:
+    from .pipeline import score_command
+
+    res = score_command(case_path=args.case, products=args.products, insitu=args.insitu, out=args.out)
+    print(f"wrote {args.out} ({res.sizes.get('method', 0)} products)")
+    return 0
+
+
+@command("report")
+def _report(args) -> int:
+    from .reports import write_report
+
+    index = write_report(args.results, args.out, case_path=args.case)
+    print(f"wrote {index}")
+    return 0
+
+
+@command("check")
+def _check(args) -> int:
+    from .reports.gate import check_command
+
+    return check_command(args.results, args.reference, tolerance_file=args.tolerances)
+
+
+@command("demo")
+def _demo(args) -> int:
+    from .pipeline import run_demo
+
+    summary = run_demo(out=args.out, preset=args.preset, seed=args.seed, methods=args.methods, progress=True)
+    print(summary)
+    return 0
+
+
+@command("run")
+def _run(args) -> int:
+    from .pipeline import run_config
+
+    summary = run_config(args.config, out=args.out, data_root=args.data_root, progress=True)
+    print(summary)
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stsg-bench",
+        description="Build, compare and regression-check seamless daily soil-moisture products "
+        "(DrcGAN SMAP+GLDAS fusion and baselines, scored against ISMN in-situ data).",
+    )
+    p.add_argument("--version", action="version", version=f"stsg-bench {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("twin", help="generate the synthetic twin (case.nc + ISMN station files)")
+    s.add_argument("--preset", default="small", help="tiny | gate | small (default: small)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, required=True, help="output folder")
+
+    s = sub.add_parser("case", help="build a case dataset from a dataset card in datasets/ (e.g. hawaii)")
+    s.add_argument("name", help="card name (datasets/NAME.toml) or a path to a card")
+    s.add_argument("--out", type=Path, required=True, help="case netCDF to write")
+    s.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STSG_DATA or ../shared/data)")
+
+    sub.add_parser("methods", help="list the registered fusion methods")
+
+    s = sub.add_parser("fuse", help="fit a method on a case's training period and write its product")
+    s.add_argument("--method", required=True, help="a registered method (see `stsg-bench methods`)")
+    s.add_argument("--case", type=Path, required=True)
+    s.add_argument("--out", type=Path, required=True, help="product netCDF to write")
+    s.add_argument("--config", type=Path, default=None, help="TOML config (see baselines/)")
+    s.add_argument("--checkpoint", type=Path, default=None, help="DrcGAN checkpoint (skips training)")
+    s.add_argument("--device", default="cpu", help="cpu | cuda (torch methods)")
+    s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None)
+    s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None, help="period to predict")
+
+    s = sub.add_parser("train", help="train DrcGAN on a case and write a checkpoint")
+    s.add_argument("--case", type=Path, required=True)
+    s.add_argument("--config", default="demo", help="'demo', 'paper' or a TOML file")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None)
+
+    s = sub.add_parser("score", help="score products against in-situ stations (and truth on the twin)")
+    s.add_argument("--case", type=Path, required=True)
+    s.add_argument("--products", type=Path, nargs="+", required=True)
+    s.add_argument("--insitu", type=Path, default=None, help="ISMN folder or zip")
+    s.add_argument("--out", type=Path, required=True, help="results netCDF")
+
+    s = sub.add_parser("report", help="render a results file as tables, figures and index.html")
+    s.add_argument("results", type=Path)
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--case", type=Path, default=None, help="case file (enables maps)")
+
+    s = sub.add_parser("check", help="accuracy gate: compare results with a committed reference")
+    s.add_argument("results", type=Path)
+    s.add_argument("--reference", type=Path, required=True, help="folder with results.nc (+ tolerances.toml)")
+    s.add_argument("--tolerances", type=Path, default=None)
+
+    s = sub.add_parser("demo", help="the main job: twin -> all methods -> scores -> report")
+    s.add_argument("--out", type=Path, default=Path("demo_out"))
+    s.add_argument("--preset", default="small")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--methods", nargs="+", default=None, help="subset of methods (default: all)")
+
+    s = sub.add_parser("run", help="the full chain on a case described by a run config / dataset card")
+    s.add_argument("config", type=Path)
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--data-root", type=Path, default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except StsgError as err:
+        if args.debug:
+            raise
+        print(f"stsg-bench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""ISMN in-situ soil moisture: read *header+values* and *CEOP separate-files* ``.stm`` files (from a
+folder or straight from the downloaded ``.zip``), write header+values files (used by the synthetic twin),
+filter sensors by depth and quality flag, and aggregate hourly values to daily means.
+
+File names follow ISMN's pattern ``CSE_NETWORK_STATION_VAR_DFROM_DTO_SENSOR_START_END.stm``; network,
+station, variable, depth and sensor are taken from the name (it is the same in both formats), coordinates
+and elevation from the file contents. Line endings may be LF, CRLF or a bare CR (older downloads).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .write import atomic_path
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(
+    r"^(?P<cse>[^_]+)_(?P<network>[^_]+)_(?P<station>.+)_(?P<variable>[a-z_]+?)_"
+    r"(?P<depth_from>-?\d+\.\d+)_(?P<depth_to>-?\d+\.\d+)_(?P<sensor>.+)_(?P<start>\d{8})_(?P<end>\d{8})\.stm$"
+)
+#: Default quality filter: ISMN flag 'G' (good) only.
+GOOD_FLAGS = ("G",)
+
+
+@dataclass
+class StationSeries:
+    """One sensor's record: metadata and an hourly table (index UTC time; columns sm, flag, orig_flag)."""
+
+    network: str
+    station: str
+    lat: float
+    lon: float
+    elevation: float
+    depth_from: float
+    depth_to: float
+    sensor: str
+    data: pd.DataFrame = field(repr=False)
+    source: str = ""
+    variable: str = "sm"
+
+    @property
+    def key(self) -> str:
+        """Unique id ``NETWORK/STATION/SENSOR_DFROM_DTO``."""
+        return f"{self.network}/{self.station}/{self.sensor}_{self.depth_from:.4f}_{self.depth_to:.4f}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.network}/{self.station}"
+
+
+def parse_filename(name: str) -> dict | None:
+    m = _NAME.match(Path(name).name)
+    if not m:
+        return None
+    d = m.groupdict()
+    d["depth_from"] = float(d["depth_from"])
+    d["depth_to"] = float(d["depth_to"])
+    return d
+
+
+def _normalise_newlines(raw: bytes, source: str) -> list[str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if not lines:
+        raise InputError(source, "empty ISMN file", "sm")
+    return lines
+
+
+def _is_float(tok: str) -> bool:
+    try:
+        float(tok)
+        return True
+    except ValueError:
+        return False
+
+
+def _parse_table(lines: list[str], source: str, first_line_no: int, ncols: int, cols: dict[str, int]) -> pd.DataFrame:
+    """Parse whitespace-separated data lines; errors name the file and line number."""
+    rows = [ln.split() for ln in lines]
+    for i, toks in enumerate(rows):
+        if len(toks) < ncols:
+            raise InputError(source, f"line {first_line_no + i}: expected {ncols} fields, got {len(toks)}: {lines[i].strip()!r}", "sm")
+    arr = np.array([toks[:ncols] for toks in rows], dtype=object)
+    stamp = arr[:, cols["date"]] + " " + arr[:, cols["time"]]
+    times = pd.to_datetime(pd.Series(stamp), format="%Y/%m/%d %H:%M", errors="coerce")
+    values = pd.to_numeric(pd.Series(arr[:, cols["value"]]), errors="coerce")
+    bad = times.isna().to_numpy() | values.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(source, f"line {first_line_no + i}: cannot parse time/value in {lines[i].strip()!r}", "sm")
+    df = pd.DataFrame(
+        {
+            "sm": values.to_numpy(dtype=np.float64),
+            "flag": arr[:, cols["flag"]].astype(str),
+            "orig_flag": arr[:, cols["orig_flag"]].astype(str) if "orig_flag" in cols else "",
+        },
+        index=pd.DatetimeIndex(times, name="time"),
+    )
+    if df.index.has_duplicates:
+        dup = df.index[df.index.duplicated()][0]
+        raise InputError(source, f"duplicated time stamp {dup:%Y/%m/%d %H:%M}", "sm")
+    if not df.index.is_monotonic_increasing:
+        i = int(np.argmax(np.diff(df.index.asi8) < 0))
+        raise InputError(source, f"time stamps out of order at line {first_line_no + i + 1}", "sm")
+    return df
+
+
+def read_stm_bytes(raw: bytes, source: str) -> StationSeries:
+    """Parse one ``.stm`` file (format detected from the first line)."""
+    meta = parse_filename(source)
+    lines = _normalise_newlines(raw, source)
+    first = lines[0].split()
+    if re.fullmatch(r"\d{4}/\d{2}/\d{2}", first[0]):  # CEOP: every line carries the metadata
+        if len(first) < 15:
+            raise InputError(source, f"line 1: CEOP line needs 15 fields, got {len(first)}", "sm")
+        lat, lon, elev = (float(t) for t in first[-8:-5])
+        dfrom, dto = float(first[-5]), float(first[-4])
+        network, station = first[5], " ".join(first[6:-8])
+        sensor = ""
+        n = len(first)
+        df = _parse_table(lines, source, 1, n, {"date": 0, "time": 1, "value": n - 3, "flag": n - 2, "orig_flag": n - 1})
+    else:  # header+values: one header line, then 'date time value flag orig_flag'
+        idx = next((i for i in range(2, len(first) - 4) if all(_is_float(t) for t in first[i : i + 5])), None)
+        if idx is None:
+            raise InputError(
+                source,
+                "broken header: expected 'CSE NETWORK STATION LAT LON ELEV DEPTH_FROM DEPTH_TO SENSOR'",
+                "sm",
+            )
+        network, station = first[1], " ".join(first[2:idx])
+        lat, lon, elev, dfrom, dto = (float(t) for t in first[idx : idx + 5])
+        sensor = " ".join(first[idx + 5 :])
+        if len(lines) < 2:
+            raise InputError(source, "header but no values", "sm")
+        ncols = min(len(lines[1].split()), 5)
+        cols = {"date": 0, "time": 1, "value": 2, "flag": 3}
+        if ncols >= 5:
+            cols["orig_flag"] = 4
+        df = _parse_table(lines[1:], source, 2, max(ncols, 4), cols)
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        raise InputError(source, f"station coordinates lat={lat}, lon={lon} out of range", "sm")
+    if meta:
+        network, station = meta["network"], meta["station"]
+        dfrom, dto, sensor = meta["depth_from"], meta["depth_to"], meta["sensor"]
+    return StationSeries(
+        network=network,
+        station=station,
+        lat=lat,
+        lon=lon,
+        elevation=elev,
+        depth_from=dfrom,
+        depth_to=dto,
+        sensor=sensor,
+        data=df,
+        source=source,
+        variable=meta["variable"] if meta else "sm",
+    )
+
+
+def read_stm(path: str | Path) -> StationSeries:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror})", "sm") from None
+    return read_stm_bytes(raw, str(path))
+
+
+def _iter_sources(source: Path) -> Iterator[tuple[str, bytes]]:
+    if source.is_file() and source.suffix == ".zip":
+        try:
+            zf = zipfile.ZipFile(source)
+        except zipfile.BadZipFile:
+            raise InputError(source, "not a valid zip archive") from None
+        with zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                if info.filename.endswith(".stm"):
+                    yield f"{source}!{info.filename}", zf.read(info)
+    elif source.is_dir():
+        for p in sorted(source.rglob("*.stm")):
+            yield str(p), p.read_bytes()
+    elif source.is_file() and source.suffix == ".stm":
+        yield str(source), source.read_bytes()
+    else:
+        raise InputError(source, "ISMN source must be a folder, a .zip download or a .stm file")
+
+
+@dataclass
+class IsmnCollection:
+    """Sensors read from an ISMN download, plus one line per file that could not be read."""
+
+    sensors: list[StationSeries]
+    problems: list[str]
+
+    def filter(
+        self,
+        depth: tuple[float, float] = (0.0, 0.10),
+        variable: str = "sm",
+    ) -> "IsmnCollection":
+        """Keep sensors of ``variable`` whose depth range lies within ``depth`` (m)."""
+        lo, hi = depth
+        keep = [s for s in self.sensors if s.variable == variable and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9]
+        dropped = [f"{s.key}: depth {s.depth_from}-{s.depth_to} m outside {lo}-{hi} m" for s in self.sensors if s not in keep and s.variable == variable]
+        return IsmnCollection(keep, self.problems + dropped)
+
+
+def read_ismn(source: str | Path, strict: bool = False) -> IsmnCollection:
+    """Read every ``.stm`` file in a folder or zip. Bad files are reported (or raised if ``strict``)."""
+    source = Path(source)
+    if not source.exists():
+        raise InputError(source, "ISMN folder or archive not found")
+    sensors, problems = [], []
+    for name, raw in _iter_sources(source):
+        try:
+            sensors.append(read_stm_bytes(raw, name))
+        except InputError as err:
+            if strict:
+                raise
+            log.warning("skipping %s", err)
+            problems.append(str(err))
+    return IsmnCollection(sensors, problems)
+
+
+def daily_mean(series: StationSeries, flags: Iterable[str] = GOOD_FLAGS, min_hours: int = 12) -> pd.Series:
+    """Daily mean of the values whose flag is in ``flags``; days with fewer than ``min_hours`` are NaN."""
+    df = series.data
+    keep = df["flag"].isin(tuple(flags)) & np.isfinite(df["sm"])
+    kept = df.loc[keep, "sm"]
+    day = kept.index.floor("D")
+    grouped = kept.groupby(day)
+    mean, count = grouped.mean(), grouped.count()
+    return mean.where(count >= min_hours).dropna().rename(series.key)
+
+
+def nearest_in_time(
+    series: StationSeries, times: pd.DatetimeIndex, window: pd.Timedelta = pd.Timedelta("1h"), flags: Iterable[str] = GOOD_FLAGS
+) -> pd.Series:
+    """Values nearest each of ``times`` (e.g. the 6 a.m. overpass) within +-``window``; NaN otherwise."""
+    df = series.data
+    kept = df.loc[df["flag"].isin(tuple(flags)) & np.isfinite(df["sm"]), "sm"]
+    if kept.empty:
+        return pd.Series(np.nan, index=times)
+    out = kept.reindex(times, method="nearest", tolerance=window)
+    return out
+
+
+def write_header_values(series: StationSeries, root: str | Path, start: str | None = None, end: str | None = None) -> Path:
+    """Write one sensor as an ISMN header+values file under ``root/NETWORK/STATION/`` (atomically)."""
+    df = series.data
+    start = start or f"{df.index[0]:%Y%m%d}"
+    end = end or f"{df.index[-1]:%Y%m%d}"
+    name = (
+        f"{series.network}_{series.network}_{series.station}_{series.variable}_"
+        f"{series.depth_from:.6f}_{series.depth_to:.6f}_{series.sensor}_{start}_{end}.stm"
+    )
+    path = Path(root) / series.network / series.station / name
+    header = (
+        f"{series.network:<10} {series.network:<15} {series.station:<17} {series.lat:9.5f} {series.lon:11.5f} "
+        f"{series.elevation:7.2f} {series.depth_from:7.2f} {series.depth_to:7.2f} {series.sensor}\n"
+    )
+    stamps = df.index.strftime("%Y/%m/%d %H:%M")
+    values = np.char.mod("%8.4f", df["sm"].to_numpy())
+    orig = df["orig_flag"].to_numpy() if "orig_flag" in df else np.full(len(df), "M")
+    body = "\n".join(f"{t} {v} {f} {o}" for t, v, f, o in zip(stamps, values, df["flag"].to_numpy(), orig))
+    with atomic_path(path) as tmp:
+        tmp.write_text(header + body + "\n", encoding="ascii")
+    return path

@@ -1,0 +1,78 @@
+"""Atomic writers: every output goes to a temporary file in the destination folder, then is renamed,
+so a crash or a bad input never leaves a half-written file behind."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import xarray as xr
+
+from ..errors import StsgError
+
+
+def _check_dir(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StsgError(f"{parent}: cannot create output folder ({exc.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise StsgError(f"{parent}: output folder is not writable")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    _check_dir(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:
+    """Write ``ds`` as netCDF4 atomically; returns the final path."""
+    with atomic_path(path, suffix=".nc.tmp") as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding or {})
+    return Path(path)
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a whole folder in a temporary sibling and swap it into place when the block succeeds.
+
+    An existing folder at ``path`` is replaced only after the new one is complete.
+    """
+    path = Path(path)
+    _check_dir(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

@@ -87,25 +87,28 @@ def _is_float(tok: str) -> bool:
         return False
 
 
-def _parse_table(lines: list[str], source: str, first_line_no: int, ncols: int, cols: dict[str, int]) -> pd.DataFrame:
-    """Parse whitespace-separated data lines; errors name the file and line number."""
+def _parse_table(lines: list[str], source: str, first_line_no: int, cols: dict[str, int]) -> pd.DataFrame:
+    """Parse whitespace-separated data lines (``orig_flag`` may be absent on some lines); errors name
+    the file and line number."""
+    need = cols["flag"] + 1
     rows = [ln.split() for ln in lines]
     for i, toks in enumerate(rows):
-        if len(toks) < ncols:
-            raise InputError(source, f"line {first_line_no + i}: expected {ncols} fields, got {len(toks)}: {lines[i].strip()!r}", "sm")
-    arr = np.array([toks[:ncols] for toks in rows], dtype=object)
-    stamp = arr[:, cols["date"]] + " " + arr[:, cols["time"]]
+        if len(toks) < need:
+            raise InputError(source, f"line {first_line_no + i}: expected at least {need} fields, got {len(toks)}: {lines[i].strip()!r}", "sm")
+    pick = lambda key: np.array([toks[cols[key]] for toks in rows], dtype=object)  # noqa: E731
+    stamp = pick("date") + " " + pick("time")
     times = pd.to_datetime(pd.Series(stamp), format="%Y/%m/%d %H:%M", errors="coerce")
-    values = pd.to_numeric(pd.Series(arr[:, cols["value"]]), errors="coerce")
+    values = pd.to_numeric(pd.Series(pick("value")), errors="coerce")
     bad = times.isna().to_numpy() | values.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(source, f"line {first_line_no + i}: cannot parse time/value in {lines[i].strip()!r}", "sm")
+    k = cols["flag"] + 1
     df = pd.DataFrame(
         {
             "sm": values.to_numpy(dtype=np.float64),
-            "flag": arr[:, cols["flag"]].astype(str),
-            "orig_flag": arr[:, cols["orig_flag"]].astype(str) if "orig_flag" in cols else "",
+            "flag": pick("flag").astype(str),
+            "orig_flag": np.array([toks[k] if len(toks) > k else "" for toks in rows], dtype=str),
         },
         index=pd.DatetimeIndex(times, name="time"),
     )
@@ -126,12 +129,11 @@ def read_stm_bytes(raw: bytes, source: str) -> StationSeries:
     if re.fullmatch(r"\d{4}/\d{2}/\d{2}", first[0]):  # CEOP: every line carries the metadata
         if len(first) < 15:
             raise InputError(source, f"line 1: CEOP line needs 15 fields, got {len(first)}", "sm")
-        lat, lon, elev = (float(t) for t in first[-8:-5])
-        dfrom, dto = float(first[-5]), float(first[-4])
-        network, station = first[5], " ".join(first[6:-8])
+        v = len(first) - 3 if _is_float(first[-3]) else len(first) - 2
+        lat, lon, elev, dfrom, dto = (float(t) for t in first[v - 5 : v])
+        network, station = first[5], " ".join(first[6 : v - 5])
         sensor = ""
-        n = len(first)
-        df = _parse_table(lines, source, 1, n, {"date": 0, "time": 1, "value": n - 3, "flag": n - 2, "orig_flag": n - 1})
+        df = _parse_table(lines, source, 1, {"date": 0, "time": 1, "value": v, "flag": v + 1})
     else:  # header+values: one header line, then 'date time value flag orig_flag'
         idx = next((i for i in range(2, len(first) - 4) if all(_is_float(t) for t in first[i : i + 5])), None)
         if idx is None:
@@ -145,11 +147,7 @@ def read_stm_bytes(raw: bytes, source: str) -> StationSeries:
         sensor = " ".join(first[idx + 5 :])
         if len(lines) < 2:
             raise InputError(source, "header but no values", "sm")
-        ncols = min(len(lines[1].split()), 5)
-        cols = {"date": 0, "time": 1, "value": 2, "flag": 3}
-        if ncols >= 5:
-            cols["orig_flag"] = 4
-        df = _parse_table(lines[1:], source, 2, max(ncols, 4), cols)
+        df = _parse_table(lines[1:], source, 2, {"date": 0, "time": 1, "value": 2, "flag": 3})
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         raise InputError(source, f"station coordinates lat={lat}, lon={lon} out of range", "sm")
     if meta:

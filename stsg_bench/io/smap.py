@@ -1,0 +1,256 @@
+"""SMAP L3 radiometer soil moisture (SPL3SMP, HDF5, one file per day) on EASE-Grid 2.0 M36.
+
+All assumptions about the product layout live in :data:`LAYOUT` (groups, the ``_pm`` suffix, the fill
+value, the 406x964 array shape, the quality bits). The quality rule is configurable:
+
+* ``recommended`` (default): ``retrieval_qual_flag`` bit 0 == 0 ("recommended quality");
+* ``retrieval_success``: bit 2 == 0 (the retrieval succeeded; needed on coasts/islands such as Hawai'i,
+  where bit 0 is always set because of the water fraction);
+* ``any``: every finite value.
+
+Passes: ``am`` (6 a.m. descending), ``pm`` (6 p.m. ascending) or ``am_pm`` (AM where usable, else PM).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import h5py
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..case import sm_attrs
+from ..errors import ConfigError, InputError
+from ..grid import NCOLS, NROWS, Window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Spl3smpLayout:
+    groups: tuple[tuple[str, str, str], ...] = (
+        ("am", "Soil_Moisture_Retrieval_Data_AM", ""),
+        ("pm", "Soil_Moisture_Retrieval_Data_PM", "_pm"),
+    )
+    fill_value: float = -9999.0
+    shape: tuple[int, int] = (NROWS, NCOLS)
+    soil_moisture: str = "soil_moisture"
+    quality: str = "retrieval_qual_flag"
+    extra: tuple[str, ...] = ("surface_flag", "tb_time_utc", "vegetation_opacity")
+    filename: re.Pattern = re.compile(r"SMAP_L3_SM_P_(\d{8})_R\d+_\d+\.h5$")
+
+
+LAYOUT = Spl3smpLayout()
+
+QUALITY_RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "recommended": lambda sm, q: np.isfinite(sm) & np.isfinite(q) & ((np.nan_to_num(q, nan=1).astype(np.int64) & 1) == 0),
+    "retrieval_success": lambda sm, q: np.isfinite(sm) & np.isfinite(q) & ((np.nan_to_num(q, nan=4).astype(np.int64) & 4) == 0),
+    "any": lambda sm, q: np.isfinite(sm),
+}
+PASSES = ("am", "pm", "am_pm")
+
+
+def quality_mask(sm: np.ndarray, flag: np.ndarray, rule: str) -> np.ndarray:
+    if rule not in QUALITY_RULES:
+        raise ConfigError(f"unknown SMAP quality rule '{rule}' (valid: {', '.join(QUALITY_RULES)})")
+    return QUALITY_RULES[rule](sm, flag)
+
+
+def combine_passes(sm: dict[str, np.ndarray], ok: dict[str, np.ndarray], how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Choose/merge the AM and PM retrievals: returns (soil moisture, usable)."""
+    if how not in PASSES:
+        raise ConfigError(f"unknown SMAP pass '{how}' (valid: {', '.join(PASSES)})")
+    if how in ("am", "pm"):
+        return sm[how], ok[how]
+    am, pm = sm["am"], sm["pm"]
+    out = np.where(ok["am"], am, np.where(ok["pm"], pm, np.where(np.isfinite(am), am, pm)))
+    usable = ok["am"] | ok["pm"]
+    return out, usable
+
+
+def file_date(path: Path) -> pd.Timestamp:
+    m = LAYOUT.filename.search(path.name)
+    if not m:
+        raise InputError(path, "file name does not match SMAP_L3_SM_P_YYYYMMDD_R*_*.h5")
+    return pd.Timestamp(m.group(1))
+
+
+def read_spl3smp(path: str | Path, window: Window | None = None, passes: Iterable[str] = ("am", "pm")) -> dict[str, dict[str, np.ndarray]]:
+    """Read one SPL3SMP file: ``{pass: {variable: 2-D array}}`` with fill -> NaN, cut to ``window``."""
+    path = Path(path)
+    window = window or Window()
+    rs, cs = slice(window.row0, window.row1), slice(window.col0, window.col1)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    try:
+        f = h5py.File(path, "r")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError:
+        raise InputError(path, "not an HDF5 file (truncated or wrong format?)") from None
+    with f:
+        for name, group, suffix in LAYOUT.groups:
+            if name not in passes:
+                continue
+            if group not in f:
+                raise InputError(path, f"HDF5 group '{group}' missing (not an SPL3SMP file?)")
+            g = f[group]
+            out[name] = {}
+            for var in (LAYOUT.soil_moisture, LAYOUT.quality, *LAYOUT.extra):
+                key = var + suffix
+                if key not in g:
+                    if var in (LAYOUT.soil_moisture, LAYOUT.quality):
+                        raise InputError(path, "variable missing", f"{group}/{key}")
+                    continue
+                dset = g[key]
+                if dset.shape != LAYOUT.shape:
+                    raise InputError(path, f"array shape {dset.shape}, expected {LAYOUT.shape} (EASE2 M36)", f"{group}/{key}")
+                try:
+                    arr = dset[rs, cs].astype(np.float64)
+                except OSError:
+                    raise InputError(path, "cannot read data (truncated file?)", f"{group}/{key}") from None
+                fill = dset.attrs.get("_FillValue", LAYOUT.fill_value)
+                arr[(arr == float(np.asarray(fill).ravel()[0])) | (arr == LAYOUT.fill_value)] = np.nan
+                out[name][var] = arr
+    return out
+
+
+@dataclass
+class SmapReadResult:
+    dataset: xr.Dataset
+    problems: list[str]
+
+
+def read_smap_folder(
+    folder: str | Path,
+    window: Window | None = None,
+    pass_: str = "am",
+    quality_rule: str = "recommended",
+    strict: bool = False,
+    period: tuple[str, str] | None = None,
+) -> SmapReadResult:
+    """Read a folder of daily SPL3SMP files into a ``(time, y, x)`` dataset on ``window``.
+
+    Bad files are skipped and listed in ``problems`` (``strict=True`` raises instead); a day with no
+    retrieval at all is kept (all NaN) and reported. Duplicate days (two releases of one date) raise.
+    """
+    folder = Path(folder)
+    window = window or Window()
+    files = sorted(folder.glob("SMAP_L3_SM_P_*.h5")) if folder.is_dir() else []
+    if not files:
+        raise InputError(folder, "no SMAP_L3_SM_P_*.h5 files found")
+    dated = [(file_date(p), p) for p in files]
+    if period:
+        lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
+        dated = [(d, p) for d, p in dated if lo <= d <= hi]
+    dates = [d for d, _ in dated]
+    if len(set(dates)) != len(dates):
+        dup = pd.Series(dates)[pd.Series(dates).duplicated()].iloc[0]
+        names = [p.name for d, p in dated if d == dup]
+        raise InputError(folder, f"duplicate day {dup.date()}: {', '.join(names)} (keep one release)")
+    passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)
+    days, sms, oks, extras, problems = [], [], [], {}, []
+    for date, path in dated:
+        try:
+            data = read_spl3smp(path, window, passes)
+        except InputError as err:
+            if strict:
+                raise
+            log.warning("skipping %s", err)
+            problems.append(str(err))
+            continue
+        sm = {p: data[p][LAYOUT.soil_moisture] for p in passes}
+        ok = {p: quality_mask(data[p][LAYOUT.soil_moisture], data[p][LAYOUT.quality], quality_rule) for p in passes}
+        if pass_ == "am_pm":
+            value, usable = combine_passes(sm, ok, "am_pm")
+        else:
+            value, usable = sm[pass_], ok[pass_]
+        if not np.isfinite(value).any():
+            problems.append(f"{path}: all-fill day (no retrieval in the window)")
+        days.append(date)
+        sms.append(value.astype(np.float32))
+        oks.append(usable)
+        for p in passes:
+            for var, arr in data[p].items():
+                if var != LAYOUT.soil_moisture:
+                    extras.setdefault(f"{var}_{p}", []).append(arr.astype(np.float32))
+    if not days:
+        raise InputError(folder, "no readable SMAP file")
+    coords = window.coords()
+    coords["time"] = ("time", pd.DatetimeIndex(days))
+    data_vars = {
+        "smap": (("time", "y", "x"), np.stack(sms), sm_attrs(f"SMAP L3 soil moisture ({pass_})")),
+        "smap_quality": (("time", "y", "x"), np.stack(oks), {"long_name": f"SMAP quality rule '{quality_rule}' met"}),
+    }
+    for k, v in extras.items():
+        data_vars[k] = (("time", "y", "x"), np.stack(v), {"long_name": f"SPL3SMP {k}"})
+    ds = xr.Dataset(data_vars, coords=coords, attrs={"smap_quality_rule": quality_rule, "smap_pass": pass_})
+    return SmapReadResult(ds, problems)
+
+
+def read_smap_window_netcdf(
+    path: str | Path, pass_: str = "am", quality_rule: str = "recommended", period: tuple[str, str] | None = None
+) -> xr.Dataset:
+    """Read the CF netCDF 'window' form of SPL3SMP (as in ``shared/data/real/hawaii``): variables
+    ``soil_moisture_am``/``_pm``, ``retrieval_qual_flag_am``/``_pm``, coords ``row``/``col``/``land``."""
+    path = Path(path)
+    try:
+        src = xr.open_dataset(path)
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except Exception:
+        raise InputError(path, "not a readable netCDF file") from None
+    if period:
+        src = src.sel(time=slice(*period))
+    passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)
+    sm, ok = {}, {}
+    for p in passes:
+        for var in (f"soil_moisture_{p}", f"retrieval_qual_flag_{p}"):
+            if var not in src:
+                raise InputError(path, "variable missing", var)
+        sm[p] = src[f"soil_moisture_{p}"].values.astype(np.float64)
+        sm[p][sm[p] == LAYOUT.fill_value] = np.nan
+        ok[p] = quality_mask(sm[p], src[f"retrieval_qual_flag_{p}"].values, quality_rule)
+    value, usable = combine_passes(sm, ok, pass_) if pass_ == "am_pm" else (sm[pass_], ok[pass_])
+    for var in ("row", "col"):
+        if var not in src.coords:
+            raise InputError(path, "coordinate missing (global EASE2 row/col indices)", var)
+    rows, cols = src["row"].values, src["col"].values
+    window = Window(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    coords = window.coords()
+    coords["time"] = ("time", pd.DatetimeIndex(src["time"].values))
+    ds = xr.Dataset(
+        {
+            "smap": (("time", "y", "x"), value.astype(np.float32), sm_attrs(f"SMAP L3 soil moisture ({pass_})")),
+            "smap_quality": (("time", "y", "x"), usable, {"long_name": f"SMAP quality rule '{quality_rule}' met"}),
+        },
+        coords=coords,
+        attrs={"smap_quality_rule": quality_rule, "smap_pass": pass_},
+    )
+    if "land" in src:
+        ds["land"] = (("y", "x"), src["land"].values.astype(bool), {"long_name": "SMAP land grid"})
+    return ds
+
+
+def write_spl3smp(path: str | Path, date: str, am: np.ndarray, pm: np.ndarray | None = None,
+                  qual_am: np.ndarray | None = None, qual_pm: np.ndarray | None = None) -> Path:
+    """Write a minimal file with the exact SPL3SMP layout (for tests and examples; global 406x964 arrays,
+    NaN -> fill -9999)."""
+    path = Path(path)
+    with h5py.File(path, "w") as f:
+        for (name, group, suffix), sm, q in zip(LAYOUT.groups, (am, pm), (qual_am, qual_pm)):
+            if sm is None:
+                sm = np.full(LAYOUT.shape, np.nan)
+            g = f.create_group(group)
+            d = g.create_dataset(LAYOUT.soil_moisture + suffix, data=np.where(np.isfinite(sm), sm, LAYOUT.fill_value).astype(np.float32))
+            d.attrs["_FillValue"] = np.float32(LAYOUT.fill_value)
+            d.attrs["units"] = "cm**3/cm**3"
+            q = np.where(np.isfinite(sm), 0, 65534) if q is None else q
+            g.create_dataset(LAYOUT.quality + suffix, data=np.asarray(q, dtype=np.uint16))
+            g.create_dataset("surface_flag" + suffix, data=np.zeros(LAYOUT.shape, dtype=np.uint16))
+            tb = np.full(LAYOUT.shape, (pd.Timestamp(date) - pd.Timestamp("2000-01-01T12:00")).total_seconds(), dtype=np.float64)
+            g.create_dataset("tb_time_utc" + suffix, data=tb)
+    return path

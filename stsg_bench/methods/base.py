@@ -1,0 +1,165 @@
+"""The method interface every fusion method implements (DrcGAN included), and the method registry.
+
+A method is fitted on a training period of a case and predicts daily fields for any period::
+
+    m = get_method("lin_cdf_match", min_common_days=30).fit(case, ("2017-01-01", "2017-12-31"))
+    product = m.predict(case, ("2018-01-01", "2018-12-31"))   # xarray DataArray (time, y, x)
+
+``predict`` receives the whole case (methods may use SMAP references outside the output period) and
+returns a CF-annotated ``DataArray`` named ``sm``. Unless the method is a pure model (``noah_raw``), the
+product *passes usable SMAP through unchanged* and fills only the gaps; ocean is NaN.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import xarray as xr
+
+from ..case import select_period, sm_attrs, valid_smap
+from ..errors import ConfigError, InputError, MethodError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+Period = tuple[str, str] | slice | None
+
+
+@dataclass
+class MethodConfig:
+    """Options shared by every method."""
+
+    passthrough: bool = True  # keep usable SMAP unchanged where it exists
+
+
+class Method(ABC):
+    """Base class: subclasses set ``name``, ``Config``, ``description`` and implement ``_predict``."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type] = MethodConfig
+    description: ClassVar[str] = ""
+    needs_fit: ClassVar[bool] = False
+
+    def __init__(self, config: Any = None, **overrides):
+        if config is None:
+            config = self.Config()
+        if overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
+        self.fitted = not self.needs_fit
+        self.fit_info: dict[str, Any] = {}
+
+    # -- the interface ---------------------------------------------------------------------------
+    def fit(self, case: xr.Dataset, period: Period = None) -> "Method":
+        """Learn whatever the method needs from the training period only."""
+        train = select_period(case, period)
+        if train.sizes["time"] == 0:
+            raise MethodError(f"{self.name}: the training period {period} selects no day of the case")
+        self._fit(train)
+        self.fitted = True
+        return self
+
+    def predict(self, case: xr.Dataset, period: Period = None) -> xr.DataArray:
+        """Daily fields for ``period`` (default: the whole case)."""
+        if not self.fitted:
+            raise MethodError(f"{self.name}: predict() called before fit()")
+        out = select_period(case, period)
+        if out.sizes["time"] == 0:
+            raise MethodError(f"{self.name}: the period {period} selects no day of the case")
+        values = np.asarray(self._predict(case, out), dtype=np.float32)
+        return self._finalize(out, values)
+
+    # -- hooks -----------------------------------------------------------------------------------
+    def _fit(self, train: xr.Dataset) -> None:  # noqa: B027 - optional hook
+        """Default: nothing to learn."""
+
+    @abstractmethod
+    def _predict(self, case: xr.Dataset, out: xr.Dataset) -> np.ndarray:
+        """Return a (time, y, x) array for the days of ``out`` (a subset of ``case``)."""
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _finalize(self, out: xr.Dataset, values: np.ndarray) -> xr.DataArray:
+        land = out["land"].values.astype(bool)
+        if self.config.passthrough:
+            v = valid_smap(out).values
+            values = np.where(v, out["smap"].values, values)
+        values = np.where(land[None], values, np.nan).astype(np.float32)
+        da = xr.DataArray(
+            values,
+            dims=("time", "y", "x"),
+            coords={k: out.coords[k] for k in ("time", "y", "x", "row", "col", "lat", "lon")},
+            name="sm",
+            attrs=sm_attrs(
+                f"soil moisture product of method '{self.name}'",
+                method=self.name,
+                method_config=json.dumps(dataclasses.asdict(self.config), default=str),
+                smap_passthrough=int(bool(self.config.passthrough)),
+            ),
+        )
+        return da
+
+    def describe(self) -> str:
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in dataclasses.asdict(self.config).items())})"
+
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator adding a method to the registry under ``cls.name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"method name '{cls.name}' registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def list_methods() -> list[str]:
+    return list(_REGISTRY)
+
+
+def method_class(name: str) -> type[Method]:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown method '{name}' (valid: {', '.join(_REGISTRY)})")
+    return _REGISTRY[name]
+
+
+def method_description(name: str) -> str:
+    return method_class(name).description
+
+
+def get_method(name: str, **config) -> Method:
+    """Instantiate a registered method; unknown config keys are rejected with the valid ones listed."""
+    cls = method_class(name)
+    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise ConfigError(f"method '{name}': unknown config key(s) {', '.join(unknown)} (valid: {', '.join(fields)})")
+    try:
+        cfg = cls.Config(**config)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"method '{name}': bad config ({exc})") from None
+    return cls(cfg)
+
+
+def load_method_config(path: str | Path) -> tuple[str, dict]:
+    """Read a method config TOML (``baselines/*.toml``): ``method = "NAME"`` plus a ``[config]`` table."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"invalid TOML ({exc})") from None
+    if "method" not in data:
+        raise InputError(path, "config needs a top-level 'method = \"NAME\"'", "method")
+    return data["method"], dict(data.get("config", {}))

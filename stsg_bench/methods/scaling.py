@@ -1,0 +1,156 @@
+"""Per-pixel rescaling of Noah to SMAP's climatology: mean/std scaling and linear CDF matching.
+
+Both are fitted, per land pixel, on the days of the training period where SMAP is usable (Noah is
+complete), exactly as pytesmo does on a matched pair of series:
+
+* ``mean_std``: ``(noah - mean_n) / std_n * std_s + mean_s`` (population std, as ``pytesmo.scaling.mean_std``);
+* ``lin_cdf_match``: percentiles [0, 5, 10, 30, 50, 70, 90, 95, 100] of both series (Matlab-style
+  percentile ranks ``100 (i + 0.5) / n``, as ``pytesmo.cdf_matching.CDFMatching``), a piecewise-linear map
+  between them and linear extrapolation beyond the ends with the first/last segment's slope.
+
+Pixels with fewer than ``min_common_days`` common days fall back to raw Noah (counted in ``fit_info``).
+Everything is vectorised over pixels and processed in time blocks, so memory stays bounded.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from ..case import valid_smap
+from ..errors import MethodError
+from .base import Method, MethodConfig, register
+
+log = logging.getLogger(__name__)
+DEFAULT_PERCENTILES = (0.0, 5.0, 10.0, 30.0, 50.0, 70.0, 90.0, 95.0, 100.0)
+
+
+def matlab_percentiles(values: np.ndarray, percentiles) -> np.ndarray:
+    """Percentiles along axis 0 of ``values`` (T, N), NaN ignored, Matlab/IDL style (pytesmo's).
+
+    Returns (P, N); columns with no finite value are NaN."""
+    srt = np.sort(values, axis=0)  # NaN sorts last
+    n = np.isfinite(srt).sum(axis=0)
+    p = np.asarray(percentiles, dtype=np.float64)[:, None]
+    pos = p * n[None, :] / 100.0 - 0.5  # fractional index of each percentile
+    pos = np.clip(pos, 0.0, np.maximum(n - 1, 0)[None, :])
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0)[None, :])
+    frac = pos - lo
+    v_lo = np.take_along_axis(srt, lo, axis=0)
+    v_hi = np.take_along_axis(srt, hi, axis=0)
+    out = v_lo + frac * (v_hi - v_lo)
+    return np.where(n[None, :] > 0, out, np.nan)
+
+
+def piecewise_linear(x: np.ndarray, xp: np.ndarray, yp: np.ndarray) -> np.ndarray:
+    """Map ``x`` (T, N) through per-column knots ``xp``/``yp`` (P, N), extrapolating linearly with the
+    end segments. Segments of zero width are skipped."""
+    k = (x[:, None, :] >= xp[None, 1:-1, :]).sum(axis=1)  # segment index 0..P-2
+    x0, x1, y0, y1 = _take(xp, k), _take(xp, k + 1), _take(yp, k), _take(yp, k + 1)
+    dx = x1 - x0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(dx > 0, (y1 - y0) / np.where(dx > 0, dx, 1.0), 0.0)
+    return y0 + slope * (x - x0)
+
+
+def _take(knots: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """knots (P, N), k (T, N) -> knots[k[t, n], n]."""
+    return knots[k, np.arange(knots.shape[1])[None, :]]
+
+
+@dataclass
+class ScalingConfig(MethodConfig):
+    min_common_days: int = 30
+    block_days: int = 92  # time block for prediction (bounds memory)
+
+
+@dataclass
+class CdfConfig(ScalingConfig):
+    percentiles: tuple[float, ...] = field(default=DEFAULT_PERCENTILES)
+
+    def __post_init__(self):
+        p = np.asarray(self.percentiles, dtype=float)
+        if p.ndim != 1 or len(p) < 2 or np.any(np.diff(p) <= 0) or p[0] < 0 or p[-1] > 100:
+            raise ValueError(f"percentiles must increase within [0, 100], got {self.percentiles}")
+        self.percentiles = tuple(float(v) for v in p)
+
+
+class _PixelScaling(Method):
+    """Shared machinery: gather common days per land pixel, fit parameters, map Noah in blocks."""
+
+    needs_fit = True
+
+    def _fit(self, train: xr.Dataset) -> None:
+        land = train["land"].values
+        v = valid_smap(train).values[:, land]
+        smap = np.where(v, train["smap"].values[:, land], np.nan).astype(np.float64)
+        noah = np.where(v, train["noah"].values[:, land], np.nan).astype(np.float64)
+        n = v.sum(axis=0)
+        self.ok = n >= self.config.min_common_days
+        self.land = land
+        if not self.ok.any():
+            raise MethodError(
+                f"{self.name}: no land pixel has {self.config.min_common_days} days of usable SMAP in the "
+                "training period (lower min_common_days or use a longer period)"
+            )
+        self._fit_params(noah, smap)
+        self.fit_info = {"pixels": int(land.sum()), "fallback_to_noah": int((~self.ok).sum())}
+        if (~self.ok).any():
+            log.info("%s: %d of %d land pixels have < %d common days: raw Noah there", self.name, (~self.ok).sum(), land.sum(), self.config.min_common_days)
+
+    def _predict(self, case, out):
+        if out["land"].shape != self.land.shape or not (out["land"].values == self.land).all():
+            raise MethodError(f"{self.name}: case land mask differs from the one fitted")
+        noah = out["noah"].values
+        result = noah.copy()
+        step = self.config.block_days
+        for t0 in range(0, noah.shape[0], step):
+            block = noah[t0 : t0 + step][:, self.land].astype(np.float64)
+            mapped = self._map(block)
+            result[t0 : t0 + step][:, self.land] = np.where(self.ok[None], mapped, block)
+        return result
+
+    def _fit_params(self, noah: np.ndarray, smap: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _map(self, noah: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+@register
+class MeanStd(_PixelScaling):
+    name = "mean_std"
+    Config = ScalingConfig
+    description = "Noah rescaled per pixel to SMAP's mean and standard deviation (fills gaps)"
+
+    def _fit_params(self, noah, smap):
+        with warnings.catch_warnings():  # pixels without common days are all-NaN (and not ok)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.mean_n, self.std_n = np.nanmean(noah, 0), np.nanstd(noah, 0)
+            self.mean_s, self.std_s = np.nanmean(smap, 0), np.nanstd(smap, 0)
+        self.ok &= self.std_n > 0
+
+    def _map(self, noah):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (noah - self.mean_n) / self.std_n * self.std_s + self.mean_s
+
+
+@register
+class LinCdfMatch(_PixelScaling):
+    name = "lin_cdf_match"
+    Config = CdfConfig
+    description = "Noah CDF-matched per pixel to SMAP (piecewise linear over 9 percentiles, pytesmo-style)"
+
+    def _fit_params(self, noah, smap):
+        self.xp = matlab_percentiles(noah, self.config.percentiles)
+        self.yp = matlab_percentiles(smap, self.config.percentiles)
+        self.ok &= np.isfinite(self.xp).all(0) & (np.diff(self.xp, axis=0) >= 0).all(0) & (self.xp[-1] > self.xp[0])
+
+    def _map(self, noah):
+        xp = np.where(self.ok[None], self.xp, np.arange(self.xp.shape[0])[:, None])
+        yp = np.where(self.ok[None], self.yp, 0.0)
+        return piecewise_linear(noah, xp, yp)

@@ -1,0 +1,44 @@
+"""Simulated-gaps experiment: hide part of the usable SMAP (random days and square blocks), fuse the
+thinned case, then score the reconstruction against the hidden SMAP values (reference ``hidden_smap``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from ..case import valid_smap
+
+
+@dataclass
+class SimGapConfig:
+    fraction: float = 0.2  # share of usable SMAP values to hide
+    block: int = 8  # block size (cells)
+    day_fraction: float = 0.1  # share of days whose usable SMAP is hidden completely
+    seed: int = 0
+
+
+def hide_smap(case: xr.Dataset, cfg: SimGapConfig | None = None, period=None) -> tuple[xr.Dataset, xr.DataArray]:
+    """Return (thinned case, hidden mask). Hidden values become NaN and unusable in the thinned case.
+    Only days inside ``period`` (default: all) are thinned."""
+    cfg = cfg or SimGapConfig()
+    rng = np.random.default_rng([cfg.seed, 7])
+    valid = valid_smap(case).values
+    T, Y, X = valid.shape
+    in_period = np.ones(T, bool) if period is None else case.indexes["time"].isin(case.sel(time=slice(*period)).indexes["time"])
+    hidden = np.zeros_like(valid)
+    days = np.nonzero(in_period)[0]
+    whole = rng.choice(days, size=int(round(cfg.day_fraction * len(days))), replace=False) if len(days) else []
+    hidden[whole] = valid[whole]
+    target = cfg.fraction * valid[in_period].sum()
+    tries = 0
+    while hidden.sum() < target and tries < 100000 and len(days):
+        t = rng.choice(days)
+        r, c = rng.integers(0, max(Y - cfg.block, 1)), rng.integers(0, max(X - cfg.block, 1))
+        hidden[t, r : r + cfg.block, c : c + cfg.block] |= valid[t, r : r + cfg.block, c : c + cfg.block]
+        tries += 1
+    thinned = case.copy()
+    thinned["smap"] = case["smap"].where(~hidden)
+    thinned["smap_quality"] = case["smap_quality"] & ~hidden
+    mask = xr.DataArray(hidden, dims=("time", "y", "x"), coords={"time": case["time"]}, name="hidden")
+    return thinned, mask

@@ -1,0 +1,184 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stsg_bench.errors import InputError
+from stsg_bench.methods import get_method
+from stsg_bench.validation import (
+    METRICS, MatchConfig, Moments, ScoreConfig, combine, hide_smap, match_stations, open_results,
+    save_results, score_fields, score_insitu, score_moments,
+)
+from stsg_bench.validation.metrics import anomalies, bootstrap_ci
+
+ALL = list(METRICS.values())
+
+
+def _pairs(seed, n=300):
+    rng = np.random.default_rng(seed)
+    r = 0.25 + 0.08 * np.sin(np.arange(n) / 15) + 0.02 * rng.standard_normal(n)
+    p = 0.9 * r + 0.05 + 0.03 * rng.standard_normal(n)
+    return p, r
+
+
+def _scores(p, r):
+    return {k: tuple(float(x) for x in v) for k, v in score_moments(Moments.from_pairs(p, r), ALL).items()}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_metrics_equal_pytesmo(seed):
+    from pytesmo.metrics import pairwise as pm
+
+    p, r = _pairs(seed)
+    s = _scores(p, r)
+    assert s["bias"][0] == pytest.approx(pm.bias(p, r), abs=1e-12)
+    assert s["R"][0] == pytest.approx(pm.pearson_r(p, r), abs=1e-9)
+    assert s["RMSE"][0] == pytest.approx(pm.rmsd(p, r), abs=1e-12)
+    assert s["ubRMSE"][0] == pytest.approx(pm.ubrmsd(p, r), abs=1e-12)
+    np.testing.assert_allclose(s["bias"][1:], pm.bias_ci(p, r, pm.bias(p, r)), atol=1e-9)
+    np.testing.assert_allclose(s["R"][1:], pm.pearson_r_ci(p, r, pm.pearson_r(p, r)), atol=1e-9)
+    np.testing.assert_allclose(s["ubRMSE"][1:], pm.ubrmsd_ci(p, r, pm.ubrmsd(p, r)), atol=1e-9)
+
+
+def test_rmse_ci_against_scipy_reference():
+    from scipy import stats
+
+    p, r = _pairs(9)
+    n = len(p)
+    msd = np.mean((p - r) ** 2)
+    lo = np.sqrt(n * msd / stats.chi2.ppf(0.975, n))
+    hi = np.sqrt(n * msd / stats.chi2.ppf(0.025, n))
+    s = _scores(p, r)
+    assert s["RMSE"][1] == pytest.approx(lo, rel=1e-9) and s["RMSE"][2] == pytest.approx(hi, rel=1e-9)
+
+
+def test_pooled_identity_and_bootstrap():
+    p, r = _pairs(3)
+    s = _scores(p, r)
+    assert s["RMSE"][0] ** 2 == pytest.approx(s["bias"][0] ** 2 + s["ubRMSE"][0] ** 2, rel=1e-12)
+    boot = bootstrap_ci(p, r, ALL, n_boot=2000)
+    for name in ("bias", "R", "RMSE", "ubRMSE"):
+        lo, hi = boot[name]
+        assert lo < s[name][0] < hi
+        # bootstrap and analytic intervals agree roughly
+        assert abs((hi - lo) - (s[name][2] - s[name][1])) < 0.5 * (s[name][2] - s[name][1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.floats(0.1, 10), b=st.floats(-1, 1), c=st.floats(-0.2, 0.2), seed=st.integers(0, 1000))
+def test_invariances(a, b, c, seed):
+    p, r = _pairs(seed, 80)
+    base = _scores(p, r)
+    assert _scores(a * p + b, r)["R"][0] == pytest.approx(base["R"][0], abs=1e-9)
+    assert _scores(p + c, r)["ubRMSE"][0] == pytest.approx(base["ubRMSE"][0], abs=1e-9)
+    assert _scores(p + c, r)["bias"][0] == pytest.approx(base["bias"][0] + c, abs=1e-9)
+
+
+def test_anomalies():
+    x = np.arange(100, dtype=float)
+    a = anomalies(x[None], "moving_average", 35)[0]
+    np.testing.assert_allclose(a[30:70], 0.0, atol=1e-9)  # a linear trend has zero centred anomaly
+    doy = pd.date_range("2017-01-01", periods=730).day_of_year.values
+    season = np.sin(2 * np.pi * doy / 365)
+    assert np.nanmax(np.abs(anomalies(season[None], "climatology", doy=doy))) < 0.05
+
+
+# --- scoring on the tiny twin ---------------------------------------------------------------------------
+TRAIN, TEST = ("2017-01-01", "2017-02-28"), ("2017-03-01", "2017-04-30")
+
+
+@pytest.fixture(scope="module")
+def scored(tiny_twin):
+    case = tiny_twin.case
+    prods = {n: get_method(n).fit(case, TRAIN).predict(case, TEST) for n in ("noah_raw", "smap_only", "lin_cdf_match")}
+    table = match_stations(tiny_twin.stations, case, MatchConfig(min_obs=5))
+    res = combine([score_insitu(prods, case, table, ScoreConfig(min_obs=5)), score_fields(prods, case, case["truth"], "truth")])
+    return prods, table, res
+
+
+def test_results_cube_structure(scored, tmp_path):
+    _, table, res = scored
+    assert set(res["reference"].values) == {"insitu", "truth"}
+    assert list(res["group"].values[:2]) == ["pooled", "station_median"]
+    assert {"all", "smap_valid", "smap_gap"} == set(res["split"].values)
+    pooled = res.sel(reference="insitu", group="pooled", split="all")
+    v = pooled["value"]
+    np.testing.assert_allclose(v.sel(metric="RMSE") ** 2, v.sel(metric="bias") ** 2 + v.sel(metric="ubRMSE") ** 2, rtol=1e-9)
+    assert (pooled["ci_lower"] <= pooled["value"]).all() and (pooled["value"] <= pooled["ci_upper"]).all()
+    # smap_only has no sample in gaps, filled products do
+    gap_n = res["n"].sel(reference="insitu", group="pooled", split="smap_gap")
+    assert int(gap_n.sel({"method": "smap_only"})) == 0 and int(gap_n.sel({"method": "noah_raw"})) > 0
+    save_results(res, tmp_path / "r.nc")
+    back = open_results(tmp_path / "r.nc")
+    np.testing.assert_array_equal(back["value"].values, res["value"].values)
+
+
+def test_station_scores_match_direct_computation(scored, tiny_twin):
+    from pytesmo.metrics import pairwise as pm
+
+    prods, table, res = scored
+    k = int(np.argmax(table.usable))
+    key = table.keys[k]
+    times = prods["noah_raw"].indexes["time"]
+    r = table.ref[k, table.times.get_indexer(times)]
+    p = prods["noah_raw"].values[:, table.iy[k], table.ix[k]].astype(float)
+    ok = np.isfinite(r) & np.isfinite(p)
+    got = res["value"].sel({"method": "noah_raw"}).sel(reference="insitu", group=f"station:{key}", split="all")
+    assert float(got.sel(metric="ubRMSE")) == pytest.approx(pm.ubrmsd(p[ok], r[ok]), abs=1e-9)
+    assert float(got.sel(metric="bias")) == pytest.approx(pm.bias(p[ok], r[ok]), abs=1e-9)
+
+
+def test_status_codes_for_bad_stations(tiny_twin):
+    from dataclasses import replace
+
+    case = tiny_twin.case
+    good = tiny_twin.stations[1]
+    far = replace(good, station="Far", lat=0.0, lon=-30.0)  # outside the window
+    polar = replace(good, station="Polar", lat=89.0)
+    land = case["land"].values
+    r, c = np.argwhere(~land)[0]
+    ocean = replace(good, station="Sea", lat=float(case["lat"].values[r, c]), lon=float(case["lon"].values[r, c]))
+    empty = replace(good, station="Empty", data=good.data.iloc[:0])
+    table = match_stations([good, far, polar, ocean, empty], case)
+    assert table.status == ["ok", "outside_window", "outside_grid", "ocean_cell", "no_insitu_data"]
+    prod = get_method("noah_raw").fit(case).predict(case, TEST)
+    nan_prod = prod.copy(data=np.full(prod.shape, np.nan, np.float32))
+    res = score_insitu({"noah_raw": prod, "broken": nan_prod}, case, table)
+    assert res["station_status"].sel({"method": "broken"}).values[0] == "all_nan_product"
+    assert np.isfinite(res["value"].sel({"method": "noah_raw"}).sel(group="pooled", split="all")).all()
+
+
+def test_product_on_other_grid_or_times(tiny_twin):
+    case = tiny_twin.case
+    prod = get_method("noah_raw").fit(case).predict(case, TEST)
+    table = match_stations(tiny_twin.stations, case)
+    with pytest.raises(InputError, match="different grid window"):
+        score_insitu({"cut": prod.isel(x=slice(0, 5))}, case, table)
+    shifted = prod.assign_coords(time=prod.indexes["time"] + pd.Timedelta(days=400))
+    with pytest.raises(InputError, match="not in the case"):
+        score_insitu({"late": shifted}, case, table)
+
+
+def test_results_from_other_version(tmp_path, scored):
+    _, _, res = scored
+    bad = res.copy()
+    bad.attrs["results_version"] = 99
+    save_results(bad, tmp_path / "r.nc")
+    with pytest.raises(InputError, match="another stsg-bench version"):
+        open_results(tmp_path / "r.nc")
+    save_results(res.drop_vars("ci_lower"), tmp_path / "r2.nc")
+    with pytest.raises(InputError, match="missing results variable"):
+        open_results(tmp_path / "r2.nc")
+
+
+def test_simulated_gaps(tiny_case):
+    thin, hidden = hide_smap(tiny_case, period=TEST)
+    from stsg_bench.case import valid_smap
+
+    v0, v1 = valid_smap(tiny_case).values, valid_smap(thin).values
+    assert hidden.values.sum() > 0 and not (v1 & hidden.values).any()
+    assert (v0 == (v1 | hidden.values)).all()
+    prod = get_method("lin_cdf_match").fit(thin, TRAIN).predict(thin, TEST)
+    res = score_fields({"lin_cdf_match": prod}, tiny_case, tiny_case["smap"], "hidden_smap", mask=hidden, splits=("all",))
+    assert int(res["n"].sel(split="all").item()) == int(hidden.sel(time=slice(*TEST)).sum())

@@ -59,6 +59,11 @@ class Method(ABC):
         self.fitted = not self.needs_fit
         self.fit_info: dict[str, Any] = {}
 
+    @classmethod
+    def make_config(cls, **config) -> Any:
+        """Build the config from keyword overrides (methods with presets override this)."""
+        return cls.Config(**config)
+
     # -- the interface ---------------------------------------------------------------------------
     def fit(self, case: xr.Dataset, period: Period = None) -> "Method":
         """Learn whatever the method needs from the training period only."""
@@ -145,7 +150,7 @@ def get_method(name: str, **config) -> Method:
     if unknown:
         raise ConfigError(f"method '{name}': unknown config key(s) {', '.join(unknown)} (valid: {', '.join(fields)})")
     try:
-        cfg = cls.Config(**config)
+        cfg = cls.make_config(**config)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"method '{name}': bad config ({exc})") from None
     return cls(cfg)

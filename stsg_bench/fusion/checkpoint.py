@@ -1,0 +1,38 @@
+"""One-file DrcGAN checkpoints: weights of all four networks, optimiser and RNG states (for resuming),
+the config, the normalisation statistics and training metadata. Written atomically; loaded with
+``torch.load(weights_only=True)`` (plain tensors and Python values only)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..errors import InputError
+from ..io.write import atomic_path
+
+FORMAT = "stsg-bench-drcgan"
+VERSION = 1
+
+
+def save_checkpoint(trainer, path: str | Path, meta: dict | None = None) -> Path:
+    state = trainer.state_dict()
+    state.update({"format": FORMAT, "version": VERSION, "software": f"stsg-bench {__version__}", "meta": meta or {}})
+    with atomic_path(path, suffix=".pt.tmp") as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read and check a checkpoint; returns its state dict."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(path, "no such checkpoint") from None
+    except Exception as exc:
+        raise InputError(path, f"not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(path, "not an stsg-bench DrcGAN checkpoint", "format")
+    if int(state.get("version", -1)) != VERSION:
+        raise InputError(path, f"checkpoint version {state.get('version')} (this stsg-bench reads {VERSION})", "version")
+    return state

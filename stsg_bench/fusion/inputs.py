@@ -1,0 +1,113 @@
+"""DrcGAN inputs: per-pixel reference composites stacked as channels, with per-variable normalisation.
+
+Channels (``C = 12`` two-sided, 8 one-sided), all on the field padded to a multiple of 4 (ocean pad)::
+
+    0  Noah(t)                      normalised with Noah's land mean/std
+    1  SMAP_prev   2 Noah_prev       normalised; 0 where no reference
+    3  age_prev / 30 days (1 where none)      4 validity of the previous reference
+    5-8  the same for the next usable SMAP day (two-sided only)
+    -3 land mask   -2 sin(day of year)   -1 cos(day of year)
+
+References older than ``max_age`` days (default 60) count as missing: this bounds how far back (and
+ahead) a day's inputs reach, so streaming inference over any period in chunks with a ``max_age``-day
+context is exact. Normalisation statistics are fitted on the training period only and stored in the
+checkpoint.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import xarray as xr
+
+from ..case import valid_smap
+from ..composites import next_composite, previous_composite
+
+AGE_SCALE = 30.0
+
+
+@dataclass
+class Normalizer:
+    smap_mean: float
+    smap_std: float
+    noah_mean: float
+    noah_std: float
+
+    @classmethod
+    def fit(cls, train: xr.Dataset) -> "Normalizer":
+        land = train["land"].values
+        v = valid_smap(train).values
+        s = train["smap"].values[v]
+        n = train["noah"].values[:, land]
+        if s.size < 10:
+            raise ValueError("fewer than 10 usable SMAP values in the training period")
+        return cls(float(s.mean()), float(max(s.std(), 1e-3)), float(np.nanmean(n)), float(max(np.nanstd(n), 1e-3)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pad4(n: int) -> int:
+    return -(-n // 4) * 4
+
+
+class InputBuilder:
+    """Holds the (padded) arrays of a case and cuts channel stacks for any days and window."""
+
+    def __init__(self, case: xr.Dataset, norm: Normalizer, two_sided: bool = True, valid: np.ndarray | None = None,
+                 max_age: int = 60):
+        T, Y, X = case["smap"].shape
+        self.shape = (Y, X)
+        self.padded = (pad4(Y), pad4(X))
+        py, px = self.padded[0] - Y, self.padded[1] - X
+        pad3 = lambda a, v: np.pad(a, ((0, 0), (0, py), (0, px)), constant_values=v)  # noqa: E731
+        self.norm = norm
+        self.two_sided = two_sided
+        v_case = valid_smap(case).values
+        valid = v_case if valid is None else valid
+        smap, noah = case["smap"].values.astype(np.float32), case["noah"].values.astype(np.float32)
+        self.land = np.pad(case["land"].values, ((0, py), (0, px)), constant_values=False)
+        self.noah = pad3(np.nan_to_num(noah), 0.0)
+        self.target = pad3(np.where(v_case, smap, 0.0), 0.0)
+        self.target_valid = pad3(v_case, False)
+        comps = [previous_composite(smap, noah, valid)]
+        if two_sided:
+            comps.append(next_composite(smap, noah, valid))
+        self.refs = []
+        for c in comps:
+            ok = np.isfinite(c.smap) & (c.age <= max_age)
+            self.refs.append(
+                (
+                    pad3(np.where(ok, (c.smap - norm.smap_mean) / norm.smap_std, 0.0).astype(np.float32), 0.0),
+                    pad3(np.where(ok, (c.noah - norm.noah_mean) / norm.noah_std, 0.0).astype(np.float32), 0.0),
+                    pad3(np.where(ok, c.age / AGE_SCALE, 1.0).astype(np.float32), 1.0),
+                    pad3(ok.astype(np.float32), 0.0),
+                )
+            )
+        doy = case["time"].dt.dayofyear.values
+        self.sin = np.sin(2 * np.pi * doy / 365.25).astype(np.float32)
+        self.cos = np.cos(2 * np.pi * doy / 365.25).astype(np.float32)
+        self.n_times = T
+
+    @property
+    def n_channels(self) -> int:
+        return 1 + 4 * len(self.refs) + 3
+
+    def channels(self, t: np.ndarray, r0: int = 0, r1: int | None = None, c0: int = 0, c1: int | None = None) -> np.ndarray:
+        """(B, C, h, w) float32 input stack for days ``t`` over rows r0:r1, cols c0:c1 (padded coords)."""
+        r1 = self.padded[0] if r1 is None else r1
+        c1 = self.padded[1] if c1 is None else c1
+        ys, xs = slice(r0, r1), slice(c0, c1)
+        B, h, w = len(t), r1 - r0, c1 - c0
+        out = np.empty((B, self.n_channels, h, w), dtype=np.float32)
+        land = self.land[ys, xs]
+        out[:, 0] = np.where(land, (self.noah[t, ys, xs] - self.norm.noah_mean) / self.norm.noah_std, 0.0)
+        k = 1
+        for ref in self.refs:
+            for arr in ref:
+                out[:, k] = arr[t, ys, xs]
+                k += 1
+        out[:, k] = land
+        out[:, k + 1] = self.sin[t, None, None]
+        out[:, k + 2] = self.cos[t, None, None]
+        return out

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+import torch
+
+from stsg_bench.case import valid_smap
+from stsg_bench.errors import ConfigError, MethodError
+from stsg_bench.fusion import Trainer, get_config, load_checkpoint, save_checkpoint
+from stsg_bench.fusion.infer import FusionModel, predict_case
+from stsg_bench.fusion.inputs import InputBuilder, Normalizer, pad4
+from stsg_bench.fusion.networks import PatchDiscriminator, ResnetGenerator, masked_l1
+from stsg_bench.methods import get_method
+
+TRAIN, TEST = ("2017-01-01", "2017-02-28"), ("2017-03-01", "2017-04-30")
+
+
+def test_generator_shapes_and_padding():
+    g = ResnetGenerator(12, 1, ngf=8, n_blocks=2)
+    x = torch.randn(2, 12, pad4(406), pad4(30))
+    assert pad4(406) == 408
+    assert g(x).shape == (2, 1, 408, 32)
+    d = PatchDiscriminator(2, 8, 3)
+    assert d(torch.randn(1, 2, 64, 64)).shape[1] == 1
+
+
+def test_zero_residual_returns_noah(tiny_case):
+    tr = Trainer(get_config("test"), tiny_case, TRAIN)
+    b = tr.sample_batch()
+    out = tr.forward_g(b["x"], b["noah"])  # untrained: zero-initialised head
+    torch.testing.assert_close(out, b["noah"].clamp(0, 0.7))
+
+
+def test_masked_loss_ignores_gaps():
+    pred = torch.tensor([[0.1, 0.5, 9.0]])
+    target = torch.tensor([[0.2, 0.5, 0.0]])
+    mask = torch.tensor([[True, True, False]])
+    assert float(masked_l1(pred, target, mask)) == pytest.approx(0.05)
+
+
+def test_input_builder_channels(tiny_case):
+    norm = Normalizer.fit(tiny_case)
+    b = InputBuilder(tiny_case, norm, two_sided=True)
+    x = b.channels(np.array([5, 6]))
+    assert x.shape == (2, 12, 24, 32) and np.isfinite(x).all()
+    np.testing.assert_array_equal(x[0, -3], b.land)
+    one = InputBuilder(tiny_case, norm, two_sided=False)
+    assert one.n_channels == 8
+
+
+def test_training_reduces_loss_on_fixed_batch(tiny_case):
+    tr = Trainer(get_config("test", lr=2e-3), tiny_case, TRAIN)
+    batch = tr.sample_batch()
+    first = None
+    for _ in range(25):
+        losses = {k: float(v) for k, v in tr._train_step(batch).items()}
+        first = first or losses["rec"]
+    assert losses["rec"] < 0.8 * first
+
+
+def test_same_seed_same_weights_and_resume(tiny_case, tmp_path):
+    cfg = get_config("test", steps=4)
+    a = Trainer(cfg, tiny_case, TRAIN).fit()
+    b = Trainer(cfg, tiny_case, TRAIN).fit()
+    for k, v in a.nets.state_dict().items():
+        assert torch.equal(v, b.nets.state_dict()[k]), k
+    # 2 steps, checkpoint, resume 2 steps == 4 steps straight
+    c = Trainer(cfg, tiny_case, TRAIN).fit(2)
+    save_checkpoint(c, tmp_path / "c.pt")
+    d = Trainer(cfg, tiny_case, TRAIN)
+    d.load_state_dict(load_checkpoint(tmp_path / "c.pt"))
+    d.fit(2)
+    for k, v in a.nets.state_dict().items():
+        assert torch.equal(v, d.nets.state_dict()[k]), k
+
+
+def test_checkpoint_roundtrip_identical_predictions(tiny_case, tmp_path):
+    m = get_method("drcgan", preset="test", steps=3).fit(tiny_case, TRAIN)
+    p1 = m.predict(tiny_case, TEST)
+    m.save(tmp_path / "m.pt")
+    m2 = get_method("drcgan", checkpoint=str(tmp_path / "m.pt"))
+    p2 = m2.fit(tiny_case, TRAIN).predict(tiny_case, TEST)
+    assert p1.values.tobytes() == p2.values.tobytes()
+    state = load_checkpoint(tmp_path / "m.pt")
+    assert state["config"]["ngf"] == 8 and "smap_std" in state["norm"] and state["step"] == 3
+
+
+def test_product_passes_smap_through(tiny_case):
+    m = get_method("drcgan", preset="test", steps=2).fit(tiny_case, TRAIN)
+    p = m.predict(tiny_case, TEST)
+    sub = tiny_case.sel(time=slice(*TEST))
+    v = valid_smap(sub).values
+    np.testing.assert_array_equal(p.values[v], sub["smap"].values[v])
+    land = sub["land"].values
+    assert np.isfinite(p.values[:, land]).all() and np.isnan(p.values[:, ~land]).all()
+
+
+def test_streaming_chunks_are_exact(tiny_case):
+    tr = Trainer(get_config("test", steps=2), tiny_case, TRAIN).fit()
+    state = tr.state_dict()
+    full = predict_case(FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 1000}}), tiny_case, TEST)
+    chunked = predict_case(FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 7, "infer_batch": 3}}), tiny_case, TEST)
+    np.testing.assert_allclose(full, chunked, atol=1e-6)
+
+
+def test_bad_config_and_device(tiny_case):
+    with pytest.raises(ConfigError, match="unknown config key"):
+        get_method("drcgan", n_block=3)
+    with pytest.raises(ConfigError, match="unknown DrcGAN config"):
+        get_config("huge")
+    if not torch.cuda.is_available():
+        with pytest.raises(MethodError, match="no CUDA GPU"):
+            Trainer(get_config("test"), tiny_case, TRAIN, device="cuda")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_bf16_training_and_inference(tiny_case):
+    m = get_method("drcgan", preset="test", steps=2, device="cuda").fit(tiny_case, TRAIN)
+    p = m.predict(tiny_case, TEST)
+    assert np.isfinite(p.values[:, tiny_case["land"].values]).all()

@@ -109,7 +109,7 @@ def _report(args) -> int:
 def _check(args) -> int:
     from .reports.gate import check_command
 
-    return check_command(args.results, args.reference, tolerance_file=args.tolerances)
+    return check_command(args.results, args.reference, tolerance_file=args.tolerances, update=args.update)
 
 
 @command("demo")
@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check", help="accuracy gate: compare results with a committed reference")
     s.add_argument("results", type=Path)
     s.add_argument("--reference", type=Path, required=True, help="folder with results.nc (+ tolerances.toml)")
-    s.add_argument("--tolerances", type=Path, default=None)
+    s.add_argument("--tolerances", type=Path, default=None, help="TOML [tolerances] (default: REFERENCE/tolerances.toml)")
+    s.add_argument("--update", action="store_true", help="replace the reference with these results")
 
     s = sub.add_parser("demo", help="the main job: twin -> all methods -> scores -> report")
     s.add_argument("--out", type=Path, default=Path("demo_out"))

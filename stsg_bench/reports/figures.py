@@ -1,0 +1,103 @@
+"""Report figures (matplotlib, Agg backend, deterministic file names): maps of one day, station time
+series with every product, a Taylor diagram and per-network box plots of station metrics."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from ..case import valid_smap  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def maps_figure(case: xr.Dataset, products: dict[str, xr.DataArray], path: Path, day=None) -> Path:
+    """SMAP with its gaps, Noah, each product (and truth on the twin) on one day."""
+    times = next(iter(products.values())).indexes["time"]
+    if day is None:  # the test day with the median SMAP coverage
+        cov = valid_smap(case.sel(time=times)).mean(("y", "x")).values
+        day = times[int(np.argsort(cov)[len(cov) // 2])]
+    panels = [("SMAP (usable)", case["smap"].sel(time=day).where(valid_smap(case).sel(time=day))), ("Noah", case["noah"].sel(time=day))]
+    if "truth" in case:
+        panels.append(("truth", case["truth"].sel(time=day)))
+    panels += [(name, p.sel(time=day)) for name, p in products.items()]
+    ncol = min(4, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, (title, da) in zip(axes.ravel(), panels):
+        im = ax.imshow(da.values, vmin=0.0, vmax=0.5, cmap="YlGnBu", interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, label="soil moisture (m³ m⁻³)")
+    fig.suptitle(f"{str(day)[:10]}", fontsize=10)
+    return _save(fig, path)
+
+
+def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 3) -> Path | None:
+    if "product_series" not in res:
+        return None
+    ok = [i for i, s in enumerate(res["station"].values) if np.isfinite(res["insitu_series"].values[i]).sum() > 20]
+    if not ok:
+        return None
+    ok = ok[:max_stations]
+    t = res["series_time"].values
+    prod_t = np.isfinite(res["product_series"].values).any(axis=(0, 1))
+    fig, axes = plt.subplots(len(ok), 1, figsize=(9, 2.4 * len(ok)), squeeze=False, sharex=True)
+    for ax, i in zip(axes[:, 0], ok):
+        ax.plot(t[prod_t], res["insitu_series"].values[i][prod_t], "k.", ms=2, label="in situ")
+        for m, name in enumerate(res["method"].values):
+            ax.plot(t[prod_t], res["product_series"].values[m, i][prod_t], lw=0.8, label=str(name))
+        ax.set_title(str(res["station"].values[i]), fontsize=9)
+        ax.set_ylabel("m³ m⁻³")
+    axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
+    return _save(fig, path)
+
+
+def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
+    """Taylor diagram of the pooled in-situ matches (normalised standard deviation vs correlation)."""
+    if "product_series" not in res:
+        return None
+    ref = res["insitu_series"].values
+    fig = plt.figure(figsize=(5, 4.5))
+    ax = fig.add_subplot(projection="polar")
+    ax.set_thetamin(0)
+    ax.set_thetamax(90)
+    ax.plot([0], [1.0], "k*", ms=12, label="in situ")
+    for m, name in enumerate(res["method"].values):
+        p = res["product_series"].values[m]
+        ok = np.isfinite(p) & np.isfinite(ref)
+        if ok.sum() < 10:
+            continue
+        r = np.corrcoef(p[ok], ref[ok])[0, 1]
+        sd = p[ok].std() / ref[ok].std()
+        ax.plot([np.arccos(np.clip(r, 0, 1))], [sd], "o", label=str(name))
+    ax.set_xlabel("normalised standard deviation")
+    ax.set_title("Taylor diagram (pooled in-situ)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") -> Path | None:
+    stations = [str(g) for g in res["group"].values if str(g).startswith("station:")]
+    if not stations:
+        return None
+    vals = res["value"].sel(reference="insitu", group=stations, split="all", metric=metric).values  # (method, station)
+    nets = sorted({s.split(":", 1)[1].split("/")[0] for s in stations})
+    fig, axes = plt.subplots(1, len(nets), figsize=(max(4, 3.5 * len(nets)), 3.2), squeeze=False, sharey=True)
+    for ax, net in zip(axes[0], nets):
+        cols = [i for i, s in enumerate(stations) if s.split(":", 1)[1].startswith(net + "/")]
+        data = [v[np.isfinite(v)] for v in vals[:, cols]]
+        ax.boxplot(data, tick_labels=[str(m) for m in res["method"].values]) if data else None
+        ax.set_title(f"{net}: station {metric}", fontsize=9)
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+    return _save(fig, path)

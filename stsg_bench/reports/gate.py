@@ -1,0 +1,108 @@
+"""Accuracy gate: compare a results file with a committed reference (``reports/reference``).
+
+A metric is *worse* when it moves in its bad direction by more than its tolerance: |bias| up, R down,
+RMSE/ubRMSE up. Every (method, reference, split) of the reference's ``pooled`` group is checked; a
+method missing from the new results fails the gate. Improvements beyond the tolerance are reported so
+the reference can be refreshed (``stsg-bench check ... --update``).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import InputError
+from ..validation.metrics import METRICS
+from ..validation.score import open_results
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_TOLERANCES = {"bias": 0.005, "R": 0.02, "RMSE": 0.003, "ubRMSE": 0.003}
+
+
+@dataclass
+class GateResult:
+    table: pd.DataFrame
+    failed: bool
+    improved: bool
+
+
+def load_tolerances(path: Path | None) -> dict[str, float]:
+    tol = dict(DEFAULT_TOLERANCES)
+    if path is not None and Path(path).exists():
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(path, f"invalid TOML ({exc})") from None
+        unknown = set(data.get("tolerances", {})) - set(METRICS)
+        if unknown:
+            raise InputError(path, f"unknown metric(s) {', '.join(sorted(unknown))}", "tolerances")
+        tol.update({k: float(v) for k, v in data.get("tolerances", {}).items()})
+    return tol
+
+
+def _badness(metric: str, value: float) -> float:
+    """Larger is worse."""
+    better = METRICS[metric].better
+    return abs(value) if better == "zero" else (-value if better == "higher" else value)
+
+
+def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float]) -> GateResult:
+    rows = []
+    new_methods = {str(m) for m in new["method"].values}
+    for m in ref["method"].values:
+        m = str(m)
+        for r in ref["reference"].values:
+            for sp in ref["split"].values:
+                nref = int(ref["n"].sel({"method": m}).sel(reference=r, group="pooled", split=sp))
+                if nref == 0:
+                    continue
+                for k in ref["metric"].values:
+                    k = str(k)
+                    rv = float(ref["value"].sel({"method": m}).sel(reference=r, group="pooled", split=sp, metric=k))
+                    if not np.isfinite(rv):
+                        continue
+                    if m not in new_methods or r not in new["reference"].values or sp not in new["split"].values:
+                        rows.append((m, str(r), str(sp), k, rv, np.nan, np.nan, tolerances[k], "MISSING"))
+                        continue
+                    nv = float(new["value"].sel({"method": m}).sel(reference=r, group="pooled", split=sp, metric=k))
+                    delta = _badness(k, nv) - _badness(k, rv) if np.isfinite(nv) else np.inf
+                    status = "WORSE" if delta > tolerances[k] else ("better" if delta < -tolerances[k] else "ok")
+                    rows.append((m, str(r), str(sp), k, rv, nv, nv - rv, tolerances[k], status))
+    df = pd.DataFrame(rows, columns=["method", "reference", "split", "metric", "reference_value", "new_value", "change", "tolerance", "status"])
+    return GateResult(df, bool(df["status"].isin(["WORSE", "MISSING"]).any()), bool((df["status"] == "better").any()))
+
+
+def check_command(results: Path, reference: Path, tolerance_file: Path | None = None, update: bool = False) -> int:
+    reference = Path(reference)
+    ref_file = reference / "results.nc" if reference.is_dir() or not reference.suffix else reference
+    if update:
+        new = open_results(results)  # validate before copying
+        reference.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(results, ref_file)
+        print(f"reference updated: {ref_file} ({new.sizes['method']} methods)")
+        return 0
+    new, ref = open_results(results), open_results(ref_file)
+    tol = load_tolerances(tolerance_file or reference / "tolerances.toml")
+    res = compare(new, ref, tol)
+    shown = res.table[res.table["status"] != "ok"] if (res.failed or res.improved) else res.table
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    n = len(res.table)
+    if res.failed:
+        bad = int(res.table["status"].isin(["WORSE", "MISSING"]).sum())
+        print(f"\nGATE FAILED: {bad} of {n} checks worse than the reference beyond tolerance")
+        return 1
+    if res.improved:
+        print(f"\ngate passed; some metrics are better than the reference: refresh it with\n  stsg-bench check {results} --reference {reference} --update")
+    else:
+        print(f"\ngate passed: {n} checks within tolerance")
+    return 0

@@ -1,0 +1,140 @@
+"""Report tables from a results Dataset, rendered as Markdown, LaTeX (booktabs), CSV and HTML.
+
+Tables (each a ``pandas.DataFrame`` with one row per method):
+
+* ``paper``: in-situ, pooled, all days: bias, R, RMSE, ubRMSE with 95 % CI and n (the paper's table);
+* ``gap_aware``: in-situ pooled RMSE/ubRMSE/R on SMAP-valid vs SMAP-gap days;
+* ``networks``: in-situ ubRMSE and R per network; ``station_median``: median over stations;
+* ``truth``: against the twin's truth on every land pixel, all / valid / gap;
+* ``simulated_gaps``: against SMAP values hidden before fusion.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+METRICS = ("bias", "R", "RMSE", "ubRMSE")
+
+
+def _has(res: xr.Dataset, reference: str, group: str = "pooled") -> bool:
+    return reference in res["reference"].values and group in res["group"].values and bool((res["n"].sel(reference=reference, group=group) > 0).any())
+
+
+def _cell(res, method, reference, group, split, metric, ci=True) -> str:
+    sel = dict(reference=reference, group=group, split=split, metric=metric)
+    v = float(res["value"].sel({"method": method}).sel(sel))
+    if not np.isfinite(v):
+        return "–"
+    if not ci:
+        return f"{v:.4f}"
+    lo = float(res["ci_lower"].sel({"method": method}).sel(sel))
+    hi = float(res["ci_upper"].sel({"method": method}).sel(sel))
+    return f"{v:.4f} [{lo:.4f}, {hi:.4f}]" if np.isfinite(lo) else f"{v:.4f}"
+
+
+def _n(res, method, reference, group, split) -> int:
+    return int(res["n"].sel({"method": method}).sel(reference=reference, group=group, split=split))
+
+
+def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all") -> pd.DataFrame:
+    rows = {}
+    for m in res["method"].values:
+        rows[str(m)] = {**{k: _cell(res, m, reference, "pooled", split, k) for k in METRICS}, "n": _n(res, m, reference, "pooled", split)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def split_table(res: xr.Dataset, reference: str, metrics=("RMSE", "ubRMSE", "R"), splits=("smap_valid", "smap_gap")) -> pd.DataFrame:
+    rows = {}
+    for m in res["method"].values:
+        row = {}
+        for sp in splits:
+            if sp not in res["split"].values:
+                continue
+            for k in metrics:
+                row[f"{k} ({sp})"] = _cell(res, m, reference, "pooled", sp, k, ci=False)
+            row[f"n ({sp})"] = _n(res, m, reference, "pooled", sp)
+        rows[str(m)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def group_table(res: xr.Dataset, prefix: str, metrics=("ubRMSE", "R")) -> pd.DataFrame:
+    groups = [str(g) for g in res["group"].values if str(g).startswith(prefix)]
+    rows = {}
+    for m in res["method"].values:
+        row = {}
+        for g in groups:
+            for k in metrics:
+                row[f"{g.split(':', 1)[-1]} {k}"] = _cell(res, m, "insitu", g, "all", k, ci=False)
+        rows[str(m)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
+    """{key: (caption, table)} for every table the results support."""
+    t = {}
+    if _has(res, "insitu"):
+        t["paper"] = ("In-situ validation, all matched station-days (bias = product − in-situ; 95 % CI)", paper_table(res))
+        t["gap_aware"] = ("In-situ, days with usable SMAP in the station's cell vs gap days", split_table(res, "insitu"))
+        t["station_median"] = ("Median over stations (each with ≥ min_obs days)", _median_table(res))
+        if any(str(g).startswith("network:") for g in res["group"].values):
+            t["networks"] = ("Per-network pooled ubRMSE and R", group_table(res, "network:"))
+    if _has(res, "truth"):
+        t["truth"] = ("Against the twin's truth, every land pixel: all days / SMAP usable / SMAP gaps", split_table(res, "truth", splits=("all", "smap_valid", "smap_gap")))
+    if _has(res, "hidden_smap"):
+        t["simulated_gaps"] = ("Simulated gaps: reconstruction of hidden SMAP values", paper_table(res, "hidden_smap"))
+    return t
+
+
+def _median_table(res: xr.Dataset) -> pd.DataFrame:
+    rows = {}
+    for m in res["method"].values:
+        rows[str(m)] = {**{k: _cell(res, m, "insitu", "station_median", "all", k, ci=False) for k in METRICS}, "stations": _n(res, m, "insitu", "station_median", "all")}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def summary_frame(res: xr.Dataset) -> pd.DataFrame:
+    """The one-screen summary: pooled in-situ metrics and gap RMSE against truth and hidden SMAP."""
+    rows = {}
+    for m in res["method"].values:
+        row = {}
+        if _has(res, "insitu"):
+            for k in METRICS:
+                row[f"insitu {k}"] = float(res["value"].sel({"method": m}).sel(reference="insitu", group="pooled", split="all", metric=k))
+            row["insitu n"] = _n(res, m, "insitu", "pooled", "all")
+        if _has(res, "truth"):
+            row["truth gap RMSE"] = float(res["value"].sel({"method": m}).sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE"))
+        if _has(res, "hidden_smap"):
+            row["hidden SMAP RMSE"] = float(res["value"].sel({"method": m}).sel(reference="hidden_smap", group="pooled", split="all", metric="RMSE"))
+        rows[str(m)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    cols = [df.index.name or ""] + [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for idx, row in df.iterrows():
+        lines.append("| " + " | ".join([str(idx)] + [str(v) for v in row.values]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(df: pd.DataFrame, caption: str = "") -> str:
+    esc = lambda s: str(s).replace("_", r"\_").replace("%", r"\%").replace("–", "--").replace("−", "-")  # noqa: E731
+    cols = [df.index.name or ""] + [str(c) for c in df.columns]
+    out = [r"\begin{table}[ht]", r"\centering"]
+    if caption:
+        out.append(rf"\caption{{{esc(caption)}}}")
+    out += [r"\begin{tabular}{l" + "r" * len(df.columns) + "}", r"\toprule", " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
+    for idx, row in df.iterrows():
+        out.append(" & ".join([esc(idx)] + [esc(v) for v in row.values]) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def to_html(df: pd.DataFrame, caption: str = "") -> str:
+    import html
+
+    table = df.to_html(classes="scores", border=0, escape=True)
+    if caption:
+        table = table.replace(">", f">\n  <caption>{html.escape(caption)}</caption>", 1)
+    return table

@@ -1,0 +1,91 @@
+"""The main job end to end on the tiny twin, the report, and the CLI's one-line errors."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from stsg_bench.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--preset", "tiny", "--methods", "noah_raw", "smap_only", "lin_cdf_match", "starfm", "drcgan"]) == 0
+    return out
+
+
+def test_demo_outputs(demo):
+    res = xr.open_dataset(demo / "results.nc")
+    assert set(res["reference"].values) == {"insitu", "truth", "hidden_smap"}
+    assert res.attrs["Conventions"] == "CF-1.8"
+    for name in ("paper", "gap_aware", "truth", "simulated_gaps", "networks", "station_median"):
+        for ext in ("md", "tex", "csv", "html"):
+            assert (demo / "report" / "tables" / f"{name}.{ext}").stat().st_size > 0
+    for fig in ("maps", "station_series", "taylor", "network_boxplots"):
+        assert (demo / "report" / "figures" / f"{fig}.png").stat().st_size > 1000
+    html = (demo / "report" / "index.html").read_text()
+    assert "figures/maps.png" in html and "drcgan" in html
+    tex = (demo / "report" / "tables" / "paper.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+    prod = xr.open_dataset(demo / "products" / "drcgan.nc")
+    assert prod["sm"].attrs["units"] == "m3 m-3" and prod.attrs["Conventions"] == "CF-1.8"
+    assert json.loads(res.attrs["methods"])["drcgan"]["steps"] == 300
+
+
+def test_report_command_rerenders(demo, tmp_path):
+    assert main(["report", str(demo / "results.nc"), "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "index.html").exists()
+
+
+def test_score_and_fuse_commands(demo, tmp_path):
+    case = demo / "case.nc"
+    assert main(["fuse", "--method", "mean_std", "--case", str(case), "--out", str(tmp_path / "p.nc"), "--period", "2017-03-01", "2017-04-30"]) == 0
+    assert main(["score", "--case", str(case), "--products", str(tmp_path / "p.nc"), "--insitu", str(demo / "twin" / "ismn"), "--out", str(tmp_path / "r.nc")]) == 0
+    res = xr.open_dataset(tmp_path / "r.nc")
+    assert "mean_std" in res["method"].values
+
+
+def test_train_then_fuse_with_checkpoint(demo, tmp_path):
+    case = demo / "case.nc"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('preset = "test"\n[config]\nsteps = 2\n')
+    assert main(["train", "--case", str(case), "--config", str(cfg), "--out", str(tmp_path / "m.pt")]) == 0
+    assert main(["fuse", "--method", "drcgan", "--case", str(case), "--checkpoint", str(tmp_path / "m.pt"), "--out", str(tmp_path / "d.nc")]) == 0
+    assert xr.open_dataset(tmp_path / "d.nc")["sm"].attrs["method"] == "drcgan"
+
+
+def test_results_from_other_version_is_one_line(demo, tmp_path, capsys):
+    res = xr.open_dataset(demo / "results.nc").load()
+    res.attrs["results_version"] = 0
+    res.to_netcdf(tmp_path / "old.nc")
+    assert main(["report", str(tmp_path / "old.nc"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "old.nc" in err and "another stsg-bench version" in err and "\n" not in err
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+def test_unknown_method_and_dataset_in_config(tmp_path, capsys):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('dataset = "twin-tiny"\nmethods = ["noah_raw", "magic"]\n')
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown method 'magic'" in capsys.readouterr().err
+    cfg.write_text('dataset = "atlantis"\n')
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown dataset card 'atlantis'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    assert main(["twin", "--preset", "tiny", "--out", str(ro / "x")]) == 2
+
+
+def test_unwritable_output_file_parent_is_a_file(tmp_path, capsys, demo):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["report", str(demo / "results.nc"), "--out", str(blocker / "report")]) == 2
+    assert "cannot create output folder" in capsys.readouterr().err

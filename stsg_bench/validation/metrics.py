@@ -41,8 +41,11 @@ class Moments:
     def from_pairs(cls, p: np.ndarray, r: np.ndarray, mask: np.ndarray | None = None, axis: int | tuple = -1) -> "Moments":
         """Sums over ``axis`` of the pairs where ``mask`` (default: both finite)."""
         m = np.isfinite(p) & np.isfinite(r) if mask is None else mask & np.isfinite(p) & np.isfinite(r)
-        p0 = np.where(m, p, 0.0).astype(np.float64)
-        r0 = np.where(m, r, 0.0).astype(np.float64)
+        p0 = np.where(m, p, 0.0).astype(np.float64, copy=False)
+        r0 = np.where(m, r, 0.0).astype(np.float64, copy=False)
+        if axis == -1 and p0.shape == r0.shape:  # the hot path: products of pairs without temporaries
+            dot = lambda a, b: np.einsum("...t,...t->...", a, b)  # noqa: E731
+            return cls(m.sum(axis=-1), p0.sum(axis=-1), r0.sum(axis=-1), dot(p0, p0), dot(r0, r0), dot(p0, r0))
         return cls(m.sum(axis=axis), p0.sum(axis=axis), r0.sum(axis=axis), (p0 * p0).sum(axis=axis), (r0 * r0).sum(axis=axis), (p0 * r0).sum(axis=axis))
 
     def reduce(self, fn: Callable[[np.ndarray], np.ndarray]) -> "Moments":

@@ -1,0 +1,56 @@
+"""Quick check of the asv suite (CI runs this, not the benchmarks themselves): every benchmark family
+imports, sets up and runs once on the smallest CPU tier. No timings are asserted."""
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+CASES = [
+    ("bench_fusion", "GeneratorInference", "track_fields_per_second", ("cpu", "tiny", "demo", "fp32", 1)),
+    ("bench_fusion", "GeneratorInference", "track_gflop_per_field", ("cpu", "tiny", "paper", "fp32", 1)),
+    ("bench_fusion", "TrainStep", "time_train_step", ("cpu", "demo")),
+    ("bench_fusion", "StreamingInference", "peakmem_stream_30_days", ("demo",)),
+    ("bench_baselines", "StarfmDay", "time_starfm_day", ("cpu", "tiny", 5)),
+    ("bench_baselines", "StarfmNumpyLoop", "time_starfm_loop_one_side", ("tiny",)),
+    ("bench_baselines", "CdfMatching", "time_fit_predict", ("tiny",)),
+    ("bench_baselines", "DctPls", "time_dctpls_64_days", ("tiny",)),
+    ("bench_validation", "Scoring", "track_station_days_per_second", ("tiny",)),
+    ("bench_validation", "PytesmoLoop", "time_pytesmo_per_station", ("tiny",)),
+    ("bench_io", "Twin", "time_global_one_day", ()),
+]
+
+
+@pytest.fixture(scope="module")
+def modules():
+    sys.path.insert(0, str(BENCH))
+    yield lambda name: importlib.import_module(f"benchmarks.{name}")
+    sys.path.remove(str(BENCH))
+
+
+@pytest.mark.parametrize("module,cls,method,params", CASES)
+def test_benchmark_runs_once(modules, module, cls, method, params):
+    obj = getattr(modules(module), cls)()
+    obj.setup(*params)
+    out = getattr(obj, method)(*params)
+    if method.startswith("track_"):
+        assert out > 0
+
+
+def test_cuda_variants_skip_cleanly_without_gpu(modules):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    obj = modules("bench_fusion").GeneratorInference()
+    with pytest.raises(NotImplementedError):
+        obj.setup("cuda", "tiny", "demo", "bf16", 1)
+
+
+def test_asv_config_is_valid_json():
+    import json
+
+    conf = json.loads((BENCH / "asv.conf.json").read_text())
+    assert conf["environment_type"] == "existing" and conf["benchmark_dir"] == "benchmarks"

@@ -19,7 +19,7 @@ from .errors import ConfigError, InputError
 from .grid import grid_mapping_attrs
 from .io.cards import CaseBundle, build_bundle
 from .io.ismn import read_ismn
-from .io.write import write_netcdf_atomic
+from .io.write import open_netcdf, write_netcdf_atomic
 from .methods import get_method, list_methods, load_method_config
 from .validation import (
     MatchConfig, ScoreConfig, SimGapConfig, combine, hide_smap, match_stations, save_results, score_fields, score_insitu,
@@ -262,12 +262,7 @@ def score_command(case_path, products, insitu, out) -> xr.Dataset:
     case = open_case(case_path)
     prods = {}
     for p in products:
-        try:
-            ds = xr.open_dataset(p).load()
-        except FileNotFoundError:
-            raise InputError(p, "no such product file") from None
-        except Exception:
-            raise InputError(p, "not a readable netCDF product") from None
+        ds = open_netcdf(p, "product file").load()
         if "sm" not in ds:
             raise InputError(p, "variable missing", "sm")
         name = ds["sm"].attrs.get("method", Path(p).stem)

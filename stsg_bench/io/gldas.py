@@ -20,6 +20,7 @@ import xarray as xr
 
 from ..case import sm_attrs
 from ..errors import InputError
+from .write import open_netcdf
 from ..grid import Window
 from .regrid import BucketRegridder
 
@@ -165,12 +166,7 @@ def read_gldas_window_netcdf(
     """The CF netCDF 'window' form (3-hourly ``(time, lat, lon)`` on the native 0.25 deg grid, kg m-2):
     same unit conversion, daily mean and bucket regridding as the native reader."""
     path = Path(path)
-    try:
-        src = xr.open_dataset(path)
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except Exception:
-        raise InputError(path, "not a readable netCDF file") from None
+    src = open_netcdf(path)
     if variable not in src:
         raise InputError(path, "variable missing", variable)
     da = src[variable]

@@ -25,6 +25,7 @@ import xarray as xr
 
 from ..case import sm_attrs
 from ..errors import ConfigError, InputError
+from .write import open_netcdf
 from ..grid import NCOLS, NROWS, Window
 
 log = logging.getLogger(__name__)
@@ -197,12 +198,7 @@ def read_smap_window_netcdf(
     """Read the CF netCDF 'window' form of SPL3SMP (as in ``shared/data/real/hawaii``): variables
     ``soil_moisture_am``/``_pm``, ``retrieval_qual_flag_am``/``_pm``, coords ``row``/``col``/``land``."""
     path = Path(path)
-    try:
-        src = xr.open_dataset(path)
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except Exception:
-        raise InputError(path, "not a readable netCDF file") from None
+    src = open_netcdf(path)
     if period:
         src = src.sel(time=slice(*period))
     passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)

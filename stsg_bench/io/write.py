@@ -84,3 +84,15 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def open_netcdf(path: str | os.PathLike, what: str = "netCDF file") -> xr.Dataset:
+    """``xr.open_dataset`` with one-line errors naming the file (missing, or not readable netCDF)."""
+    from ..errors import InputError
+
+    try:
+        return xr.open_dataset(path)
+    except FileNotFoundError:
+        raise InputError(path, f"no such {what}") from None
+    except Exception:
+        raise InputError(path, f"not a readable {what}") from None

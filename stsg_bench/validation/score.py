@@ -241,12 +241,9 @@ REQUIRED_VARS = ("value", "ci_lower", "ci_upper", "n")
 
 def open_results(path) -> xr.Dataset:
     """Load a results file, checking it is one this version understands."""
-    try:
-        ds = xr.open_dataset(path).load()
-    except FileNotFoundError:
-        raise InputError(path, "no such results file") from None
-    except Exception:
-        raise InputError(path, "not a readable netCDF results file") from None
+    from ..io.write import open_netcdf
+
+    ds = open_netcdf(path, "results file").load()
     version = ds.attrs.get("results_version")
     if version is None or int(version) != RESULTS_VERSION:
         raise InputError(path, f"results_version {version!r}: written by another stsg-bench version (expected {RESULTS_VERSION})", "results_version")

@@ -182,3 +182,21 @@ def test_simulated_gaps(tiny_case):
     prod = get_method("lin_cdf_match").fit(thin, TRAIN).predict(thin, TEST)
     res = score_fields({"lin_cdf_match": prod}, tiny_case, tiny_case["smap"], "hidden_smap", mask=hidden, splits=("all",))
     assert int(res["n"].sel(split="all").item()) == int(hidden.sel(time=slice(*TEST)).sum())
+
+
+def test_overpass_matching_picks_local_6am(tiny_twin):
+    import pandas as pd
+
+    from stsg_bench.io.ismn import StationSeries
+
+    hours = pd.date_range("2017-01-01", "2017-01-03 23:00", freq="h")
+    lon = 15.0  # local solar 06:00 = 05:00 UTC
+    data = pd.DataFrame({"sm": np.arange(len(hours)) / 1000.0, "flag": "G", "orig_flag": "M"}, index=hours)
+    s = StationSeries("N", "S", 40.0, lon, 0.0, 0.05, 0.05, "p", data)
+    from stsg_bench.validation.match import MatchConfig, _reference_series
+
+    times = pd.date_range("2017-01-01", periods=3)
+    ref = _reference_series(s, times, MatchConfig(temporal="overpass", overpass_hour=6))
+    np.testing.assert_allclose(ref, [0.005, 0.029, 0.053])
+    daily = _reference_series(s, times, MatchConfig())
+    np.testing.assert_allclose(daily[0], np.mean(np.arange(24)) / 1000.0)

@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from ..grid import lonlat_to_rowcol_or_minus1
-from ..io.ismn import GOOD_FLAGS, IsmnCollection, StationSeries, daily_mean
+from ..io.ismn import GOOD_FLAGS, IsmnCollection, StationSeries, daily_mean, nearest_in_time
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,11 @@ class MatchConfig:
     depth: tuple[float, float] = (0.0, 0.10)  # QA4SM default: SCAN's 0.0508 m probes are kept
     min_hours: int = 12  # hours with a good value for a daily mean
     min_obs: int = 20  # matched days per station for per-station scores
+    #: 'daily_mean' (daily products) or 'overpass': the value nearest the local-solar-time overpass
+    #: (``overpass_hour``, 6 for SMAP AM, 18 for PM) within +-``window_hours``
+    temporal: str = "daily_mean"
+    overpass_hour: float = 6.0
+    window_hours: float = 1.0
 
 
 @dataclass
@@ -88,8 +93,7 @@ def match_stations(sensors: IsmnCollection | list[StationSeries], case: xr.Datas
         if not land[iy[k], ix[k]]:
             status.append("ocean_cell")
             continue
-        daily = daily_mean(s, cfg.flags, cfg.min_hours)
-        ref[k] = daily.reindex(times).to_numpy()
+        ref[k] = _reference_series(s, times, cfg)
         status.append(OK if np.isfinite(ref[k]).any() else "no_insitu_data")
     for k, st in enumerate(status):
         if st != OK:
@@ -99,6 +103,17 @@ def match_stations(sensors: IsmnCollection | list[StationSeries], case: xr.Datas
         lat=lat, lon=lon, depth_from=np.array([s.depth_from for s in keep]), depth_to=np.array([s.depth_to for s in keep]),
         iy=iy, ix=ix, status=status, times=times, ref=ref, dropped=dropped,
     )
+
+
+def _reference_series(s: StationSeries, times: pd.DatetimeIndex, cfg: MatchConfig) -> np.ndarray:
+    if cfg.temporal == "daily_mean":
+        return daily_mean(s, cfg.flags, cfg.min_hours).reindex(times).to_numpy()
+    if cfg.temporal == "overpass":
+        # local solar time = UTC + lon / 15 h, so the overpass happens at hour - lon / 15 UTC
+        utc = times.normalize() + pd.to_timedelta(cfg.overpass_hour - s.lon / 15.0, unit="h")
+        near = nearest_in_time(s, pd.DatetimeIndex(utc).round("min"), pd.Timedelta(hours=cfg.window_hours), cfg.flags)
+        return near.to_numpy(dtype=np.float64)
+    raise ValueError(f"unknown temporal matching {cfg.temporal!r} (valid: daily_mean, overpass)")
 
 
 def at_stations(field: xr.DataArray | np.ndarray, table: StationTable) -> np.ndarray:

@@ -200,3 +200,20 @@ def test_overpass_matching_picks_local_6am(tiny_twin):
     np.testing.assert_allclose(ref, [0.005, 0.029, 0.053])
     daily = _reference_series(s, times, MatchConfig())
     np.testing.assert_allclose(daily[0], np.mean(np.arange(24)) / 1000.0)
+
+
+def test_fused_engine_equals_numpy():
+    """The torch.compile'd one-pass kernel (used for archive-size scoring) gives the numpy sums."""
+    from stsg_bench.validation.metrics import split_moments
+
+    rng = np.random.default_rng(4)
+    p = rng.random((7, 50))
+    r = rng.random((7, 50))
+    p[rng.random(p.shape) < 0.3] = np.nan
+    r[rng.random(r.shape) < 0.2] = np.nan
+    v = rng.random((7, 50)) < 0.5
+    a_np, v_np = split_moments(p, r, v, engine="numpy")
+    a_f, v_f = split_moments(p, r, v, engine="fused")
+    for a, b in ((a_np, a_f), (v_np, v_f)):
+        for f in ("n", "sp", "sr", "spp", "srr", "spr"):
+            np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-12, atol=1e-12)

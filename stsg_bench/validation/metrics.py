@@ -17,6 +17,7 @@ A vectorised percentile bootstrap (:func:`bootstrap_ci`) is available for any me
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -47,6 +48,10 @@ class Moments:
             dot = lambda a, b: np.einsum("...t,...t->...", a, b)  # noqa: E731
             return cls(m.sum(axis=-1), p0.sum(axis=-1), r0.sum(axis=-1), dot(p0, p0), dot(r0, r0), dot(p0, r0))
         return cls(m.sum(axis=axis), p0.sum(axis=axis), r0.sum(axis=axis), (p0 * p0).sum(axis=axis), (r0 * r0).sum(axis=axis), (p0 * r0).sum(axis=axis))
+
+    def __sub__(self, other: "Moments") -> "Moments":
+        """Sums are additive: moments of a subset's complement."""
+        return Moments(*(getattr(self, f) - getattr(other, f) for f in ("n", "sp", "sr", "spp", "srr", "spr")))
 
     def reduce(self, fn: Callable[[np.ndarray], np.ndarray]) -> "Moments":
         """Apply a summation (e.g. ``lambda a: a.sum(axis=-1)``) to every sum."""
@@ -80,6 +85,61 @@ class Moments:
     @property
     def msd(self):
         return np.maximum(self._div(self.spp - 2 * self.spr + self.srr), 0.0)
+
+
+_FUSED_MIN_SIZE = 2_000_000  # elements; below this numpy is faster than compiling
+_fused_state: dict = {}
+
+
+def _fused_kernel():
+    """A torch.compile'd single pass computing the 12 sums of 'all' and 'valid' pairs (None if torch's
+    compiler is unavailable here)."""
+    if "fn" in _fused_state:
+        return _fused_state["fn"]
+    try:
+        import torch
+
+        def sums(p, r, v):
+            m = torch.isfinite(p) & torch.isfinite(r)
+            mv = m & v
+            z = torch.zeros((), dtype=p.dtype, device=p.device)
+            p0, r0, pv, rv = torch.where(m, p, z), torch.where(m, r, z), torch.where(mv, p, z), torch.where(mv, r, z)
+            return torch.stack([
+                m.sum(-1).to(p.dtype), p0.sum(-1), r0.sum(-1), (p0 * p0).sum(-1), (r0 * r0).sum(-1), (p0 * r0).sum(-1),
+                mv.sum(-1).to(p.dtype), pv.sum(-1), rv.sum(-1), (pv * pv).sum(-1), (rv * rv).sum(-1), (pv * rv).sum(-1),
+            ])
+
+        fn = torch.compile(sums, dynamic=True)
+    except Exception as exc:  # pragma: no cover - depends on the machine's compiler
+        logging.getLogger(__name__).warning("fused scoring kernel unavailable (%s); using numpy", exc)
+        fn = None
+    _fused_state["fn"] = fn
+    return fn
+
+
+def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str = "auto") -> tuple[Moments, Moments]:
+    """Moments over the last axis of (all finite pairs, finite pairs where ``valid``), in one pass.
+
+    ``engine``: 'numpy', 'fused' (torch.compile, one memory pass; for archive-size inputs) or 'auto'
+    (fused for inputs of at least 2 M elements when the compiler works, else numpy)."""
+    if engine not in ("auto", "numpy", "fused"):
+        raise ConfigError(f"unknown scoring engine '{engine}' (valid: auto, numpy, fused)")
+    use_fused = engine == "fused" or (engine == "auto" and p.size >= _FUSED_MIN_SIZE)
+    fn = _fused_kernel() if use_fused else None
+    if fn is not None:
+        import torch
+
+        shape = np.broadcast_shapes(p.shape, r.shape, valid.shape)
+        t = lambda a, dt: torch.from_numpy(np.array(np.broadcast_to(a, shape), dtype=dt, order="C"))  # noqa: E731
+        try:
+            out = fn(t(p, np.float64), t(r, np.float64), t(valid, bool)).numpy()
+        except Exception as exc:  # pragma: no cover - compiler failure at first call
+            logging.getLogger(__name__).warning("fused scoring kernel failed (%s); using numpy", exc)
+            _fused_state["fn"] = None
+        else:
+            n_all, n_val = out[0].round().astype(np.int64), out[6].round().astype(np.int64)
+            return Moments(n_all, *out[1:6]), Moments(n_val, *out[7:12])
+    return Moments.from_pairs(p, r, axis=-1), Moments.from_pairs(p, r, valid, axis=-1)
 
 
 class Metric:

@@ -29,7 +29,7 @@ from .. import __version__
 from ..case import valid_smap
 from ..errors import InputError, StsgError
 from .match import OK, StationTable, at_stations
-from .metrics import Metric, Moments, anomalies, bootstrap_ci, get_metrics, score_moments
+from .metrics import Moments, anomalies, bootstrap_ci, get_metrics, score_moments, split_moments
 
 log = logging.getLogger(__name__)
 SPLITS = ("all", "smap_valid", "smap_gap")
@@ -45,6 +45,7 @@ class ScoreConfig:
     anomalies: str | None = None  # None | 'moving_average' | 'climatology'
     store_series: bool | None = None  # keep matched station series (default: when small)
     splits: tuple[str, ...] = field(default=SPLITS)
+    engine: str = "auto"  # moments engine: auto | numpy | fused (see metrics.split_moments)
 
 
 def _check_product(name: str, da: xr.DataArray, case: xr.Dataset) -> xr.DataArray:
@@ -121,9 +122,12 @@ def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: Sta
             if status[mi, k] == OK and not np.isfinite(prod[k]).any():
                 status[mi, k] = "all_nan_product"
         ok_st = np.array([s == OK for s in status[mi]])[:, None]
-        for si, (split, smask) in enumerate(_split_masks(valid, cfg.splits).items()):
-            mask = usable & ok_st & smask
-            per_station = Moments.from_pairs(prod, ref, mask, axis=-1)  # (S,)
+        scored = np.where(usable & ok_st, prod, np.nan)
+        m_all, m_valid = split_moments(scored, ref, valid, cfg.engine)
+        split_moms = {"all": m_all, "smap_valid": m_valid, "smap_gap": m_all - m_valid}
+        for si, split in enumerate(cfg.splits):
+            mask = usable & ok_st & _split_masks(valid, (split,))[split]
+            per_station = split_moms[split]  # (S,)
             pooled = per_station.reduce(lambda a: a.sum(axis=0))
             _fill(ds, mi, 0, si, score_moments(pooled, metrics, cfg.alpha), pooled.n)
             st_scores = score_moments(per_station, metrics, cfg.alpha)

@@ -96,6 +96,33 @@ def _fill(ds: xr.Dataset, mi: int, gi, si: int, scores: dict, n) -> None:
     ds["n"].values[mi, 0, gi, si] = n
 
 
+def _fill_groups(bufs, mi: int, si: int, ps: Moments, net_idx: np.ndarray, n_net: int, metrics, cfg: "ScoreConfig") -> None:
+    """Score pooled, per-network and per-station groups of one product and split in one call.
+
+    Group rows: 0 pooled, 1 station median, 2.. networks, then stations (those with >= min_obs)."""
+    value, lower, upper, count = bufs
+    in_net = net_idx >= 0
+
+    def stacked(a):
+        a = np.asarray(a, dtype=np.float64)
+        net = np.bincount(net_idx[in_net], weights=a[in_net], minlength=n_net) if n_net else np.zeros(0)
+        return np.concatenate([[a.sum()], net, a])
+
+    mom = Moments(*(stacked(getattr(ps, f)) for f in ("n", "sp", "sr", "spp", "srr", "spr")))
+    mom.n = np.round(mom.n).astype(np.int64)
+    scores = score_moments(mom, metrics, cfg.alpha)
+    enough = np.nonzero(np.asarray(ps.n) >= cfg.min_obs)[0]
+    rows = np.concatenate([[0], np.arange(2, 2 + n_net), 2 + n_net + enough]).astype(np.int64)
+    src = np.concatenate([[0], np.arange(1, 1 + n_net), 1 + n_net + enough]).astype(np.int64)
+    for k, met in enumerate(metrics):
+        v, lo, hi = scores[met.name]
+        value[mi, 0, rows, si, k], lower[mi, 0, rows, si, k], upper[mi, 0, rows, si, k] = v[src], lo[src], hi[src]
+        station_values = v[1 + n_net + enough]
+        value[mi, 0, 1, si, k] = np.nanmedian(station_values) if station_values.size else np.nan
+    count[mi, 0, rows, si] = mom.n[src]
+    count[mi, 0, 1, si] = len(enough)
+
+
 def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: StationTable, cfg: ScoreConfig | None = None) -> xr.Dataset:
     """Score every product against the matched in-situ stations."""
     cfg = cfg or ScoreConfig()
@@ -106,6 +133,8 @@ def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: Sta
     ds = _empty(methods, "insitu", groups, cfg.splits, metrics)
     status = np.array([[s for s in table.status] for _ in methods], dtype=object).reshape(len(methods), len(table.keys))
     valid_case = valid_smap(case)
+    net_idx = np.array([networks.index(n) if n in networks else -1 for n in table.network], dtype=np.int64)
+    bufs = (ds["value"].values, ds["ci_lower"].values, ds["ci_upper"].values, ds["n"].values)
     series_p = []
     boot_lo = np.full((len(methods), len(metrics)), np.nan)
     boot_hi = boot_lo.copy()
@@ -118,34 +147,19 @@ def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: Sta
         series_p.append((tidx, prod))
         valid = at_stations(valid_case.sel(time=times).astype(np.float32), table) > 0.5
         usable = table.usable[:, None]
-        for k in range(len(table.keys)):
-            if status[mi, k] == OK and not np.isfinite(prod[k]).any():
-                status[mi, k] = "all_nan_product"
+        status[mi, (status[mi] == OK) & ~np.isfinite(prod).any(axis=1)] = "all_nan_product"
         ok_st = np.array([s == OK for s in status[mi]])[:, None]
         scored = np.where(usable & ok_st, prod, np.nan)
         m_all, m_valid = split_moments(scored, ref, valid, cfg.engine)
         split_moms = {"all": m_all, "smap_valid": m_valid, "smap_gap": m_all - m_valid}
         for si, split in enumerate(cfg.splits):
-            mask = usable & ok_st & _split_masks(valid, (split,))[split]
-            per_station = split_moms[split]  # (S,)
-            pooled = per_station.reduce(lambda a: a.sum(axis=0))
-            _fill(ds, mi, 0, si, score_moments(pooled, metrics, cfg.alpha), pooled.n)
-            st_scores = score_moments(per_station, metrics, cfg.alpha)
-            enough = per_station.n >= cfg.min_obs
+            ps = split_moms[split]  # (S,) per-station moments
             if split == "all":
-                for k in np.nonzero(ok_st[:, 0] & ~enough)[0]:
+                for k in np.nonzero(ok_st[:, 0] & (ps.n < cfg.min_obs))[0]:
                     status[mi, k] = "too_few_obs"
-            st_idx = np.nonzero(enough)[0]
-            if len(st_idx):
-                sub = {m: tuple(a[st_idx] for a in v) for m, v in st_scores.items()}
-                _fill(ds, mi, 2 + len(networks) + st_idx, si, sub, per_station.n[st_idx])
-            med = {m: tuple(np.nanmedian(v[enough]) if enough.any() and ci == 0 else np.nan for ci, v in enumerate(st_scores[m])) for m in st_scores}
-            _fill(ds, mi, 1, si, med, int(enough.sum()))
-            for ni, net in enumerate(networks):
-                sel = np.array([n == net for n in table.network])
-                mom = per_station.reduce(lambda a, sel=sel: a[sel].sum(axis=0))
-                _fill(ds, mi, 2 + ni, si, score_moments(mom, metrics, cfg.alpha), mom.n)
+            _fill_groups(bufs, mi, si, ps, net_idx, len(networks), metrics, cfg)
             if cfg.bootstrap and split == "all":
+                mask = usable & ok_st & np.isfinite(prod) & np.isfinite(ref)
                 boot = bootstrap_ci(prod[mask], ref[mask], metrics, cfg.bootstrap, cfg.alpha)
                 for k, met in enumerate(metrics):
                     boot_lo[mi, k], boot_hi[mi, k] = boot[met.name]

@@ -250,3 +250,20 @@ def test_unknown_card():
 
     with pytest.raises(ConfigError, match="unknown dataset card 'atlantis'.*hawaii"):
         load_card("atlantis")
+
+
+def test_lazy_smap_folder_equals_eager_and_reads_only_needed_files(tmp_path, monkeypatch):
+    from stsg_bench.io import smap as smap_mod
+
+    _smap_folder(tmp_path, days=4)
+    (tmp_path / "SMAP_L3_SM_P_20170109_R19240_001.h5").write_text("broken")
+    eager = read_smap_folder(tmp_path, WIN, pass_="am_pm")
+    lazy = smap_mod.open_smap_folder_lazy(tmp_path, WIN, pass_="am_pm")
+    assert len(lazy.problems) == 1 and "20170109" in lazy.problems[0]
+    calls = []
+    real = smap_mod.read_spl3smp
+    monkeypatch.setattr(smap_mod, "read_spl3smp", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    one = lazy.dataset["smap"].isel(time=2, y=slice(0, 4)).values
+    assert len(calls) == 1 and one.shape == (4, 12)
+    np.testing.assert_array_equal(lazy.dataset["smap"].values, eager.dataset["smap"].values)
+    np.testing.assert_array_equal(lazy.dataset["smap_quality"].values, eager.dataset["smap_quality"].values)

@@ -22,6 +22,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from ..case import sm_attrs
 from ..errors import ConfigError, InputError
@@ -189,6 +191,91 @@ def read_smap_folder(
     for k, v in extras.items():
         data_vars[k] = (("time", "y", "x"), np.stack(v), {"long_name": f"SPL3SMP {k}"})
     ds = xr.Dataset(data_vars, coords=coords, attrs={"smap_quality_rule": quality_rule, "smap_pass": pass_})
+    return SmapReadResult(ds, problems)
+
+
+class _LazySpl3smpStack(BackendArray):
+    """A (time, y, x) view of a list of daily files; reading an index opens only the files it needs."""
+
+    def __init__(self, paths: list[Path], window: Window, pass_: str, rule: str, kind: str):
+        self.paths, self.window, self.pass_, self.rule, self.kind = paths, window, pass_, rule, kind
+        self.shape = (len(paths),) + window.shape
+        self.dtype = np.dtype(bool if kind == "quality" else np.float32)
+
+    def __getitem__(self, key):
+        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._raw)
+
+    def _raw(self, key: tuple):
+        days = np.arange(self.shape[0])[key[0]]
+        passes = ("am", "pm") if self.pass_ == "am_pm" else (self.pass_,)
+        out = []
+        for d in np.atleast_1d(days):
+            data = read_spl3smp(self.paths[int(d)], self.window, passes)
+            sm = {p: data[p][LAYOUT.soil_moisture] for p in passes}
+            ok = {p: quality_mask(sm[p], data[p][LAYOUT.quality], self.rule) for p in passes}
+            value, usable = combine_passes(sm, ok, "am_pm") if self.pass_ == "am_pm" else (sm[self.pass_], ok[self.pass_])
+            out.append(usable if self.kind == "quality" else value.astype(np.float32))
+        arr = np.stack(out)[(slice(None),) + tuple(key[1:])]
+        return arr[0] if np.ndim(days) == 0 else arr
+
+
+def _check_layout(path: Path, passes) -> None:
+    """Open a file's metadata only (no data read): groups, variables and shapes."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise InputError(path, "not an HDF5 file (truncated or wrong format?)") from None
+    with f:
+        for name, group, suffix in LAYOUT.groups:
+            if name not in passes:
+                continue
+            if group not in f:
+                raise InputError(path, f"HDF5 group '{group}' missing (not an SPL3SMP file?)")
+            for var in (LAYOUT.soil_moisture, LAYOUT.quality):
+                if var + suffix not in f[group]:
+                    raise InputError(path, "variable missing", f"{group}/{var + suffix}")
+                if f[group][var + suffix].shape != LAYOUT.shape:
+                    raise InputError(path, f"array shape {f[group][var + suffix].shape}, expected {LAYOUT.shape} (EASE2 M36)", f"{group}/{var + suffix}")
+
+
+def open_smap_folder_lazy(
+    folder: str | Path, window: Window | None = None, pass_: str = "am", quality_rule: str = "recommended",
+    strict: bool = False, period: tuple[str, str] | None = None,
+) -> SmapReadResult:
+    """Like :func:`read_smap_folder` but lazily loaded: files are checked (metadata only) now and read
+    when values are accessed, one file per day, so memory follows what is used, not the folder size.
+    Ancillary variables and the all-fill-day report are only available from the eager reader."""
+    folder = Path(folder)
+    window = window or Window()
+    files = sorted(folder.glob("SMAP_L3_SM_P_*.h5")) if folder.is_dir() else []
+    if not files:
+        raise InputError(folder, "no SMAP_L3_SM_P_*.h5 files found")
+    dated = sorted((file_date(p), p) for p in files)
+    if period:
+        dated = [(d, p) for d, p in dated if pd.Timestamp(period[0]) <= d <= pd.Timestamp(period[1])]
+    days = [d for d, _ in dated]
+    if len(set(days)) != len(days):
+        dup = pd.Series(days)[pd.Series(days).duplicated()].iloc[0]
+        raise InputError(folder, f"duplicate day {dup.date()} (keep one release)")
+    passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)
+    good, problems = [], []
+    for d, p in dated:
+        try:
+            _check_layout(p, passes)
+            good.append((d, p))
+        except InputError as err:
+            if strict:
+                raise
+            problems.append(str(err))
+    if not good:
+        raise InputError(folder, "no readable SMAP file")
+    paths = [p for _, p in good]
+    coords = window.coords()
+    coords["time"] = ("time", pd.DatetimeIndex([d for d, _ in good]))
+    lazy = lambda kind: xr.Variable(("time", "y", "x"), indexing.LazilyIndexedArray(_LazySpl3smpStack(paths, window, pass_, quality_rule, kind)))  # noqa: E731
+    ds = xr.Dataset({"smap": lazy("sm"), "smap_quality": lazy("quality")}, coords=coords, attrs={"smap_quality_rule": quality_rule, "smap_pass": pass_})
+    ds["smap"].attrs = sm_attrs(f"SMAP L3 soil moisture ({pass_})")
+    ds["smap_quality"].attrs = {"long_name": f"SMAP quality rule '{quality_rule}' met"}
     return SmapReadResult(ds, problems)
 
 

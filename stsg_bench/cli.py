@@ -213,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"stsg-bench {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # unwritable/missing output locations and the like: still one line
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"stsg-bench {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

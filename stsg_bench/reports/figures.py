@@ -81,7 +81,10 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
         r = np.corrcoef(p[ok], ref[ok])[0, 1]
         sd = p[ok].std() / ref[ok].std()
         ax.plot([np.arccos(np.clip(r, 0, 1))], [sd], "o", label=str(name))
-    ax.set_xlabel("normalised standard deviation")
+    corr = np.array([0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
+    ax.set_thetagrids(np.degrees(np.arccos(corr)), labels=[f"{c:g}" for c in corr])
+    ax.text(np.radians(52), ax.get_rmax() * 1.12, "correlation", rotation=-38, ha="center", fontsize=8)
+    ax.set_ylabel("normalised standard deviation", labelpad=22)
     ax.set_title("Taylor diagram (pooled in-situ)", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)

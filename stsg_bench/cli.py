@@ -73,6 +73,7 @@ def _fuse(args) -> int:
         device=args.device,
         train_period=args.train_period,
         period=args.period,
+        chunk=args.chunk_by_year,
     )
     print(f"wrote {args.out}")
     return 0
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu | cuda (torch methods)")
     s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None)
     s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None, help="period to predict")
+    s.add_argument("--chunk-by-year", action="store_true", help="write OUT/NAME_YYYY.nc per year; a rerun resumes")
 
     s = sub.add_parser("train", help="train DrcGAN on a case and write a checkpoint")
     s.add_argument("--case", type=Path, required=True)

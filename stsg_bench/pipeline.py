@@ -224,7 +224,7 @@ def run_config(path: str | Path, out: str | Path, data_root=None, progress: bool
 
 
 # -- single-stage commands -------------------------------------------------------------------------------
-def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None, device="cpu", train_period=None, period=None) -> None:
+def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None, device="cpu", train_period=None, period=None, chunk: bool = False) -> None:
     case = open_case(case_path)
     overrides: dict = {}
     if config_file:
@@ -243,8 +243,16 @@ def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None,
     dtrain, dtest = default_periods(case)
     train = tuple(train_period) if train_period else dtrain
     test = tuple(period) if period else (str(case.indexes["time"][0].date()), str(case.indexes["time"][-1].date()))
+    provenance = {"case": str(case_path), "train_period": "/".join(train)}
+    if chunk:
+        from .archive import fuse_chunked
+
+        m = make_method(method, overrides)
+        m.fit(case, train, progress=True) if method == "drcgan" else m.fit(case, train)
+        fuse_chunked(m, case, Path(out), test, provenance, progress=True)
+        return
     prod, info = fit_predict(method, case, train, test, overrides, progress=True)
-    save_product(prod, Path(out), {"case": str(case_path), "train_period": "/".join(train), **info})
+    save_product(prod, Path(out), {**provenance, **info})
 
 
 def train_command(case_path, config_file, out, device="cpu", train_period=None) -> None:

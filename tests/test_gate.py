@@ -2,9 +2,7 @@
 tolerance, and an injected degradation must fail the gate."""
 from pathlib import Path
 
-import numpy as np
 import pytest
-import xarray as xr
 
 from stsg_bench.cli import main
 from stsg_bench.validation import open_results, save_results

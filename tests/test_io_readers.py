@@ -1,6 +1,5 @@
 """Readers on files the tests write in the exact native layouts, and every bad-input case."""
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
 

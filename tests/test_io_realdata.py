@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stsg_bench.io.ismn import daily_mean, read_ismn, read_stm
+from stsg_bench.io.ismn import read_ismn, read_stm
 
 pytestmark = pytest.mark.realdata
 

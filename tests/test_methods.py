@@ -71,7 +71,6 @@ def _one_pixel_case(tiny_case, noah, smap):
     import pandas as pd
 
     n = len(noah)
-    ds = tiny_case.isel(time=[0] * 1, y=[0], x=[0]).squeeze(drop=False)
     from stsg_bench.case import make_case
     from stsg_bench.grid import Window
 

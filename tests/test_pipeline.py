@@ -1,7 +1,6 @@
 """The main job end to end on the tiny twin, the report, and the CLI's one-line errors."""
 import json
 import os
-from pathlib import Path
 
 import pytest
 import xarray as xr

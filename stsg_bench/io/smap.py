@@ -121,6 +121,31 @@ def read_spl3smp(path: str | Path, window: Window | None = None, passes: Iterabl
     return out
 
 
+def list_daily_files(folder: Path, period: tuple[str, str] | None = None) -> list[tuple[pd.Timestamp, Path]]:
+    """(date, path) of the daily files in ``folder`` within ``period``; duplicate days raise."""
+    files = sorted(folder.glob("SMAP_L3_SM_P_*.h5")) if folder.is_dir() else []
+    if not files:
+        raise InputError(folder, "no SMAP_L3_SM_P_*.h5 files found")
+    dated = sorted((file_date(p), p) for p in files)
+    if period:
+        lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
+        dated = [(d, p) for d, p in dated if lo <= d <= hi]
+    dates = pd.Series([d for d, _ in dated])
+    if dates.duplicated().any():
+        dup = dates[dates.duplicated()].iloc[0]
+        names = [p.name for d, p in dated if d == dup]
+        raise InputError(folder, f"duplicate day {dup.date()}: {', '.join(names)} (keep one release)")
+    return dated
+
+
+def day_fields(data: dict, pass_: str, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """(soil moisture, usable) of one day from :func:`read_spl3smp` output, for the chosen pass."""
+    passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)
+    sm = {p: data[p][LAYOUT.soil_moisture] for p in passes}
+    ok = {p: quality_mask(sm[p], data[p][LAYOUT.quality], rule) for p in passes}
+    return combine_passes(sm, ok, pass_) if pass_ == "am_pm" else (sm[pass_], ok[pass_])
+
+
 @dataclass
 class SmapReadResult:
     dataset: xr.Dataset
@@ -142,18 +167,7 @@ def read_smap_folder(
     """
     folder = Path(folder)
     window = window or Window()
-    files = sorted(folder.glob("SMAP_L3_SM_P_*.h5")) if folder.is_dir() else []
-    if not files:
-        raise InputError(folder, "no SMAP_L3_SM_P_*.h5 files found")
-    dated = [(file_date(p), p) for p in files]
-    if period:
-        lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
-        dated = [(d, p) for d, p in dated if lo <= d <= hi]
-    dates = [d for d, _ in dated]
-    if len(set(dates)) != len(dates):
-        dup = pd.Series(dates)[pd.Series(dates).duplicated()].iloc[0]
-        names = [p.name for d, p in dated if d == dup]
-        raise InputError(folder, f"duplicate day {dup.date()}: {', '.join(names)} (keep one release)")
+    dated = list_daily_files(folder, period)
     passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)
     days, sms, oks, extras, problems = [], [], [], {}, []
     for date, path in dated:
@@ -165,12 +179,7 @@ def read_smap_folder(
             log.warning("skipping %s", err)
             problems.append(str(err))
             continue
-        sm = {p: data[p][LAYOUT.soil_moisture] for p in passes}
-        ok = {p: quality_mask(data[p][LAYOUT.soil_moisture], data[p][LAYOUT.quality], quality_rule) for p in passes}
-        if pass_ == "am_pm":
-            value, usable = combine_passes(sm, ok, "am_pm")
-        else:
-            value, usable = sm[pass_], ok[pass_]
+        value, usable = day_fields(data, pass_, quality_rule)
         if not np.isfinite(value).any():
             problems.append(f"{path}: all-fill day (no retrieval in the window)")
         days.append(date)
@@ -211,9 +220,7 @@ class _LazySpl3smpStack(BackendArray):
         out = []
         for d in np.atleast_1d(days):
             data = read_spl3smp(self.paths[int(d)], self.window, passes)
-            sm = {p: data[p][LAYOUT.soil_moisture] for p in passes}
-            ok = {p: quality_mask(sm[p], data[p][LAYOUT.quality], self.rule) for p in passes}
-            value, usable = combine_passes(sm, ok, "am_pm") if self.pass_ == "am_pm" else (sm[self.pass_], ok[self.pass_])
+            value, usable = day_fields(data, self.pass_, self.rule)
             out.append(usable if self.kind == "quality" else value.astype(np.float32))
         arr = np.stack(out)[(slice(None),) + tuple(key[1:])]
         return arr[0] if np.ndim(days) == 0 else arr
@@ -247,16 +254,7 @@ def open_smap_folder_lazy(
     Ancillary variables and the all-fill-day report are only available from the eager reader."""
     folder = Path(folder)
     window = window or Window()
-    files = sorted(folder.glob("SMAP_L3_SM_P_*.h5")) if folder.is_dir() else []
-    if not files:
-        raise InputError(folder, "no SMAP_L3_SM_P_*.h5 files found")
-    dated = sorted((file_date(p), p) for p in files)
-    if period:
-        dated = [(d, p) for d, p in dated if pd.Timestamp(period[0]) <= d <= pd.Timestamp(period[1])]
-    days = [d for d, _ in dated]
-    if len(set(days)) != len(days):
-        dup = pd.Series(days)[pd.Series(days).duplicated()].iloc[0]
-        raise InputError(folder, f"duplicate day {dup.date()} (keep one release)")
+    dated = list_daily_files(folder, period)
     passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)
     good, problems = [], []
     for d, p in dated:

@@ -82,19 +82,22 @@ def file_date(path: Path) -> pd.Timestamp:
     return pd.Timestamp(m.group(1))
 
 
+def _open_h5(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError:
+        raise InputError(path, "not an HDF5 file (truncated or wrong format?)") from None
+
+
 def read_spl3smp(path: str | Path, window: Window | None = None, passes: Iterable[str] = ("am", "pm")) -> dict[str, dict[str, np.ndarray]]:
     """Read one SPL3SMP file: ``{pass: {variable: 2-D array}}`` with fill -> NaN, cut to ``window``."""
     path = Path(path)
     window = window or Window()
     rs, cs = slice(window.row0, window.row1), slice(window.col0, window.col1)
     out: dict[str, dict[str, np.ndarray]] = {}
-    try:
-        f = h5py.File(path, "r")
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except OSError:
-        raise InputError(path, "not an HDF5 file (truncated or wrong format?)") from None
-    with f:
+    with _open_h5(path) as f:
         for name, group, suffix in LAYOUT.groups:
             if name not in passes:
                 continue
@@ -228,11 +231,7 @@ class _LazySpl3smpStack(BackendArray):
 
 def _check_layout(path: Path, passes) -> None:
     """Open a file's metadata only (no data read): groups, variables and shapes."""
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise InputError(path, "not an HDF5 file (truncated or wrong format?)") from None
-    with f:
+    with _open_h5(path) as f:
         for name, group, suffix in LAYOUT.groups:
             if name not in passes:
                 continue

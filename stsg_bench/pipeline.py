@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +20,11 @@ from .io.cards import CaseBundle, build_bundle
 from .io.ismn import read_ismn
 from .io.write import open_netcdf, write_netcdf_atomic
 from .methods import get_method, list_methods, load_method_config
+from .io.toml import read_toml
 from .validation import (
     MatchConfig, ScoreConfig, SimGapConfig, combine, hide_smap, match_stations, save_results, score_fields, score_insitu,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +196,7 @@ def load_run_config(path: str | Path) -> RunConfig:
     path = Path(path)
     if path.suffix != ".toml":
         return RunConfig(dataset=str(path))  # a bare card name
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "no such run config") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"invalid TOML ({exc})") from None
+    data = read_toml(path, "run config")
     if data.get("kind") in ("twin", "files"):  # a dataset card itself
         return RunConfig(dataset=str(path))
     fields = set(RunConfig.__dataclass_fields__)

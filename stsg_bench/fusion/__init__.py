@@ -4,8 +4,8 @@
 ``config`` (dataclass + the ``paper``/``demo`` presets) -> ``networks`` (ResNet generators, PatchGAN) ->
 ``inputs`` (reference composites, channels, normalisation) -> ``train`` -> ``checkpoint`` -> ``infer``.
 """
-from .config import DrcGanConfig, get_config
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import DrcGanConfig, get_config
 from .infer import predict_case
 from .train import Trainer, train_drcgan
 

@@ -3,16 +3,11 @@ enough to train on the ``small`` twin in under two minutes on two CPU cores)."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from ..errors import ConfigError
+from ..io.toml import read_toml
 
 
 @dataclass
@@ -72,10 +67,7 @@ def get_config(name_or_path: str | Path | None = "demo", **overrides) -> DrcGanC
         path = Path(name_or_path)
         if not path.is_file():
             raise ConfigError(f"unknown DrcGAN config '{name_or_path}' (presets: {', '.join(PRESETS)}, or a TOML file)")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(path, f"invalid TOML ({exc})") from None
+        data = read_toml(path, "DrcGAN config")
         cfg = PRESETS[data.get("preset", "demo")]
         overrides = {**data.get("config", {}), **overrides}
     fields = {f.name for f in dataclasses.fields(DrcGanConfig)}

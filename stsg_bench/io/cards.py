@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -23,11 +22,7 @@ from ..errors import ConfigError, InputError
 from ..grid import Window
 from .gldas import read_gldas_folder, read_gldas_window_netcdf
 from .smap import read_smap_folder, read_smap_window_netcdf
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .toml import read_toml
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -58,10 +53,7 @@ def find_card(name: str | Path) -> Path:
 
 def load_card(name: str | Path) -> dict[str, Any]:
     path = find_card(name)
-    try:
-        card = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"invalid TOML ({exc})") from None
+    card = read_toml(path, "dataset card")
     card.setdefault("name", path.stem)
     card["_path"] = str(path)
     if card.get("kind") not in ("twin", "files"):

@@ -20,9 +20,9 @@ import xarray as xr
 
 from ..case import sm_attrs
 from ..errors import InputError
-from .write import open_netcdf
 from ..grid import Window
 from .regrid import BucketRegridder
+from .write import open_netcdf
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from xarray.core import indexing
 
 from ..case import sm_attrs
 from ..errors import ConfigError, InputError
-from .write import open_netcdf
 from ..grid import NCOLS, NROWS, Window
+from .write import open_netcdf
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,16 @@ Importing this package registers every built-in method; DrcGAN registers from
 :mod:`stsg_bench.methods.drcgan` (it wraps :mod:`stsg_bench.fusion`).
 """
 from . import dctpls, scaling, simple, starfm  # noqa: F401  (registration side effects)
-from .base import Method, MethodConfig, get_method, list_methods, load_method_config, method_class, method_description, register
+from .base import (
+    Method,
+    MethodConfig,
+    get_method,
+    list_methods,
+    load_method_config,
+    method_class,
+    method_description,
+    register,
+)
 
 try:  # DrcGAN needs only torch, which is a hard dependency; keep the import explicit
     from . import drcgan  # noqa: F401

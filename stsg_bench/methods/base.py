@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,7 @@ import xarray as xr
 
 from ..case import select_period, sm_attrs, valid_smap
 from ..errors import ConfigError, InputError, MethodError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from ..io.toml import read_toml
 
 log = logging.getLogger(__name__)
 Period = tuple[str, str] | slice | None
@@ -159,12 +154,7 @@ def get_method(name: str, **config) -> Method:
 def load_method_config(path: str | Path) -> tuple[str, dict]:
     """Read a method config TOML (``baselines/*.toml``): ``method = "NAME"`` plus a ``[config]`` table."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"invalid TOML ({exc})") from None
+    data = read_toml(path, "config file")
     if "method" not in data:
         raise InputError(path, "config needs a top-level 'method = \"NAME\"'", "method")
     return data["method"], dict(data.get("config", {}))

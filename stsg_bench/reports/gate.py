@@ -8,7 +8,6 @@ the reference can be refreshed (``stsg-bench check ... --update``).
 from __future__ import annotations
 
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +16,9 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InputError
+from ..io.toml import read_toml
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 DEFAULT_TOLERANCES = {"bias": 0.005, "R": 0.02, "RMSE": 0.003, "ubRMSE": 0.003}
 
@@ -38,10 +33,7 @@ class GateResult:
 def load_tolerances(path: Path | None) -> dict[str, float]:
     tol = dict(DEFAULT_TOLERANCES)
     if path is not None and Path(path).exists():
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(path, f"invalid TOML ({exc})") from None
+        data = read_toml(path, "tolerance file")
         unknown = set(data.get("tolerances", {})) - set(METRICS)
         if unknown:
             raise InputError(path, f"unknown metric(s) {', '.join(sorted(unknown))}", "tolerances")

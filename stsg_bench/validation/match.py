@@ -11,7 +11,13 @@ import pandas as pd
 import xarray as xr
 
 from ..grid import lonlat_to_rowcol_or_minus1
-from ..io.ismn import GOOD_FLAGS, IsmnCollection, StationSeries, daily_mean, nearest_in_time
+from ..io.ismn import (
+    GOOD_FLAGS,
+    IsmnCollection,
+    StationSeries,
+    daily_mean,
+    nearest_in_time,
+)
 
 log = logging.getLogger(__name__)
 

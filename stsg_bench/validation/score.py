@@ -29,7 +29,14 @@ from .. import __version__
 from ..case import valid_smap
 from ..errors import InputError, StsgError
 from .match import OK, StationTable, at_stations
-from .metrics import Moments, anomalies, bootstrap_ci, get_metrics, score_moments, split_moments
+from .metrics import (
+    Moments,
+    anomalies,
+    bootstrap_ci,
+    get_metrics,
+    score_moments,
+    split_moments,
+)
 
 log = logging.getLogger(__name__)
 SPLITS = ("all", "smap_valid", "smap_gap")

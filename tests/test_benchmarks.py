@@ -19,6 +19,7 @@ CASES = [
     ("bench_baselines", "DctPls", "time_dctpls_64_days", ("tiny",)),
     ("bench_validation", "Scoring", "track_station_days_per_second", ("tiny",)),
     ("bench_validation", "Scoring", "time_score_insitu", ("tiny",)),
+    ("bench_validation", "Scoring", "track_speedup_vs_pytesmo", ("tiny",)),
     ("bench_validation", "PytesmoLoop", "time_pytesmo_per_station", ("tiny",)),
     ("bench_io", "Twin", "time_global_one_day", ()),
 ]

@@ -61,6 +61,24 @@ class Scoring:
 
     track_station_days_per_second.unit = "station-days/s"
 
+    def track_speedup_vs_pytesmo(self, tier):
+        """Wall time of the per-station pytesmo loop (PytesmoLoop) over that of ``score_insitu``."""
+        import time
+
+        loop = PytesmoLoop()
+        loop.setup(tier)
+        t0 = time.perf_counter()
+        loop.time_pytesmo_per_station(tier)
+        t_loop = time.perf_counter() - t0
+        best = np.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            score_insitu(self.products, self.case, self.table, self.cfg)
+            best = min(best, time.perf_counter() - t0)
+        return t_loop / best
+
+    track_speedup_vs_pytesmo.unit = "x"
+
 
 class PytesmoLoop:
     """A per-station loop calling pytesmo's metrics and CIs on the same matched pairs (one split)."""

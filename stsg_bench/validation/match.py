@@ -122,11 +122,20 @@ def _reference_series(s: StationSeries, times: pd.DatetimeIndex, cfg: MatchConfi
     raise ValueError(f"unknown temporal matching {cfg.temporal!r} (valid: daily_mean, overpass)")
 
 
-def at_stations(field: xr.DataArray | np.ndarray, table: StationTable) -> np.ndarray:
-    """Values of a (time, y, x) field at the stations' cells: (S, T); NaN for unmatched stations."""
-    arr = field.values if isinstance(field, xr.DataArray) else field
+def at_station_cells(field: xr.DataArray | np.ndarray, table: StationTable, out: np.ndarray | None = None) -> np.ndarray:
+    """Values of a (time, y, x) field at the stations' cells, time-major (T, S), in the field's own
+    dtype (or into ``out``); NaN (or False) for unmatched stations. One gather over the flattened grid."""
+    arr = np.asarray(field.values if isinstance(field, xr.DataArray) else field)
     ok = (table.iy >= 0) & (table.ix >= 0)
-    out = np.full((len(table.keys), arr.shape[0]), np.nan, dtype=np.float64)
-    if ok.any():
-        out[ok] = arr[:, table.iy[ok], table.ix[ok]].T
+    flat = np.where(ok, table.iy * arr.shape[2] + table.ix, 0)
+    out = np.take(arr.reshape(arr.shape[0], -1), flat, axis=1, out=out)
+    if not ok.all():
+        out[:, ~ok] = np.nan if out.dtype.kind == "f" else 0
+    return out
+
+
+def at_stations(field: xr.DataArray | np.ndarray, table: StationTable) -> np.ndarray:
+    """Values of a (time, y, x) field at the stations' cells: (S, T) float64; NaN for unmatched stations."""
+    out = at_station_cells(field, table).T.astype(np.float64)
+    out[(table.iy < 0) | (table.ix < 0)] = np.nan
     return out

@@ -87,26 +87,47 @@ class Moments:
         return np.maximum(self._div(self.spp - 2 * self.spr + self.srr), 0.0)
 
 
-_FUSED_MIN_SIZE = 2_000_000  # elements; below this numpy is faster than compiling
+_FUSED_MIN_SIZE = 1_000_000  # elements; below this numpy is faster than compiling
 _fused_state: dict = {}
 
 
+@dataclass
+class SplitSums:
+    """Per-group moments of all finite pairs and of the pairs where SMAP was valid, plus the number of
+    finite product values whatever the reference (to tell an all-NaN product from a silent station)."""
+
+    all: Moments
+    valid: Moments
+    n_product: np.ndarray
+
+    @property
+    def gap(self) -> Moments:
+        return self.all - self.valid
+
+
 def _fused_kernel():
-    """A torch.compile'd single pass computing the 12 sums of 'all' and 'valid' pairs (None if torch's
-    compiler is unavailable here)."""
+    """A torch.compile'd single pass computing the 13 sums of :class:`SplitSums` (None if torch's
+    compiler is unavailable here). Inputs may be float32; sums are accumulated in float64."""
     if "fn" in _fused_state:
         return _fused_state["fn"]
     try:
         import torch
 
-        def sums(p, r, v):
-            m = torch.isfinite(p) & torch.isfinite(r)
-            mv = m & v
+        def sums(p, r, v, dim: int):
+            # few vector ops per element: one finiteness test on p - r (NaN or inf in either fails it),
+            # masks as 0/1 floats, and the 'valid' sums as products with those masks
+            p = p.to(torch.float64)
+            r = r.to(torch.float64)
+            inf = float("inf")
+            m = (p - r).abs() < inf
             z = torch.zeros((), dtype=p.dtype, device=p.device)
-            p0, r0, pv, rv = torch.where(m, p, z), torch.where(m, r, z), torch.where(mv, p, z), torch.where(mv, r, z)
+            p0, r0 = torch.where(m, p, z), torch.where(m, r, z)
+            mf, vf = m.to(p.dtype), v.to(p.dtype)
+            pv, rv = p0 * vf, r0 * vf
             return torch.stack([
-                m.sum(-1).to(p.dtype), p0.sum(-1), r0.sum(-1), (p0 * p0).sum(-1), (r0 * r0).sum(-1), (p0 * r0).sum(-1),
-                mv.sum(-1).to(p.dtype), pv.sum(-1), rv.sum(-1), (pv * pv).sum(-1), (rv * rv).sum(-1), (pv * rv).sum(-1),
+                mf.sum(dim), p0.sum(dim), r0.sum(dim), (p0 * p0).sum(dim), (r0 * r0).sum(dim), (p0 * r0).sum(dim),
+                (mf * vf).sum(dim), pv.sum(dim), rv.sum(dim), (pv * p0).sum(dim), (rv * r0).sum(dim), (pv * r0).sum(dim),
+                (p.abs() < inf).to(p.dtype).sum(dim),
             ])
 
         fn = torch.compile(sums, dynamic=True)
@@ -117,29 +138,47 @@ def _fused_kernel():
     return fn
 
 
-def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str = "auto") -> tuple[Moments, Moments]:
-    """Moments over the last axis of (all finite pairs, finite pairs where ``valid``), in one pass.
+def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str = "auto", axis: int = -1) -> SplitSums:
+    """Sums over ``axis`` of all finite pairs and of the finite pairs where ``valid``, in one pass.
 
-    ``engine``: 'numpy', 'fused' (torch.compile, one memory pass; for archive-size inputs) or 'auto'
-    (fused for inputs of at least 2 M elements when the compiler works, else numpy)."""
+    ``p``, ``r`` and ``valid`` broadcast against each other (e.g. products (P, T, S) against a
+    reference (T, S), ``axis=1``); ``p`` may be float32 (sums are float64). ``engine``: 'numpy',
+    'fused' (torch.compile, one memory pass; for archive-size inputs) or 'auto' (fused for inputs of
+    at least 1 M elements when the compiler works, else numpy)."""
     if engine not in ("auto", "numpy", "fused"):
         raise ConfigError(f"unknown scoring engine '{engine}' (valid: auto, numpy, fused)")
-    use_fused = engine == "fused" or (engine == "auto" and p.size >= _FUSED_MIN_SIZE)
+    shape = np.broadcast_shapes(p.shape, r.shape, valid.shape)
+    axis = axis % len(shape)
+    use_fused = engine == "fused" or (engine == "auto" and int(np.prod(shape)) >= _FUSED_MIN_SIZE)
     fn = _fused_kernel() if use_fused else None
     if fn is not None:
         import torch
 
-        shape = np.broadcast_shapes(p.shape, r.shape, valid.shape)
-        t = lambda a, dt: torch.from_numpy(np.array(np.broadcast_to(a, shape), dtype=dt, order="C"))  # noqa: E731
+        def t(a, kinds):
+            a = np.asarray(a)
+            if a.dtype.kind not in kinds:
+                a = a.astype(np.float64)
+            return torch.from_numpy(np.ascontiguousarray(a))
+
         try:
-            out = fn(t(p, np.float64), t(r, np.float64), t(valid, bool)).numpy()
+            out = fn(t(p, "f"), t(r, "f"), t(np.asarray(valid, bool), "b"), axis).numpy()
         except Exception as exc:  # pragma: no cover - compiler failure at first call
             logging.getLogger(__name__).warning("fused scoring kernel failed (%s); using numpy", exc)
             _fused_state["fn"] = None
         else:
-            n_all, n_val = out[0].round().astype(np.int64), out[6].round().astype(np.int64)
-            return Moments(n_all, *out[1:6]), Moments(n_val, *out[7:12])
-    return Moments.from_pairs(p, r, axis=-1), Moments.from_pairs(p, r, valid, axis=-1)
+            cnt = lambda a: a.round().astype(np.int64)  # noqa: E731
+            return SplitSums(Moments(cnt(out[0]), *out[1:6]), Moments(cnt(out[6]), *out[7:12]), cnt(out[12]))
+    return SplitSums(
+        Moments.from_pairs(p, r, axis=axis), Moments.from_pairs(p, r, valid, axis=axis), np.isfinite(p).sum(axis=axis) * np.ones(np.delete(shape, axis), np.int64)
+    )
+
+
+def _ppf(dist, q: float, df) -> np.ndarray:
+    """``dist.ppf(q, df)`` evaluated once per distinct ``df`` (degrees of freedom repeat a lot)."""
+    df = np.asarray(df, dtype=np.float64)
+    u, inv = np.unique(df, return_inverse=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return dist.ppf(q, u)[inv].reshape(df.shape)
 
 
 class Metric:
@@ -174,7 +213,7 @@ class Bias(Metric):
         var_d = np.maximum(m.var_p + m.var_r - 2 * m.cov, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             sd = np.sqrt(n / (n - 1) * var_d)
-            delta = sd / np.sqrt(n) * stats.t.ppf(1 - alpha / 2, n - 1)
+            delta = sd / np.sqrt(n) * _ppf(stats.t, 1 - alpha / 2, n - 1)
         b = self.value(m)
         return b - delta, b + delta
 
@@ -206,8 +245,8 @@ class Rmse(Metric):
     def ci(self, m, alpha=0.05):
         n = _n(m)
         with np.errstate(invalid="ignore", divide="ignore"):
-            lo = np.sqrt(n * m.msd / stats.chi2.ppf(1 - alpha / 2, n))
-            hi = np.sqrt(n * m.msd / stats.chi2.ppf(alpha / 2, n))
+            lo = np.sqrt(n * m.msd / _ppf(stats.chi2, 1 - alpha / 2, n))
+            hi = np.sqrt(n * m.msd / _ppf(stats.chi2, alpha / 2, n))
         return lo, hi
 
 
@@ -221,8 +260,8 @@ class UbRmse(Metric):
         n = _n(m)
         ub2 = self.value(m) ** 2
         with np.errstate(invalid="ignore", divide="ignore"):
-            lo = np.sqrt(n * ub2 / stats.chi2.ppf(1 - alpha / 2, n - 1))
-            hi = np.sqrt(n * ub2 / stats.chi2.ppf(alpha / 2, n - 1))
+            lo = np.sqrt(n * ub2 / _ppf(stats.chi2, 1 - alpha / 2, n - 1))
+            hi = np.sqrt(n * ub2 / _ppf(stats.chi2, alpha / 2, n - 1))
         return lo, hi
 
 

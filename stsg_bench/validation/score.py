@@ -19,6 +19,7 @@ gap-filling methods comparable.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,7 @@ import xarray as xr
 from .. import __version__
 from ..case import valid_smap
 from ..errors import InputError, StsgError
-from .match import OK, StationTable, at_stations
+from .match import OK, StationTable, at_station_cells
 from .metrics import (
     Moments,
     anomalies,
@@ -103,71 +104,105 @@ def _fill(ds: xr.Dataset, mi: int, gi, si: int, scores: dict, n) -> None:
     ds["n"].values[mi, 0, gi, si] = n
 
 
-def _fill_groups(bufs, mi: int, si: int, ps: Moments, net_idx: np.ndarray, n_net: int, metrics, cfg: "ScoreConfig") -> None:
-    """Score pooled, per-network and per-station groups of one product and split in one call.
-
-    Group rows: 0 pooled, 1 station median, 2.. networks, then stations (those with >= min_obs)."""
+def _fill_groups(bufs, mis: np.ndarray, mom: Moments, onehot: np.ndarray, metrics, cfg: "ScoreConfig") -> None:
+    """Score pooled, station-median, per-network and per-station groups of several products and all
+    splits at once. ``mom`` holds per-station moments shaped (product, split, station); ``onehot``
+    (station, network) assigns stations to networks. Group rows: 0 pooled, 1 station median,
+    2.. networks, then stations (scored when they have >= min_obs samples)."""
     value, lower, upper, count = bufs
-    in_net = net_idx >= 0
+    n_net = onehot.shape[1]
 
     def stacked(a):
         a = np.asarray(a, dtype=np.float64)
-        net = np.bincount(net_idx[in_net], weights=a[in_net], minlength=n_net) if n_net else np.zeros(0)
-        return np.concatenate([[a.sum()], net, a])
+        return np.concatenate([a.sum(axis=-1, keepdims=True), a @ onehot, a], axis=-1)
 
-    mom = Moments(*(stacked(getattr(ps, f)) for f in ("n", "sp", "sr", "spp", "srr", "spr")))
-    mom.n = np.round(mom.n).astype(np.int64)
-    scores = score_moments(mom, metrics, cfg.alpha)
-    enough = np.nonzero(np.asarray(ps.n) >= cfg.min_obs)[0]
-    rows = np.concatenate([[0], np.arange(2, 2 + n_net), 2 + n_net + enough]).astype(np.int64)
-    src = np.concatenate([[0], np.arange(1, 1 + n_net), 1 + n_net + enough]).astype(np.int64)
+    grouped = mom.reduce(stacked)
+    grouped.n = np.round(grouped.n).astype(np.int64)
+    scores = score_moments(grouped, metrics, cfg.alpha)
+    enough = np.asarray(mom.n) >= cfg.min_obs  # (P, splits, S)
+    keep = np.concatenate([np.ones(enough.shape[:-1] + (1 + n_net,), bool), enough], axis=-1)
+    rows = np.concatenate([[0], np.arange(2, 2 + n_net + enough.shape[-1])])
+    at = (mis[:, None], 0, rows[None, :])
     for k, met in enumerate(metrics):
-        v, lo, hi = scores[met.name]
-        value[mi, 0, rows, si, k], lower[mi, 0, rows, si, k], upper[mi, 0, rows, si, k] = v[src], lo[src], hi[src]
-        station_values = v[1 + n_net + enough]
-        value[mi, 0, 1, si, k] = np.nanmedian(station_values) if station_values.size else np.nan
-    count[mi, 0, rows, si] = mom.n[src]
-    count[mi, 0, 1, si] = len(enough)
+        v, lo, hi = (np.where(keep, a, np.nan).transpose(0, 2, 1) for a in scores[met.name])
+        value[at + (slice(None), k)], lower[at + (slice(None), k)], upper[at + (slice(None), k)] = v, lo, hi
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN station sets give NaN
+            value[mis, 0, 1, :, k] = np.nanmedian(v[:, 1 + n_net:, :], axis=1)
+    count[at] = np.where(keep, grouped.n, 0).transpose(0, 2, 1)
+    count[mis, 0, 1, :] = enough.sum(axis=-1)
+
+
+def _valid_at_stations(case: xr.Dataset, times: pd.DatetimeIndex, table: StationTable) -> np.ndarray:
+    """(T, S) bool: SMAP usable in each station's cell (:func:`stsg_bench.case.valid_smap` at the cells)."""
+    sub = case if case.indexes["time"].equals(times) else case.sel(time=times)
+    ok = (table.iy >= 0) & (table.ix >= 0)
+    land = case["land"].values.astype(bool)[np.where(ok, table.iy, 0), np.where(ok, table.ix, 0)] & ok
+    smap = at_station_cells(sub["smap"], table)
+    quality = at_station_cells(sub["smap_quality"], table).astype(bool)
+    return np.isfinite(smap) & quality & land[None, :]
+
+
+def _time_groups(products: dict[str, xr.DataArray]) -> list[tuple[pd.DatetimeIndex, list[str]]]:
+    """Products grouped by identical time axes (usually one group), in the products' order."""
+    groups: list[tuple[pd.DatetimeIndex, list[str]]] = []
+    for name, da in products.items():
+        times = pd.DatetimeIndex(da["time"].values)
+        for gt, names in groups:
+            if gt.equals(times):
+                names.append(name)
+                break
+        else:
+            groups.append((times, [name]))
+    return groups
 
 
 def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: StationTable, cfg: ScoreConfig | None = None) -> xr.Dataset:
-    """Score every product against the matched in-situ stations."""
+    """Score every product against the matched in-situ stations.
+
+    Products sharing a time axis are gathered at the station cells into one (product, time, station)
+    block and summed in one pass (:func:`split_moments`); every group and split is then scored from
+    those sums in one vectorised call."""
     cfg = cfg or ScoreConfig()
     metrics = get_metrics(cfg.metrics)
     methods = list(products)
+    checked = {name: _check_product(name, products[name], case) for name in methods}
     networks = sorted(set(np.array(table.network)[table.usable])) if len(table.keys) else []
     groups = ["pooled", "station_median"] + [f"network:{n}" for n in networks] + [f"station:{k}" for k in table.keys]
     ds = _empty(methods, "insitu", groups, cfg.splits, metrics)
-    status = np.array([[s for s in table.status] for _ in methods], dtype=object).reshape(len(methods), len(table.keys))
-    valid_case = valid_smap(case)
+    status = np.array([list(table.status)] * len(methods), dtype=object).reshape(len(methods), len(table.keys))
     net_idx = np.array([networks.index(n) if n in networks else -1 for n in table.network], dtype=np.int64)
+    onehot = np.zeros((len(table.keys), len(networks)))
+    onehot[np.nonzero(net_idx >= 0)[0], net_idx[net_idx >= 0]] = 1.0
     bufs = (ds["value"].values, ds["ci_lower"].values, ds["ci_upper"].values, ds["n"].values)
-    series_p = []
+    series_p = {}
     boot_lo = np.full((len(methods), len(metrics)), np.nan)
     boot_hi = boot_lo.copy()
-    for mi, name in enumerate(methods):
-        da = _check_product(name, products[name], case)
-        times = pd.DatetimeIndex(da["time"].values)
+    for times, names in _time_groups(checked):
+        mis = np.array([methods.index(n) for n in names])
         tidx = table.times.get_indexer(times)
-        ref = _maybe_anom(table.ref[:, tidx], cfg, times)
-        prod = _maybe_anom(at_stations(da, table), cfg, times)
-        series_p.append((tidx, prod))
-        valid = at_stations(valid_case.sel(time=times).astype(np.float32), table) > 0.5
-        usable = table.usable[:, None]
-        status[mi, (status[mi] == OK) & ~np.isfinite(prod).any(axis=1)] = "all_nan_product"
-        ok_st = np.array([s == OK for s in status[mi]])[:, None]
-        scored = np.where(usable & ok_st, prod, np.nan)
-        m_all, m_valid = split_moments(scored, ref, valid, cfg.engine)
-        split_moms = {"all": m_all, "smap_valid": m_valid, "smap_gap": m_all - m_valid}
-        for si, split in enumerate(cfg.splits):
-            ps = split_moms[split]  # (S,) per-station moments
-            if split == "all":
-                for k in np.nonzero(ok_st[:, 0] & (ps.n < cfg.min_obs))[0]:
-                    status[mi, k] = "too_few_obs"
-            _fill_groups(bufs, mi, si, ps, net_idx, len(networks), metrics, cfg)
-            if cfg.bootstrap and split == "all":
-                mask = usable & ok_st & np.isfinite(prod) & np.isfinite(ref)
-                boot = bootstrap_ci(prod[mask], ref[mask], metrics, cfg.bootstrap, cfg.alpha)
+        ref = _maybe_anom(table.ref[:, tidx], cfg, times)  # (S, T)
+        ref = np.ascontiguousarray(np.where(table.usable[:, None], ref, np.nan).T)  # (T, S)
+        valid = _valid_at_stations(case, times, table)
+        dtype = np.result_type(*(checked[n].dtype for n in names))
+        prods = np.empty((len(names), len(times), len(table.keys)), dtype)  # (P, T, S), product dtype
+        for j, n in enumerate(names):
+            at_station_cells(checked[n].values.astype(dtype, copy=False), table, out=prods[j])
+        if cfg.anomalies is not None:
+            prods = np.moveaxis(_maybe_anom(np.moveaxis(prods, 1, -1), cfg, times), -1, 1)
+        sums = split_moments(prods, ref, valid, cfg.engine, axis=1)  # (P, S) each
+        st = status[mis]
+        st[(st == OK) & (sums.n_product == 0)] = "all_nan_product"
+        st[(st == OK) & (sums.all.n < cfg.min_obs)] = "too_few_obs"
+        status[mis] = st
+        by_split = {"all": sums.all, "smap_valid": sums.valid, "smap_gap": sums.gap}
+        mom = Moments(*(np.stack([getattr(by_split[s], f) for s in cfg.splits], axis=1) for f in ("n", "sp", "sr", "spp", "srr", "spr")))
+        _fill_groups(bufs, mis, mom, onehot, metrics, cfg)
+        for j, (mi, name) in enumerate(zip(mis, names)):
+            series_p[name] = (tidx, prods[j].T)
+            if cfg.bootstrap:
+                mask = np.isfinite(prods[j]) & np.isfinite(ref)
+                boot = bootstrap_ci(prods[j][mask], ref[mask], metrics, cfg.bootstrap, cfg.alpha)
                 for k, met in enumerate(metrics):
                     boot_lo[mi, k], boot_hi[mi, k] = boot[met.name]
     ds = ds.assign_coords(
@@ -185,7 +220,8 @@ def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: Sta
     if store and len(table.keys):
         ds["insitu_series"] = (("station", "series_time"), table.ref)
         arr = np.full((len(methods),) + table.ref.shape, np.nan)
-        for mi, (tidx, prod) in enumerate(series_p):
+        for mi, name in enumerate(methods):
+            tidx, prod = series_p[name]
             arr[mi][:, tidx] = prod if cfg.anomalies is None else np.nan
         ds["product_series"] = (("method", "station", "series_time"), arr.astype(np.float32))
         ds = ds.assign_coords(series_time=table.times)

@@ -42,9 +42,14 @@ def check_chunk(path: Path, days: pd.DatetimeIndex) -> None:
             raise InputError(path, f"chunk holds {len(got)} days, expected {len(days)} ({days[0].date()}..{days[-1].date()})", "time")
 
 
-def fuse_chunked(method, case: xr.Dataset, out_dir: str | Path, period=None, provenance: dict | None = None, progress: bool = False) -> list[Path]:
-    """Predict ``period`` year by year into ``out_dir``; finished years are checked and skipped."""
+def fuse_chunked(method, case: xr.Dataset, out_dir: str | Path, period=None, provenance: dict | None = None, progress: bool = False,
+                 chunk_days: int = 32) -> list[Path]:
+    """Predict ``period`` year by year into ``out_dir``; finished years are checked and skipped.
+
+    Each year is predicted lazily in blocks of ``chunk_days`` days (:func:`stsg_bench.scale.predict_lazy`)
+    and streamed into its file, so memory is bounded by the block, on whatever dask scheduler is active."""
     from .pipeline import save_product
+    from .scale.lazy import predict_lazy
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +70,7 @@ def fuse_chunked(method, case: xr.Dataset, out_dir: str | Path, period=None, pro
             check_chunk(path, days)
             log.info("chunk %s already complete: skipped", path.name)
             continue
-        prod = method.predict(case, (str(days[0].date()), str(days[-1].date())))
+        prod = predict_lazy(method, case, (str(days[0].date()), str(days[-1].date())), chunk_days)
         save_product(prod, path, {**(provenance or {}), "chunk": str(year), "chunk_complete": 1})
         written += 1
         if fault and written >= fault:

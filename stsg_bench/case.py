@@ -103,6 +103,19 @@ def _fail(source: str | None, var: str, problem: str) -> None:
     raise CaseError(f"{where}variable '{var}': {problem}")
 
 
+def _value_stats(ds: xr.Dataset) -> dict:
+    """Min/max of the soil-moisture fields and Noah's gaps over land, in one pass for dask-backed data."""
+    items = {var: (ds[var].min(skipna=True), ds[var].max(skipna=True)) for var in SM_FIELDS if var in ds and ds[var].size}
+    items["noah_gaps"] = (ds["noah"].isnull() & ds["land"].astype(bool)).sum()
+    if any(getattr(v, "chunks", None) for pair in items.values() for v in (pair if isinstance(pair, tuple) else (pair,))):
+        import dask
+
+        (items,) = dask.compute(items)
+    out = {k: tuple(float(x) for x in v) for k, v in items.items() if k != "noah_gaps"}
+    out["noah_gaps"] = int(items["noah_gaps"])
+    return out
+
+
 def validate_case(ds: xr.Dataset, source: str | None = None) -> xr.Dataset:
     """Check ``ds`` against the convention; raise :class:`CaseError` naming the variable and problem."""
     for var in REQUIRED:
@@ -123,14 +136,14 @@ def validate_case(ds: xr.Dataset, source: str | None = None) -> xr.Dataset:
     if not times.is_monotonic_increasing:
         i = int(np.argmax(np.diff(times.values.astype("datetime64[ns]").astype(np.int64)) < 0))
         _fail(source, "time", f"time stamps not increasing ({times[i].date()} then {times[i + 1].date()})")
+    stats = _value_stats(ds)
     for var in SM_FIELDS:
         if var not in ds:
             continue
         units = ds[var].attrs.get("units", SM_UNITS)
         if units not in (SM_UNITS, "m3/m3", "m^3 m^-3", "1"):
             _fail(source, var, f"units '{units}', expected '{SM_UNITS}' (volumetric soil moisture)")
-        vmin = float(ds[var].min(skipna=True)) if ds[var].size else np.nan
-        vmax = float(ds[var].max(skipna=True)) if ds[var].size else np.nan
+        vmin, vmax = stats[var] if ds[var].size else (np.nan, np.nan)
         if vmin < 0.0 or vmax > 1.0:
             _fail(
                 source,
@@ -138,8 +151,7 @@ def validate_case(ds: xr.Dataset, source: str | None = None) -> xr.Dataset:
                 f"values span [{vmin:.4g}, {vmax:.4g}], outside [0, 1] m3 m-3 "
                 "(kg m-2 passed by mistake? divide GLDAS 0-10 cm kg m-2 by 100)",
             )
-    land = ds["land"].astype(bool)
-    gaps = (ds["noah"].isnull() & land).sum().item()
+    gaps = stats["noah_gaps"]
     if gaps:
         _fail(source, "noah", f"{gaps} missing values over land (Noah must be complete on land)")
     if ds["land"].dtype != bool:
@@ -182,17 +194,20 @@ def save_case(ds: xr.Dataset, path: str | PathLike) -> None:
     write_netcdf_atomic(enc, path, encoding=encoding)
 
 
-def open_case(path: str | PathLike, validate: bool = True) -> xr.Dataset:
-    """Open a case written by :func:`save_case` (or any file following the convention)."""
+def open_case(path: str | PathLike, validate: bool = True, chunks: dict | None = None) -> xr.Dataset:
+    """Open a case written by :func:`save_case` (or any file following the convention).
+
+    With ``chunks`` (e.g. ``{"time": 32}``) the variables stay dask-backed: nothing is loaded until used
+    (see :mod:`stsg_bench.scale` for cases split over many files)."""
     from .errors import InputError
 
     try:
-        ds = xr.open_dataset(path)
+        ds = xr.open_dataset(path, chunks=chunks)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except Exception as exc:  # netCDF/HDF5 errors carry long messages
         raise InputError(path, f"not a readable netCDF case ({type(exc).__name__})") from None
-    ds = decode_from_netcdf(ds.load())
+    ds = decode_from_netcdf(ds if chunks is not None else ds.load())
     if validate:
         validate_case(ds, source=str(path))
     return ds

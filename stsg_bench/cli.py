@@ -29,11 +29,13 @@ def command(name: str):
 # -- commands ----------------------------------------------------------------------------------------
 @command("twin")
 def _twin(args) -> int:
-    from .twin import generate_twin, get_spec, write_twin
+    from .twin import generate_twin, get_spec, write_twin, write_twin_chunked
 
-    spec = get_spec(args.preset)
-    if spec.lazy:
-        raise StsgError(f"preset '{args.preset}' is generated lazily (use the Python API TwinWorld.iter_days)")
+    spec = get_spec(args.preset, **({"ndays": args.days} if args.days else {}))
+    if spec.lazy or args.chunk_days:
+        out = write_twin_chunked(spec, args.out, seed=args.seed, chunk_days=args.chunk_days or 32, progress=True)
+        print(f"wrote {out / 'case'} (one file per {args.chunk_days or 32} days) and stations under {out / 'ismn'}")
+        return 0
     twin = generate_twin(spec, seed=args.seed, progress=True)
     out = write_twin(twin, args.out)
     print(f"wrote {out / 'case.nc'} and {len(twin.stations)} stations under {out / 'ismn'}")
@@ -74,6 +76,8 @@ def _fuse(args) -> int:
         train_period=args.train_period,
         period=args.period,
         chunk=args.chunk_by_year,
+        scheduler=args.scheduler,
+        chunk_days=args.chunk_days,
     )
     print(f"wrote {args.out}")
     return 0
@@ -92,8 +96,23 @@ def _train(args) -> int:
 def _score(args) -> int:
     from .pipeline import score_command
 
-    res = score_command(case_path=args.case, products=args.products, insitu=args.insitu, out=args.out)
+    res = score_command(case_path=args.case, products=args.products, insitu=args.insitu, out=args.out,
+                        scheduler=args.scheduler, chunk_days=args.chunk_days)
     print(f"wrote {args.out} ({res.sizes.get('method', 0)} products)")
+    return 0
+
+
+@command("scale")
+def _scale(args) -> int:
+    from .scale.run import ScaleConfig, run_scale
+
+    cfg = ScaleConfig(chunk_days=args.chunk_days, scheduler=args.scheduler, min_obs=args.min_obs,
+                      train=tuple(args.train_period) if args.train_period else None, period=tuple(args.period) if args.period else None)
+    if args.methods:
+        cfg.methods = tuple(args.methods)
+    s = run_scale(args.case, args.insitu, args.out, cfg, progress=True)
+    print(f"{s['days']} days of {s['grid'][0]}x{s['grid'][1]} in {s['seconds']['total_s']} s "
+          f"({s['days_per_second']} days/s), peak memory {s['peak_rss_mb']} MiB; wrote {args.out}")
     return 0
 
 
@@ -144,8 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("twin", help="generate the synthetic twin (case.nc + ISMN station files)")
-    s.add_argument("--preset", default="small", help="tiny | gate | small (default: small)")
+    s.add_argument("--preset", default="small", help="tiny | gate | small | global (default: small)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--days", type=int, default=None, help="number of days (default: the preset's)")
+    s.add_argument("--chunk-days", type=int, default=None,
+                   help="write OUT/case/case_YYYYMMDD.nc per N days, generating day by day (always for 'global')")
     s.add_argument("--out", type=Path, required=True, help="output folder")
 
     s = sub.add_parser("case", help="build a case dataset from a dataset card in datasets/ (e.g. hawaii)")
@@ -164,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu | cuda (torch methods)")
     s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None)
     s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None, help="period to predict")
-    s.add_argument("--chunk-by-year", action="store_true", help="write OUT/NAME_YYYY.nc per year; a rerun resumes")
+    s.add_argument("--chunk-by-year", action="store_true",
+                   help="CASE may be a folder of case_*.nc chunks; write OUT/NAME_YYYY.nc per year, streamed; a rerun resumes")
+    _dask_options(s)
 
     s = sub.add_parser("train", help="train DrcGAN on a case and write a checkpoint")
     s.add_argument("--case", type=Path, required=True)
@@ -175,9 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("score", help="score products against in-situ stations (and truth on the twin)")
     s.add_argument("--case", type=Path, required=True)
-    s.add_argument("--products", type=Path, nargs="+", required=True)
+    s.add_argument("--products", type=Path, nargs="+", required=True,
+                   help="product files; several files of one method (e.g. NAME_YYYY.nc chunks) are joined in time")
     s.add_argument("--insitu", type=Path, default=None, help="ISMN folder or zip")
     s.add_argument("--out", type=Path, required=True, help="results netCDF")
+    _dask_options(s)
+
+    s = sub.add_parser("scale", help="archive-scale chain on a chunked case: fit -> per-year products -> scores")
+    s.add_argument("case", type=Path, help="case file or folder of case_*.nc chunks (e.g. from `twin --preset global`)")
+    s.add_argument("--insitu", type=Path, default=None, help="ISMN folder or zip")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--methods", nargs="+", default=None, help="default: lin_cdf_match starfm")
+    s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None, help="default: the first 60 days")
+    s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None)
+    s.add_argument("--min-obs", type=int, default=20)
+    _dask_options(s)
 
     s = sub.add_parser("report", help="render a results file as tables, figures and index.html")
     s.add_argument("results", type=Path)
@@ -201,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--data-root", type=Path, default=None)
     return p
+
+
+def _dask_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--scheduler", default="threads",
+                   help="dask scheduler: threads (default) | synchronous | processes | local[:N] (LocalCluster) | tcp://HOST:PORT")
+    s.add_argument("--chunk-days", type=int, default=32, help="days per dask block (bounds memory)")
 
 
 def main(argv: list[str] | None = None) -> int:

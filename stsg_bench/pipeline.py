@@ -215,8 +215,16 @@ def run_config(path: str | Path, out: str | Path, data_root=None, progress: bool
 
 
 # -- single-stage commands -------------------------------------------------------------------------------
-def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None, device="cpu", train_period=None, period=None, chunk: bool = False) -> None:
-    case = open_case(case_path)
+def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None, device="cpu", train_period=None, period=None,
+                 chunk: bool = False, scheduler: str = "threads", chunk_days: int = 32) -> None:
+    from .scale import open_case_lazy, use_scheduler
+
+    with use_scheduler(scheduler):
+        case = open_case_lazy(case_path, chunk_days) if chunk else open_case(case_path)
+        _fuse(method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days)
+
+
+def _fuse(method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days) -> None:
     overrides: dict = {}
     if config_file:
         cname, overrides = load_method_config(config_file)
@@ -240,7 +248,7 @@ def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None,
 
         m = make_method(method, overrides)
         m.fit(case, train, progress=True) if method == "drcgan" else m.fit(case, train)
-        fuse_chunked(m, case, Path(out), test, provenance, progress=True)
+        fuse_chunked(m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days)
         return
     prod, info = fit_predict(method, case, train, test, overrides, progress=True)
     save_product(prod, Path(out), {**provenance, **info})
@@ -257,15 +265,24 @@ def train_command(case_path, config_file, out, device="cpu", train_period=None) 
     save_checkpoint(trainer, out, meta={"case": str(case_path)})
 
 
-def score_command(case_path, products, insitu, out) -> xr.Dataset:
-    case = open_case(case_path)
-    prods = {}
-    for p in products:
-        ds = open_netcdf(p, "product file").load()
-        if "sm" not in ds:
-            raise InputError(p, "variable missing", "sm")
-        name = ds["sm"].attrs.get("method", Path(p).stem)
-        prods[name] = ds["sm"]
+def score_command(case_path, products, insitu, out, scheduler: str = "threads", chunk_days: int = 32) -> xr.Dataset:
+    """Score product files (dask-backed, block by block); files of one method are joined in time."""
+    from .scale import open_case_lazy, open_product_lazy, use_scheduler
+
+    with use_scheduler(scheduler):
+        case = open_case_lazy(case_path, chunk_days)
+        by_method: dict[str, list[Path]] = {}
+        for p in products:
+            ds = open_netcdf(p, "product file")
+            if "sm" not in ds:
+                raise InputError(p, "variable missing", "sm")
+            by_method.setdefault(ds["sm"].attrs.get("method", Path(p).stem), []).append(Path(p))
+            ds.close()
+        prods = {name: open_product_lazy(sorted(files), chunk_days) for name, files in by_method.items()}
+        return _score(case, case_path, prods, insitu, out)
+
+
+def _score(case, case_path, prods, insitu, out) -> xr.Dataset:
     parts = []
     test = case.sel(time=prods[next(iter(prods))].indexes["time"]) if prods else case
     if insitu:

@@ -35,7 +35,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     _check_dir(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    except OSError as exc:
+        raise StsgError(f"{path.parent}: cannot write in the output folder ({exc.strerror})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -50,7 +53,11 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:
     """Write ``ds`` as netCDF4 atomically; returns the final path."""
     with atomic_path(path, suffix=".nc.tmp") as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding or {})
+        try:
+            ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding or {})
+        except (OSError, RuntimeError) as exc:  # disk full, file size limit, HDF5 write errors
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StsgError(f"{path}: could not be written ({reason}); nothing was written there") from None
     return Path(path)
 
 
@@ -86,12 +93,13 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def open_netcdf(path: str | os.PathLike, what: str = "netCDF file") -> xr.Dataset:
-    """``xr.open_dataset`` with one-line errors naming the file (missing, or not readable netCDF)."""
+def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict | None = None) -> xr.Dataset:
+    """``xr.open_dataset`` with one-line errors naming the file (missing, or not readable netCDF);
+    ``chunks`` gives dask-backed (lazily loaded) variables."""
     from ..errors import InputError
 
     try:
-        return xr.open_dataset(path)
+        return xr.open_dataset(path, chunks=chunks)
     except FileNotFoundError:
         raise InputError(path, f"no such {what}") from None
     except Exception:

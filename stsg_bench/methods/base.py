@@ -44,6 +44,9 @@ class Method(ABC):
     Config: ClassVar[type] = MethodConfig
     description: ClassVar[str] = ""
     needs_fit: ClassVar[bool] = False
+    #: days of case context a prediction needs on each side of its output days (0: each day alone;
+    #: None: any day of the case may matter, so the prediction cannot be split into time chunks)
+    halo_days: ClassVar[int | None] = None
 
     def __init__(self, config: Any = None, **overrides):
         if config is None:
@@ -99,14 +102,18 @@ class Method(ABC):
             dims=("time", "y", "x"),
             coords={k: out.coords[k] for k in ("time", "y", "x", "row", "col", "lat", "lon")},
             name="sm",
-            attrs=sm_attrs(
-                f"soil moisture product of method '{self.name}'",
-                method=self.name,
-                method_config=json.dumps(dataclasses.asdict(self.config), default=str),
-                smap_passthrough=int(bool(self.config.passthrough)),
-            ),
+            attrs=self.product_attrs(),
         )
         return da
+
+    def product_attrs(self) -> dict:
+        """CF attributes of this method's product variable ``sm``."""
+        return sm_attrs(
+            f"soil moisture product of method '{self.name}'",
+            method=self.name,
+            method_config=json.dumps(dataclasses.asdict(self.config), default=str),
+            smap_passthrough=int(bool(self.config.passthrough)),
+        )
 
     def describe(self) -> str:
         return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in dataclasses.asdict(self.config).items())})"

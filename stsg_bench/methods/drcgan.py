@@ -54,6 +54,10 @@ class DrcGan(Method):
             raise ValueError(f"unknown preset {preset!r} (valid: {', '.join(PRESETS)})")
         return drcgan_method_config(preset, **config)
 
+    @property
+    def halo_days(self) -> int:
+        return int(self.config.max_ref_age)
+
     def _model_config(self) -> DrcGanConfig:
         fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
         return DrcGanConfig(**{k: v for k, v in dataclasses.asdict(self.config).items() if k in fields})

@@ -66,6 +66,7 @@ def _take(knots: np.ndarray, k: np.ndarray) -> np.ndarray:
 class ScalingConfig(MethodConfig):
     min_common_days: int = 30
     block_days: int = 92  # time block for prediction (bounds memory)
+    fit_rows: int = 64  # rows per block when fitting a dask-backed (chunked) case
 
 
 @dataclass
@@ -80,27 +81,54 @@ class CdfConfig(ScalingConfig):
 
 
 class _PixelScaling(Method):
-    """Shared machinery: gather common days per land pixel, fit parameters, map Noah in blocks."""
+    """Shared machinery: gather common days per land pixel, fit parameters, map Noah in blocks.
+
+    The fit is one ``xarray.apply_ufunc`` over the time axis, so a dask-backed training case is fitted
+    block of rows by block of rows (``fit_rows``) with memory bounded by the block, not the grid."""
 
     needs_fit = True
+    halo_days = 0
 
     def _fit(self, train: xr.Dataset) -> None:
-        land = train["land"].values
-        v = valid_smap(train).values[:, land]
-        smap = np.where(v, train["smap"].values[:, land], np.nan).astype(np.float64)
-        noah = np.where(v, train["noah"].values[:, land], np.nan).astype(np.float64)
-        n = v.sum(axis=0)
-        self.ok = n >= self.config.min_common_days
+        land = train["land"].values.astype(bool)
+        valid = valid_smap(train)
+        noah, smap = train["noah"].where(valid), train["smap"].where(valid)
+        if noah.chunks is not None:  # dask: the whole training period per block of rows
+            noah, smap = (a.chunk({"time": -1, "y": self.config.fit_rows, "x": -1}) for a in (noah, smap))
+        params = xr.apply_ufunc(
+            self._fit_kernel, noah, smap, input_core_dims=[["time"], ["time"]], output_core_dims=[["param"]],
+            dask="parallelized", output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"param": self._n_params() + 1}},
+        )
+        params = np.asarray(params.values)[land]  # (land pixels, 1 + parameters)
+        self.ok = params[:, 0] >= self.config.min_common_days
         self.land = land
         if not self.ok.any():
             raise MethodError(
                 f"{self.name}: no land pixel has {self.config.min_common_days} days of usable SMAP in the "
                 "training period (lower min_common_days or use a longer period)"
             )
-        self._fit_params(noah, smap)
+        self._set_params(params[:, 1:])
         self.fit_info = {"pixels": int(land.sum()), "fallback_to_noah": int((~self.ok).sum())}
         if (~self.ok).any():
             log.info("%s: %d of %d land pixels have < %d common days: raw Noah there", self.name, (~self.ok).sum(), land.sum(), self.config.min_common_days)
+
+    def _fit_kernel(self, noah: np.ndarray, smap: np.ndarray) -> np.ndarray:
+        """(..., T) Noah and SMAP on common days (NaN elsewhere) -> (..., 1 + K): count, parameters."""
+        lead, T = noah.shape[:-1], noah.shape[-1]
+        n2, s2 = (np.asarray(a, dtype=np.float64).reshape(-1, T).T for a in (noah, smap))  # (T, N)
+        out = np.concatenate([np.isfinite(s2).sum(axis=0)[:, None].astype(np.float64), self._params_kernel(n2, s2)], axis=1)
+        return out.reshape(lead + (out.shape[1],))
+
+    def _n_params(self) -> int:
+        raise NotImplementedError
+
+    def _params_kernel(self, noah: np.ndarray, smap: np.ndarray) -> np.ndarray:
+        """(T, N) common-day series -> (N, K) parameters."""
+        raise NotImplementedError
+
+    def _set_params(self, params: np.ndarray) -> None:
+        """Keep the (land pixels, K) parameters; may narrow ``self.ok``."""
+        raise NotImplementedError
 
     def _predict(self, case, out):
         if out["land"].shape != self.land.shape or not (out["land"].values == self.land).all():
@@ -114,9 +142,6 @@ class _PixelScaling(Method):
             result[t0 : t0 + step][:, self.land] = np.where(self.ok[None], mapped, block)
         return result
 
-    def _fit_params(self, noah: np.ndarray, smap: np.ndarray) -> None:
-        raise NotImplementedError
-
     def _map(self, noah: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -127,11 +152,16 @@ class MeanStd(_PixelScaling):
     Config = ScalingConfig
     description = "Noah rescaled per pixel to SMAP's mean and standard deviation (fills gaps)"
 
-    def _fit_params(self, noah, smap):
+    def _n_params(self):
+        return 4
+
+    def _params_kernel(self, noah, smap):
         with warnings.catch_warnings():  # pixels without common days are all-NaN (and not ok)
             warnings.simplefilter("ignore", RuntimeWarning)
-            self.mean_n, self.std_n = np.nanmean(noah, 0), np.nanstd(noah, 0)
-            self.mean_s, self.std_s = np.nanmean(smap, 0), np.nanstd(smap, 0)
+            return np.stack([np.nanmean(noah, 0), np.nanstd(noah, 0), np.nanmean(smap, 0), np.nanstd(smap, 0)], axis=1)
+
+    def _set_params(self, params):
+        self.mean_n, self.std_n, self.mean_s, self.std_s = params.T
         self.ok &= self.std_n > 0
 
     def _map(self, noah):
@@ -145,9 +175,15 @@ class LinCdfMatch(_PixelScaling):
     Config = CdfConfig
     description = "Noah CDF-matched per pixel to SMAP (piecewise linear over 9 percentiles, pytesmo-style)"
 
-    def _fit_params(self, noah, smap):
-        self.xp = matlab_percentiles(noah, self.config.percentiles)
-        self.yp = matlab_percentiles(smap, self.config.percentiles)
+    def _n_params(self):
+        return 2 * len(self.config.percentiles)
+
+    def _params_kernel(self, noah, smap):
+        return np.concatenate([matlab_percentiles(noah, self.config.percentiles), matlab_percentiles(smap, self.config.percentiles)]).T
+
+    def _set_params(self, params):
+        P = len(self.config.percentiles)
+        self.xp, self.yp = params[:, :P].T.copy(), params[:, P:].T.copy()
         self.ok &= np.isfinite(self.xp).all(0) & (np.diff(self.xp, axis=0) >= 0).all(0) & (self.xp[-1] > self.xp[0])
 
     def _map(self, noah):

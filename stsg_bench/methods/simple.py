@@ -22,6 +22,7 @@ class NoahRawConfig(MethodConfig):
 @register
 class NoahRaw(Method):
     name = "noah_raw"
+    halo_days = 0
     Config = NoahRawConfig
     description = "GLDAS Noah regridded to EASE2 M36, unchanged (complete but biased)"
 
@@ -32,6 +33,7 @@ class NoahRaw(Method):
 @register
 class SmapOnly(Method):
     name = "smap_only"
+    halo_days = 0
     description = "usable SMAP only, gaps left empty (scores show its coverage honestly)"
 
     def _predict(self, case, out):
@@ -47,6 +49,7 @@ class ClimatologyConfig(MethodConfig):
 @register
 class Climatology(Method):
     name = "climatology"
+    halo_days = 0
     Config = ClimatologyConfig
     description = "gaps filled with the SMAP day-of-year climatology of the training period"
     needs_fit = True

@@ -42,10 +42,13 @@ class StarfmConfig(MethodConfig):
     two_sided: bool = True
     device: str = "cpu"
     tile_rows: int = 128
+    max_age: int | None = None  # days; older SMAP references are ignored (needed for chunked runs)
 
     def __post_init__(self):
         if self.window < 1 or self.window % 2 == 0:
             raise ValueError(f"window must be a positive odd number of cells, got {self.window}")
+        if self.max_age is not None and self.max_age < 1:
+            raise ValueError(f"max_age must be at least 1 day, got {self.max_age}")
 
 
 def _distance_factor(window: int, device, dtype=torch.float32) -> torch.Tensor:
@@ -160,6 +163,10 @@ class Starfm(Method):
     Config = StarfmConfig
     description = "STARFM-like spatiotemporal fusion of Noah(t) with per-pixel SMAP/Noah reference pairs (torch)"
 
+    @property
+    def halo_days(self) -> int | None:
+        return self.config.max_age
+
     def _predict(self, case, out):
         cfg = self.config
         if cfg.device.startswith("cuda") and not torch.cuda.is_available():
@@ -167,15 +174,15 @@ class Starfm(Method):
         dev = torch.device(cfg.device)
         v = valid_smap(case).values
         smap, noah = case["smap"].values, case["noah"].values
-        prev = previous_composite(smap, noah, v)
-        nxt = next_composite(smap, noah, v) if cfg.two_sided else None
         index = case.indexes["time"].get_indexer(out.indexes["time"])
+        prev = previous_composite(smap, noah, v, cfg.max_age, days=index)  # only the output days
+        nxt = next_composite(smap, noah, v, cfg.max_age, days=index) if cfg.two_sided else None
         result = np.empty((len(index),) + smap.shape[1:], dtype=np.float32)
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)  # noqa: E731
         with torch.no_grad():
             for k, i in enumerate(index):
-                p = (t(prev.smap[i]), t(prev.noah[i]), t(prev.age[i]))
-                n = (t(nxt.smap[i]), t(nxt.noah[i]), t(nxt.age[i])) if nxt is not None else None
+                p = (t(prev.smap[k]), t(prev.noah[k]), t(prev.age[k]))
+                n = (t(nxt.smap[k]), t(nxt.noah[k]), t(nxt.age[k])) if nxt is not None else None
                 pred = starfm_day(t(noah[i]), p, n, cfg.window, cfg.classes, cfg.eps, cfg.tile_rows)
                 result[k] = pred.cpu().numpy()
         return np.clip(result, 0.0, 1.0)

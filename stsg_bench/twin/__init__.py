@@ -4,6 +4,6 @@
 ``truth`` variable, plus hourly in-situ stations); ``write_twin`` writes ``case.nc`` and ISMN files.
 """
 from .presets import PRESETS, TwinSpec, get_spec
-from .world import Twin, TwinWorld, generate_twin, write_twin
+from .world import Twin, TwinWorld, generate_twin, write_twin, write_twin_chunked
 
-__all__ = ["PRESETS", "TwinSpec", "get_spec", "Twin", "TwinWorld", "generate_twin", "write_twin"]
+__all__ = ["PRESETS", "TwinSpec", "get_spec", "Twin", "TwinWorld", "generate_twin", "write_twin", "write_twin_chunked"]

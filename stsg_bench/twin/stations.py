@@ -8,6 +8,8 @@ phi 0.9, sd 0.02) + sensor noise (sd 0.003). About 2 % of hours are missing, 1 %
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -18,19 +20,32 @@ from .world import STATION, TwinWorld
 NETWORKS = ("TWINA", "TWINB", "TWINC")
 
 
-def make_stations(world: TwinWorld, truth: np.ndarray) -> list[StationSeries]:
+def _pick(world: TwinWorld, rng: np.random.Generator) -> list[tuple[int, int]]:
+    ly, lx = np.nonzero(world.land)
+    if len(ly) == 0 or world.spec.n_stations == 0:
+        return []
+    pick = rng.choice(len(ly), size=min(world.spec.n_stations, len(ly)), replace=False)
+    return [(int(ly[i]), int(lx[i])) for i in sorted(pick)]
+
+
+def station_cells(world: TwinWorld) -> list[tuple[int, int]]:
+    """The (row, col) window cells that :func:`make_stations` will put stations in."""
+    return _pick(world, np.random.default_rng([world.seed, STATION]))
+
+
+def make_stations(world: TwinWorld, truth: np.ndarray | Mapping[tuple[int, int], np.ndarray]) -> list[StationSeries]:
+    """Stations measuring ``truth``: a (T, Y, X) array, or the daily truth series of each cell of
+    :func:`station_cells` (what a day-by-day generator keeps)."""
     spec = world.spec
     rng = np.random.default_rng([world.seed, STATION])
-    ly, lx = np.nonzero(world.land)
-    if len(ly) == 0 or spec.n_stations == 0:
+    cells = _pick(world, rng)
+    if not cells:
         return []
-    pick = rng.choice(len(ly), size=min(spec.n_stations, len(ly)), replace=False)
     hours = pd.date_range(world.dates[0], world.dates[-1] + pd.Timedelta(hours=23), freq="h")
     t_day = np.arange(len(world.dates)) + 0.5  # daily values represent the day's middle
     t_hour = (np.arange(len(hours)) + 0.5) / 24.0
     stations = []
-    for k, i in enumerate(sorted(pick)):
-        r, c = int(ly[i]), int(lx[i])
+    for k, (r, c) in enumerate(cells):
         x, y = rowcol_to_xy(r + spec.window.row0, c + spec.window.col0)
         x = float(x) + (rng.random() - 0.5) * 0.9 * CELL
         y = float(y) + (rng.random() - 0.5) * 0.9 * CELL
@@ -42,7 +57,8 @@ def make_stations(world: TwinWorld, truth: np.ndarray) -> list[StationSeries]:
         for d in range(len(ar)):
             e = 0.9 * e + np.sqrt(1 - 0.81) * 0.02 * rng.standard_normal()
             ar[d] = e
-        daily = truth[:, r, c].astype(np.float64) + bias + ar
+        cell_truth = truth[(r, c)] if isinstance(truth, Mapping) else truth[:, r, c]
+        daily = np.asarray(cell_truth, dtype=np.float64) + bias + ar
         hourly = np.interp(t_hour, t_day, daily) + 0.003 * rng.standard_normal(len(hours))
         hourly = np.clip(hourly, 0.0, 0.7)
         flag = np.full(len(hours), "G", dtype=object)

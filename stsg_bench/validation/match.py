@@ -125,10 +125,21 @@ def _reference_series(s: StationSeries, times: pd.DatetimeIndex, cfg: MatchConfi
 def at_station_cells(field: xr.DataArray | np.ndarray, table: StationTable, out: np.ndarray | None = None) -> np.ndarray:
     """Values of a (time, y, x) field at the stations' cells, time-major (T, S), in the field's own
     dtype (or into ``out``); NaN (or False) for unmatched stations. One gather over the flattened grid."""
-    arr = np.asarray(field.values if isinstance(field, xr.DataArray) else field)
+    data = field.data if isinstance(field, xr.DataArray) else field
     ok = (table.iy >= 0) & (table.ix >= 0)
-    flat = np.where(ok, table.iy * arr.shape[2] + table.ix, 0)
-    out = np.take(arr.reshape(arr.shape[0], -1), flat, axis=1, out=out)
+    flat = np.where(ok, table.iy * data.shape[2] + table.ix, 0)
+    if hasattr(data, "dask"):  # dask-backed: gather block by block of days, keep only (T, S)
+        data = data.rechunk({1: -1, 2: -1})
+        gathered = data.map_blocks(
+            lambda b: np.take(b.reshape(b.shape[0], -1), flat, axis=1), chunks=(data.chunks[0], (len(flat),)), drop_axis=2, dtype=data.dtype
+        ).compute()
+        if out is None:
+            out = gathered
+        else:
+            out[...] = gathered
+    else:
+        arr = np.asarray(data)
+        out = np.take(arr.reshape(arr.shape[0], -1), flat, axis=1, out=out)
     if not ok.all():
         out[:, ~ok] = np.nan if out.dtype.kind == "f" else 0
     return out

@@ -228,25 +228,48 @@ def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: Sta
     return ds
 
 
+def _field_sums(p: np.ndarray, r: np.ndarray, base: np.ndarray, valid: np.ndarray, land: np.ndarray, splits: tuple[str, ...]) -> np.ndarray:
+    """Per-day sums over (y, x) of the pairs on land where ``base``, per split: (..., split, 6)."""
+    lead = p.shape[:-2]
+    p2, r2 = (np.asarray(a).reshape(lead + (-1,)) for a in (p, r))
+    b2 = np.asarray(base, dtype=bool).reshape(lead + (-1,)) & np.asarray(land, dtype=bool).reshape(-1)
+    v2 = np.asarray(valid, dtype=bool).reshape(lead + (-1,))
+    out = []
+    for smask in _split_masks(v2, splits).values():
+        m = Moments.from_pairs(p2, r2, b2 & smask, axis=-1)
+        out.append(np.stack([np.asarray(getattr(m, f), dtype=np.float64) for f in ("n", "sp", "sr", "spp", "srr", "spr")], axis=-1))
+    return np.stack(out, axis=-2)
+
+
 def score_fields(products: dict[str, xr.DataArray], case: xr.Dataset, reference: xr.DataArray, reference_name: str,
                  mask: xr.DataArray | None = None, cfg: ScoreConfig | None = None, splits: tuple[str, ...] | None = None) -> xr.Dataset:
-    """Score products against a gridded reference over land pixels (pooled over pixels and days)."""
+    """Score products against a gridded reference over land pixels (pooled over pixels and days).
+
+    Sums are taken per day with ``xr.apply_ufunc(..., dask="parallelized")``, so dask-backed products
+    and references are scored chunk by chunk in bounded memory."""
     cfg = cfg or ScoreConfig()
     metrics = get_metrics(cfg.metrics)
     splits = splits or cfg.splits
     methods = list(products)
     ds = _empty(methods, reference_name, ["pooled"], splits, metrics)
-    land = case["land"].values.astype(bool)
+    land = case["land"].astype(bool)
     valid_case = valid_smap(case)
     for mi, name in enumerate(methods):
         da = _check_product(name, products[name], case)
         times = da.indexes["time"]
-        p = da.values[:, land]
-        r = reference.sel(time=times).values[:, land]
-        base = np.ones_like(p, dtype=bool) if mask is None else mask.sel(time=times).values[:, land]
-        valid = valid_case.sel(time=times).values[:, land]
-        for si, (split, smask) in enumerate(_split_masks(valid, splits).items()):
-            mom = Moments.from_pairs(p, r, base & smask, axis=None)
+        base = xr.ones_like(da, dtype=bool) if mask is None else mask.sel(time=times)
+        inputs = [da, reference.sel(time=times), base, valid_case.sel(time=times)]
+        if any(a.chunks is not None for a in inputs):  # align the chunks over time, whole days per block
+            tchunks = next(a.chunks[0] for a in inputs if a.chunks is not None)
+            inputs = [a.chunk({"time": tchunks, "y": -1, "x": -1}) for a in inputs]
+        day_sums = xr.apply_ufunc(
+            _field_sums, *inputs, land, kwargs={"splits": tuple(splits)},
+            input_core_dims=[["y", "x"]] * 5, output_core_dims=[["split", "stat"]], dask="parallelized",
+            output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": 6}},
+        )
+        totals = np.asarray(day_sums.sum("time").values)  # (split, 6)
+        for si in range(len(splits)):
+            mom = Moments(np.int64(round(totals[si, 0])), *totals[si, 1:])
             _fill(ds, mi, 0, si, score_moments(mom, metrics, cfg.alpha), mom.n)
     return ds
 

@@ -103,16 +103,34 @@ def _fail(source: str | None, var: str, problem: str) -> None:
     raise CaseError(f"{where}variable '{var}': {problem}")
 
 
-def _value_stats(ds: xr.Dataset) -> dict:
-    """Min/max of the soil-moisture fields and Noah's gaps over land, in one pass for dask-backed data."""
+def _block_stats(ds: xr.Dataset) -> dict:
     items = {var: (ds[var].min(skipna=True), ds[var].max(skipna=True)) for var in SM_FIELDS if var in ds and ds[var].size}
     items["noah_gaps"] = (ds["noah"].isnull() & ds["land"].astype(bool)).sum()
-    if any(getattr(v, "chunks", None) for pair in items.values() for v in (pair if isinstance(pair, tuple) else (pair,))):
+    if ds["noah"].chunks is not None:
         import dask
 
         (items,) = dask.compute(items)
     out = {k: tuple(float(x) for x in v) for k, v in items.items() if k != "noah_gaps"}
     out["noah_gaps"] = int(items["noah_gaps"])
+    return out
+
+
+def _value_stats(ds: xr.Dataset) -> dict:
+    """Min/max of the soil-moisture fields and Noah's gaps over land; a dask-backed case is read once,
+    one time block after another (memory bounded by the block)."""
+    if ds["noah"].chunks is None:
+        return _block_stats(ds)
+    out: dict = {}
+    start = 0
+    for step in ds["noah"].chunks[0]:
+        part = _block_stats(ds.isel(time=slice(start, start + step)))
+        start += step
+        for k, v in part.items():
+            if k == "noah_gaps":
+                out[k] = out.get(k, 0) + v
+            else:
+                lo, hi = out.get(k, (np.nan, np.nan))
+                out[k] = (np.fmin(lo, v[0]), np.fmax(hi, v[1]))
     return out
 
 
@@ -200,7 +218,10 @@ def open_case(path: str | PathLike, validate: bool = True, chunks: dict | None =
     With ``chunks`` (e.g. ``{"time": 32}``) the variables stay dask-backed: nothing is loaded until used
     (see :mod:`stsg_bench.scale` for cases split over many files)."""
     from .errors import InputError
+    from .io.write import _small_chunk_cache
 
+    if chunks is not None:
+        _small_chunk_cache()
     try:
         ds = xr.open_dataset(path, chunks=chunks)
     except FileNotFoundError:

@@ -93,11 +93,28 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+#: HDF5 chunk cache per variable and open file for lazily read data. netCDF's default (64 MiB) keeps
+#: every decompressed chunk of every open file, so a lazy read of many files would grow with the period.
+CHUNK_CACHE_BYTES = 4 * 1024 * 1024
+
+
+def _small_chunk_cache() -> None:
+    try:
+        import netCDF4
+
+        if netCDF4.get_chunk_cache()[0] > CHUNK_CACHE_BYTES:
+            netCDF4.set_chunk_cache(CHUNK_CACHE_BYTES)
+    except (ImportError, AttributeError):  # pragma: no cover - another netCDF engine
+        pass
+
+
 def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict | None = None) -> xr.Dataset:
     """``xr.open_dataset`` with one-line errors naming the file (missing, or not readable netCDF);
     ``chunks`` gives dask-backed (lazily loaded) variables."""
     from ..errors import InputError
 
+    if chunks is not None:
+        _small_chunk_cache()
     try:
         return xr.open_dataset(path, chunks=chunks)
     except FileNotFoundError:

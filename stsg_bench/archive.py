@@ -79,16 +79,10 @@ def fuse_chunked(method, case: xr.Dataset, out_dir: str | Path, period=None, pro
 
 
 def open_chunked(out_dir: str | Path, method: str) -> xr.DataArray:
-    """Concatenate a method's chunk files (in time order) into one product."""
+    """Concatenate a method's chunk files (in time order) into one product, loaded."""
+    from .scale.lazy import open_product_lazy
+
     files = sorted(Path(out_dir).glob(f"{method}_*.nc"))
     if not files:
         raise InputError(out_dir, f"no chunk files {method}_YYYY.nc")
-    parts = []
-    for f in files:
-        ds = open_netcdf(f, "product chunk")
-        parts.append(ds["sm"].load())
-        ds.close()
-    out = xr.concat(parts, dim="time")
-    if not out.indexes["time"].is_monotonic_increasing or out.indexes["time"].has_duplicates:
-        raise InputError(out_dir, "chunk files overlap or are out of order", "time")
-    return out
+    return open_product_lazy(files).load()

@@ -98,29 +98,17 @@ def read_spl3smp(path: str | Path, window: Window | None = None, passes: Iterabl
     rs, cs = slice(window.row0, window.row1), slice(window.col0, window.col1)
     out: dict[str, dict[str, np.ndarray]] = {}
     with _open_h5(path) as f:
-        for name, group, suffix in LAYOUT.groups:
-            if name not in passes:
+        for name, var, key, dset in _datasets(f, path, passes, LAYOUT.extra):
+            out.setdefault(name, {})
+            if dset is None:
                 continue
-            if group not in f:
-                raise InputError(path, f"HDF5 group '{group}' missing (not an SPL3SMP file?)")
-            g = f[group]
-            out[name] = {}
-            for var in (LAYOUT.soil_moisture, LAYOUT.quality, *LAYOUT.extra):
-                key = var + suffix
-                if key not in g:
-                    if var in (LAYOUT.soil_moisture, LAYOUT.quality):
-                        raise InputError(path, "variable missing", f"{group}/{key}")
-                    continue
-                dset = g[key]
-                if dset.shape != LAYOUT.shape:
-                    raise InputError(path, f"array shape {dset.shape}, expected {LAYOUT.shape} (EASE2 M36)", f"{group}/{key}")
-                try:
-                    arr = dset[rs, cs].astype(np.float64)
-                except OSError:
-                    raise InputError(path, "cannot read data (truncated file?)", f"{group}/{key}") from None
-                fill = dset.attrs.get("_FillValue", LAYOUT.fill_value)
-                arr[(arr == float(np.asarray(fill).ravel()[0])) | (arr == LAYOUT.fill_value)] = np.nan
-                out[name][var] = arr
+            try:
+                arr = dset[rs, cs].astype(np.float64)
+            except OSError:
+                raise InputError(path, "cannot read data (truncated file?)", key) from None
+            fill = dset.attrs.get("_FillValue", LAYOUT.fill_value)
+            arr[(arr == float(np.asarray(fill).ravel()[0])) | (arr == LAYOUT.fill_value)] = np.nan
+            out[name][var] = arr
     return out
 
 
@@ -229,19 +217,32 @@ class _LazySpl3smpStack(BackendArray):
         return arr[0] if np.ndim(days) == 0 else arr
 
 
+def _datasets(f, path: Path, passes, optional=()):
+    """Yield ``(pass, variable, 'group/name', dataset)`` for each requested pass: soil moisture and
+    quality (required) and ``optional`` variables (dataset None when absent); groups and shapes checked."""
+    for name, group, suffix in LAYOUT.groups:
+        if name not in passes:
+            continue
+        if group not in f:
+            raise InputError(path, f"HDF5 group '{group}' missing (not an SPL3SMP file?)")
+        for var in (LAYOUT.soil_moisture, LAYOUT.quality, *optional):
+            key = f"{group}/{var + suffix}"
+            if var + suffix not in f[group]:
+                if var in (LAYOUT.soil_moisture, LAYOUT.quality):
+                    raise InputError(path, "variable missing", key)
+                yield name, var, key, None
+                continue
+            dset = f[group][var + suffix]
+            if dset.shape != LAYOUT.shape:
+                raise InputError(path, f"array shape {dset.shape}, expected {LAYOUT.shape} (EASE2 M36)", key)
+            yield name, var, key, dset
+
+
 def _check_layout(path: Path, passes) -> None:
     """Open a file's metadata only (no data read): groups, variables and shapes."""
     with _open_h5(path) as f:
-        for name, group, suffix in LAYOUT.groups:
-            if name not in passes:
-                continue
-            if group not in f:
-                raise InputError(path, f"HDF5 group '{group}' missing (not an SPL3SMP file?)")
-            for var in (LAYOUT.soil_moisture, LAYOUT.quality):
-                if var + suffix not in f[group]:
-                    raise InputError(path, "variable missing", f"{group}/{var + suffix}")
-                if f[group][var + suffix].shape != LAYOUT.shape:
-                    raise InputError(path, f"array shape {f[group][var + suffix].shape}, expected {LAYOUT.shape} (EASE2 M36)", f"{group}/{var + suffix}")
+        for _ in _datasets(f, path, passes):
+            pass
 
 
 def open_smap_folder_lazy(

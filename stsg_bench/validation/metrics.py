@@ -168,9 +168,8 @@ def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str =
         else:
             cnt = lambda a: a.round().astype(np.int64)  # noqa: E731
             return SplitSums(Moments(cnt(out[0]), *out[1:6]), Moments(cnt(out[6]), *out[7:12]), cnt(out[12]))
-    return SplitSums(
-        Moments.from_pairs(p, r, axis=axis), Moments.from_pairs(p, r, valid, axis=axis), np.isfinite(p).sum(axis=axis) * np.ones(np.delete(shape, axis), np.int64)
-    )
+    n_product = np.isfinite(np.broadcast_to(p, shape)).sum(axis=axis)
+    return SplitSums(Moments.from_pairs(p, r, axis=axis), Moments.from_pairs(p, r, valid, axis=axis), n_product)
 
 
 def _ppf(dist, q: float, df) -> np.ndarray:

@@ -136,11 +136,7 @@ def _fill_groups(bufs, mis: np.ndarray, mom: Moments, onehot: np.ndarray, metric
 def _valid_at_stations(case: xr.Dataset, times: pd.DatetimeIndex, table: StationTable) -> np.ndarray:
     """(T, S) bool: SMAP usable in each station's cell (:func:`stsg_bench.case.valid_smap` at the cells)."""
     sub = case if case.indexes["time"].equals(times) else case.sel(time=times)
-    ok = (table.iy >= 0) & (table.ix >= 0)
-    land = case["land"].values.astype(bool)[np.where(ok, table.iy, 0), np.where(ok, table.ix, 0)] & ok
-    smap = at_station_cells(sub["smap"], table)
-    quality = at_station_cells(sub["smap_quality"], table).astype(bool)
-    return np.isfinite(smap) & quality & land[None, :]
+    return at_station_cells(valid_smap(sub), table)
 
 
 def _time_groups(products: dict[str, xr.DataArray]) -> list[tuple[pd.DatetimeIndex, list[str]]]:

@@ -21,14 +21,16 @@ product passes usable SMAP through unchanged.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from os import PathLike
-from typing import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .errors import CaseError
+from .files import open_netcdf, write_netcdf_atomic
 from .grid import Window, grid_mapping_attrs
 
 SM_UNITS = "m3 m-3"
@@ -104,13 +106,13 @@ def _fail(source: str | None, var: str, problem: str) -> None:
 
 
 def _block_stats(ds: xr.Dataset) -> dict:
-    items = {var: (ds[var].min(skipna=True), ds[var].max(skipna=True)) for var in SM_FIELDS if var in ds and ds[var].size}
+    items: dict[str, Any] = {var: (ds[var].min(skipna=True), ds[var].max(skipna=True)) for var in SM_FIELDS if var in ds and ds[var].size}
     items["noah_gaps"] = (ds["noah"].isnull() & ds["land"].astype(bool)).sum()
     if ds["noah"].chunks is not None:
         import dask
 
         (items,) = dask.compute(items)
-    out = {k: tuple(float(x) for x in v) for k, v in items.items() if k != "noah_gaps"}
+    out: dict[str, Any] = {k: tuple(float(x) for x in v) for k, v in items.items() if k != "noah_gaps"}
     out["noah_gaps"] = int(items["noah_gaps"])
     return out
 
@@ -200,11 +202,9 @@ def decode_from_netcdf(ds: xr.Dataset) -> xr.Dataset:
 
 def save_case(ds: xr.Dataset, path: str | PathLike) -> None:
     """Validate and write a case atomically as CF-1.8 netCDF (zlib-compressed float32)."""
-    from .io.write import write_netcdf_atomic
-
     validate_case(ds)
     enc = encode_for_netcdf(ds)
-    encoding = {v: {"zlib": True, "complevel": 1} for v in enc.data_vars if enc[v].ndim == 3}
+    encoding: dict[str, dict[str, Any]] = {str(v): {"zlib": True, "complevel": 1} for v in enc.data_vars if enc[v].ndim == 3}
     for v in SM_FIELDS:
         if v in enc:
             encoding[v]["dtype"] = "float32"
@@ -212,23 +212,11 @@ def save_case(ds: xr.Dataset, path: str | PathLike) -> None:
     write_netcdf_atomic(enc, path, encoding=encoding)
 
 
-def open_case(path: str | PathLike, validate: bool = True, chunks: dict | None = None) -> xr.Dataset:
-    """Open a case written by :func:`save_case` (or any file following the convention).
-
-    With ``chunks`` (e.g. ``{"time": 32}``) the variables stay dask-backed: nothing is loaded until used
-    (see :mod:`stsg_bench.scale` for cases split over many files)."""
-    from .errors import InputError
-    from .io.write import _small_chunk_cache
-
-    if chunks is not None:
-        _small_chunk_cache()
-    try:
-        ds = xr.open_dataset(path, chunks=chunks)
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except Exception as exc:  # netCDF/HDF5 errors carry long messages
-        raise InputError(path, f"not a readable netCDF case ({type(exc).__name__})") from None
-    ds = decode_from_netcdf(ds if chunks is not None else ds.load())
+def open_case(path: str | PathLike, validate: bool = True) -> xr.Dataset:
+    """Open a case written by :func:`save_case` (or any file following the convention), loaded into
+    memory; :func:`stsg_bench.io.lazy.open_case_lazy` opens one lazily (a file or a folder of chunks)."""
+    ds = open_netcdf(path, "netCDF case")
+    ds = decode_from_netcdf(ds.load())
     if validate:
         validate_case(ds, source=str(path))
     return ds

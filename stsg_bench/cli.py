@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
 from .errors import StsgError
@@ -44,7 +44,7 @@ def _twin(args) -> int:
 
 @command("case")
 def _case(args) -> int:
-    from .io.cards import build_case_from_card
+    from .cards import build_case_from_card
 
     ds, notes = build_case_from_card(args.name, data_root=args.data_root, out=args.out)
     for n in notes:
@@ -64,7 +64,7 @@ def _methods(args) -> int:
 
 @command("fuse")
 def _fuse(args) -> int:
-    from .pipeline import fuse_command
+    from .workflows.commands import fuse_command
 
     fuse_command(
         method=args.method,
@@ -85,7 +85,7 @@ def _fuse(args) -> int:
 
 @command("train")
 def _train(args) -> int:
-    from .pipeline import train_command
+    from .workflows.commands import train_command
 
     train_command(case_path=args.case, config_file=args.config, out=args.out, device=args.device, train_period=args.train_period)
     print(f"wrote {args.out}")
@@ -94,17 +94,19 @@ def _train(args) -> int:
 
 @command("score")
 def _score(args) -> int:
-    from .pipeline import score_command
+    from .workflows.commands import score_command
 
+    overrides = {"depth": tuple(args.depth) if args.depth else None, "flags": tuple(args.flags) if args.flags else None,
+                 "min_obs": args.min_obs}
     res = score_command(case_path=args.case, products=args.products, insitu=args.insitu, out=args.out,
-                        scheduler=args.scheduler, chunk_days=args.chunk_days)
+                        scheduler=args.scheduler, chunk_days=args.chunk_days, card=args.card, overrides=overrides)
     print(f"wrote {args.out} ({res.sizes.get('method', 0)} products)")
     return 0
 
 
 @command("scale")
 def _scale(args) -> int:
-    from .scale.run import ScaleConfig, run_scale
+    from .workflows.scale import ScaleConfig, run_scale
 
     cfg = ScaleConfig(chunk_days=args.chunk_days, scheduler=args.scheduler, min_obs=args.min_obs,
                       train=tuple(args.train_period) if args.train_period else None, period=tuple(args.period) if args.period else None)
@@ -134,7 +136,7 @@ def _check(args) -> int:
 
 @command("demo")
 def _demo(args) -> int:
-    from .pipeline import run_demo
+    from .workflows.chain import run_demo
 
     summary = run_demo(out=args.out, preset=args.preset, seed=args.seed, methods=args.methods, progress=True)
     print(summary)
@@ -143,7 +145,7 @@ def _demo(args) -> int:
 
 @command("run")
 def _run(args) -> int:
-    from .pipeline import run_config
+    from .workflows.chain import run_config
 
     summary = run_config(args.config, out=args.out, data_root=args.data_root, progress=True)
     print(summary)
@@ -203,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="product files; several files of one method (e.g. NAME_YYYY.nc chunks) are joined in time")
     s.add_argument("--insitu", type=Path, default=None, help="ISMN folder or zip")
     s.add_argument("--out", type=Path, required=True, help="results netCDF")
+    s.add_argument("--card", default=None,
+                   help="take the station matching settings from this dataset card (default: those the case was built with)")
+    s.add_argument("--depth", nargs=2, type=float, metavar=("FROM", "TO"), default=None, help="sensor depth range, m")
+    s.add_argument("--flags", nargs="+", default=None, help="ISMN quality flags kept (default: G)")
+    s.add_argument("--min-obs", type=int, default=None, help="matched days for per-station scores (default: 20)")
     _dask_options(s)
 
     s = sub.add_parser("scale", help="archive-scale chain on a chunked case: fit -> per-year products -> scores")

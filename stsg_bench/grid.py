@@ -8,9 +8,10 @@ This module imports nothing else from the package.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
+import pyproj
 from pyproj import Transformer
 
 EPSG = 6933
@@ -23,12 +24,12 @@ Y_MAX = 7314540.83  # north edge of row 0 (m)
 MAX_LAT = 85.0445664
 
 
-@lru_cache(maxsize=None)
+@cache
 def _to_geo() -> Transformer:
     return Transformer.from_crs(EPSG, 4326, always_xy=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _to_ease() -> Transformer:
     return Transformer.from_crs(4326, EPSG, always_xy=True)
 
@@ -123,11 +124,7 @@ class Window:
         return np.arange(self.col0, self.col1)
 
     @classmethod
-    def global_grid(cls) -> "Window":
-        return cls()
-
-    @classmethod
-    def from_bbox(cls, lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> "Window":
+    def from_bbox(cls, lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> Window:
         """Smallest window containing the lon/lat box (the grid is cylindrical: corners suffice)."""
         lons = np.array([lon_min, lon_max, lon_min, lon_max])
         lats = np.array([lat_min, lat_min, lat_max, lat_max])
@@ -169,5 +166,5 @@ def grid_mapping_attrs() -> dict:
         "semi_major_axis": 6378137.0,
         "inverse_flattening": 298.257223563,
         "epsg_code": "EPSG:6933",
-        "crs_wkt": _to_geo().source_crs.to_wkt(),
+        "crs_wkt": pyproj.CRS.from_epsg(6933).to_wkt(),
     }

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from stsg_bench.archive import FAULT_ENV, open_chunked
 from stsg_bench.errors import InputError
+from stsg_bench.workflows.archive import FAULT_ENV, open_chunked
 
 
 @pytest.fixture(scope="module")

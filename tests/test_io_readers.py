@@ -233,7 +233,7 @@ def test_ismn_carriage_return_only_and_daily_mean():
 
 
 def test_card_naming_missing_file(tmp_path, monkeypatch):
-    from stsg_bench.io.cards import build_bundle
+    from stsg_bench.cards import build_bundle
 
     card = tmp_path / "broken.toml"
     card.write_text(
@@ -245,7 +245,7 @@ def test_card_naming_missing_file(tmp_path, monkeypatch):
 
 
 def test_unknown_card():
-    from stsg_bench.io.cards import load_card
+    from stsg_bench.cards import load_card
 
     with pytest.raises(ConfigError, match="unknown dataset card 'atlantis'.*hawaii"):
         load_card("atlantis")

@@ -80,3 +80,31 @@ def test_hawaii_case_builds_with_visible_notes(real_data, tmp_path):
     assert valid_smap(ds).sum() > 1000
     noah = ds["noah"].values[:, ds["land"].values]
     assert 0.05 < np.nanmean(noah) < 0.6
+
+
+def test_score_matches_stations_as_run_does(real_data, tmp_path):
+    """``score`` on a case built from the Hawaii card uses the card's [ismn] settings (0-0.20 m keeps the
+    COSMOS probe), exactly as ``run`` does through the one evaluation loop; --depth overrides them."""
+    import xarray as xr
+
+    from stsg_bench.cards import build_bundle
+    from stsg_bench.cli import main
+    from stsg_bench.io.lazy import open_product_lazy
+    from stsg_bench.validation import evaluate, standard_references
+
+    case = tmp_path / "case.nc"
+    assert main(["case", "hawaii", "--out", str(case), "--data-root", str(real_data.parent)]) == 0
+    prod = tmp_path / "noah_raw.nc"
+    assert main(["fuse", "--method", "noah_raw", "--case", str(case), "--out", str(prod), "--period", "2018-01-01", "2018-12-31"]) == 0
+    args = ["score", "--case", str(case), "--products", str(prod), "--insitu", str(real_data / "hawaii" / "ismn")]
+    assert main(args + ["--out", str(tmp_path / "r.nc")]) == 0
+    assert main(args + ["--out", str(tmp_path / "r10.nc"), "--depth", "0", "0.1"]) == 0
+    res, res10 = xr.open_dataset(tmp_path / "r.nc"), xr.open_dataset(tmp_path / "r10.nc")
+    cosmos = [s for s in res["station"].values if str(s).startswith("COSMOS/SilverSword")]
+    assert cosmos and str(res["station_status"].sel(station=cosmos[0]).values[0]) == "ok"
+    assert not any(str(s).startswith("COSMOS") for s in res10["station"].values)
+
+    bundle = build_bundle("hawaii", data_root=real_data.parent)
+    test = bundle.case.sel(time=slice("2018-01-01", "2018-12-31"))
+    ev = evaluate({"noah_raw": open_product_lazy(prod)}, test, standard_references(test, bundle.insitu), bundle.card.validation)
+    np.testing.assert_allclose(res["value"].values, ev.results["value"].values, rtol=0, atol=1e-12)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from stsg_bench.errors import ConfigError
-from stsg_bench.methods import get_method
-from stsg_bench.scale import SchedulerError, SchedulerSpec, open_case_lazy, open_product_lazy, predict_lazy, use_scheduler
+from stsg_bench.io.lazy import open_case_lazy, open_product_lazy
+from stsg_bench.methods import get_method, predict_lazy
 from stsg_bench.validation import MatchConfig, match_stations, score_fields, score_insitu
+from stsg_bench.workflows.scheduler import SchedulerError, SchedulerSpec, use_scheduler
 
 TRAIN, TEST = ("2017-01-01", "2017-02-28"), ("2017-03-01", "2017-04-30")
 CLI = [sys.executable, "-m", "stsg_bench.cli"]
@@ -62,7 +63,7 @@ def test_dask_scoring_equals_in_memory(chunked, tiny_twin, tmp_path):
     out, lazy = chunked
     m = get_method("lin_cdf_match").fit(tiny_twin.case, TRAIN)
     eager = m.predict(tiny_twin.case, TEST)
-    from stsg_bench.pipeline import save_product
+    from stsg_bench.io.lazy import save_product
 
     save_product(eager, tmp_path / "p.nc", {})
     prods_lazy = {"lin_cdf_match": open_product_lazy(tmp_path / "p.nc", chunk_days=7)}
@@ -166,7 +167,7 @@ def _limit_file_size(nbytes):
 
 
 def test_failed_write_keeps_finished_chunks(two_year_chunks, tmp_path):
-    from stsg_bench.archive import FAULT_ENV
+    from stsg_bench.workflows.archive import FAULT_ENV
 
     out = tmp_path / "p"
     assert _fuse(two_year_chunks, out, env={FAULT_ENV: "1"}).returncode == 137  # killed after 2017

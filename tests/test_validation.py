@@ -7,8 +7,18 @@ from hypothesis import strategies as st
 from stsg_bench.errors import InputError
 from stsg_bench.methods import get_method
 from stsg_bench.validation import (
-    METRICS, MatchConfig, Moments, ScoreConfig, combine, hide_smap, match_stations, open_results,
-    save_results, score_fields, score_insitu, score_moments,
+    METRICS,
+    MatchConfig,
+    Moments,
+    ScoreConfig,
+    combine,
+    hide_smap,
+    match_stations,
+    open_results,
+    save_results,
+    score_fields,
+    score_insitu,
+    score_moments,
 )
 from stsg_bench.validation.metrics import anomalies, bootstrap_ci
 

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from stsg_bench.methods.dctpls import dctpls_smooth
-from stsg_bench.methods.scaling import matlab_percentiles, piecewise_linear, DEFAULT_PERCENTILES
+from stsg_bench.methods.scaling import DEFAULT_PERCENTILES, matlab_percentiles, piecewise_linear
 from stsg_bench.methods.starfm import starfm_day, starfm_pixel_reference
 
 from .common import DEVICES, TIERS, fields, require, sync

@@ -7,6 +7,6 @@
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DrcGanConfig, get_config
 from .infer import predict_case
-from .train import Trainer, train_drcgan
+from .train import Trainer
 
-__all__ = ["DrcGanConfig", "get_config", "load_checkpoint", "save_checkpoint", "predict_case", "Trainer", "train_drcgan"]
+__all__ = ["DrcGanConfig", "get_config", "load_checkpoint", "save_checkpoint", "predict_case", "Trainer"]

@@ -9,7 +9,7 @@ import torch
 
 from .. import __version__
 from ..errors import InputError
-from ..io.write import atomic_path
+from ..files import atomic_path
 
 FORMAT = "stsg-bench-drcgan"
 VERSION = 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io.toml import read_toml
+from ..files import read_toml
 
 
 @dataclass

@@ -30,7 +30,7 @@ class FusionModel:
     device: torch.device
 
     @classmethod
-    def from_state(cls, state: dict, device: str = "cpu") -> "FusionModel":
+    def from_state(cls, state: dict, device: str = "cpu") -> FusionModel:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise MethodError("drcgan: device 'cuda' requested but no CUDA GPU is available")
         cfg = DrcGanConfig(**state["config"])

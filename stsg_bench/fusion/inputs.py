@@ -34,7 +34,7 @@ class Normalizer:
     noah_std: float
 
     @classmethod
-    def fit(cls, train: xr.Dataset) -> "Normalizer":
+    def fit(cls, train: xr.Dataset) -> Normalizer:
         land = train["land"].values
         v = valid_smap(train).values
         s = train["smap"].values[v]

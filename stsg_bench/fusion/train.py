@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,7 +100,7 @@ class Trainer:
         self.history: list[dict] = []
         Yp, Xp = v0.padded
         self.crop = max(4, min(cfg.crop, Yp, Xp) // 4 * 4)
-        self.train_info = {
+        self.train_info: dict[str, Any] = {
             "train_start": str(train["time"].values[0])[:10],
             "train_end": str(train["time"].values[-1])[:10],
             "train_days": int(train.sizes["time"]),
@@ -185,7 +186,7 @@ class Trainer:
         self.history.append({"step": self.step, **losses})
         return losses
 
-    def fit(self, steps: int | None = None, progress: bool = False) -> "Trainer":
+    def fit(self, steps: int | None = None, progress: bool = False) -> Trainer:
         steps = self.cfg.steps - self.step if steps is None else steps
         it = range(steps)
         bar = None
@@ -228,7 +229,3 @@ class Trainer:
         self.history = list(state.get("history", []))
         self.train_info.update(state.get("train_info", {}))
 
-
-def train_drcgan(case: xr.Dataset, cfg: DrcGanConfig, train_period=None, device: str = "cpu", progress: bool = False) -> Trainer:
-    """Train from scratch for ``cfg.steps`` steps."""
-    return Trainer(cfg, case, train_period, device).fit(progress=progress)

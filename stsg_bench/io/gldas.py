@@ -20,9 +20,10 @@ import xarray as xr
 
 from ..case import sm_attrs
 from ..errors import InputError
+from ..files import open_netcdf
 from ..grid import Window
+from .readers import SourceData, register_reader
 from .regrid import BucketRegridder
-from .write import open_netcdf
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ def read_gldas_folder(
             msg = f"GLDAS {day.date()}: missing {len(missing)} of 8 files ({', '.join(missing)} UTC); daily mean of the rest"
             log.warning(msg)
             problems.append(msg)
-        acc, n = None, None
+        acc: np.ndarray | None = None
+        n: np.ndarray | None = None
         for hhmm, path in sorted(files.items()):
             try:
                 lat, lon, f = read_gldas_file(path, variable)
@@ -139,7 +141,7 @@ def read_gldas_folder(
             valid = np.isfinite(f)
             acc = np.where(valid, f, 0.0) if acc is None else acc + np.where(valid, f, 0.0)
             n = valid.astype(np.int16) if n is None else n + valid
-        if acc is None:
+        if acc is None or n is None or regridder is None:
             problems.append(f"GLDAS {day.date()}: no readable file")
             continue
         with np.errstate(invalid="ignore"):
@@ -191,3 +193,25 @@ def _nanmean0(stack: np.ndarray) -> np.ndarray:
     n = valid.sum(axis=0)
     total = np.where(valid, stack, 0.0).sum(axis=0)
     return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+@dataclass
+class GldasOptions:
+    """Card keys of the GLDAS readers."""
+
+    variable: str = SM_VAR
+    strict: bool = False  # folder reader: a bad file stops the run instead of being reported
+
+
+@register_reader("gldas_window_netcdf", "model", GldasOptions)
+def _open_window_netcdf(path: Path, window: Window, period, opts: GldasOptions) -> SourceData:
+    """GLDAS Noah 2.1 as a 3-hourly CF netCDF window on the native 0.25 deg grid"""
+    r = read_gldas_window_netcdf(path, window, opts.variable, period)
+    return SourceData(r.noah.to_dataset(name="noah"), r.problems)
+
+
+@register_reader("gldas_folder", "model", GldasOptions)
+def _open_folder(path: Path, window: Window, period, opts: GldasOptions) -> SourceData:
+    """a folder of GLDAS_NOAH025_3H .nc4 files"""
+    r = read_gldas_folder(path, window, opts.variable, period, opts.strict)
+    return SourceData(r.noah.to_dataset(name="noah"), r.problems)

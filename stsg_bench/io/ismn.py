@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .write import atomic_path
+from ..files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class IsmnCollection:
         self,
         depth: tuple[float, float] = (0.0, 0.10),
         variable: str = "sm",
-    ) -> "IsmnCollection":
+    ) -> IsmnCollection:
         """Keep sensors of ``variable`` whose depth range lies within ``depth`` (m)."""
         lo, hi = depth
         keep = [s for s in self.sensors if s.variable == variable and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9]

@@ -21,7 +21,7 @@ class BucketRegridder:
     src_shape: tuple[int, int]
 
     @classmethod
-    def from_latlon(cls, lat: np.ndarray, lon: np.ndarray, window: Window | None = None) -> "BucketRegridder":
+    def from_latlon(cls, lat: np.ndarray, lon: np.ndarray, window: Window | None = None) -> BucketRegridder:
         """Build for a source grid with 1-D cell-centre ``lat`` and ``lon`` (degrees)."""
         window = window or Window()
         lat = np.asarray(lat, dtype=np.float64)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import h5py
 import numpy as np
@@ -27,8 +27,9 @@ from xarray.core import indexing
 
 from ..case import sm_attrs
 from ..errors import ConfigError, InputError
+from ..files import open_netcdf
 from ..grid import NCOLS, NROWS, Window
-from .write import open_netcdf
+from .readers import SourceData, register_reader
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,8 @@ def read_smap_folder(
     window = window or Window()
     dated = list_daily_files(folder, period)
     passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)
-    days, sms, oks, extras, problems = [], [], [], {}, []
+    days, sms, oks, problems = [], [], [], []
+    extras: dict[str, list[np.ndarray]] = {}
     for date, path in dated:
         try:
             data = read_spl3smp(path, window, passes)
@@ -335,3 +337,25 @@ def write_spl3smp(path: str | Path, date: str, am: np.ndarray, pm: np.ndarray | 
             tb = np.full(LAYOUT.shape, (pd.Timestamp(date) - pd.Timestamp("2000-01-01T12:00")).total_seconds(), dtype=np.float64)
             g.create_dataset("tb_time_utc" + suffix, data=tb)
     return path
+
+
+@dataclass
+class SmapOptions:
+    """Card keys of the SMAP readers."""
+
+    pass_: str = "am"  # card key 'pass': am | pm | am_pm
+    quality_rule: str = "recommended"  # recommended | retrieval_success | any
+    strict: bool = False  # folder reader: a bad file stops the run instead of being reported
+
+
+@register_reader("smap_window_netcdf", "observation", SmapOptions)
+def _open_window_netcdf(path: Path, window: Window, period, opts: SmapOptions) -> SourceData:
+    """SPL3SMP as a CF netCDF window (row/col coordinates), e.g. shared/data/real/hawaii"""
+    return SourceData(read_smap_window_netcdf(path, opts.pass_, opts.quality_rule, period))
+
+
+@register_reader("spl3smp_folder", "observation", SmapOptions)
+def _open_folder(path: Path, window: Window, period, opts: SmapOptions) -> SourceData:
+    """a folder of SPL3SMP HDF5 granules (SMAP_L3_SM_P_YYYYMMDD_R*.h5)"""
+    r = read_smap_folder(path, window, opts.pass_, opts.quality_rule, opts.strict, period)
+    return SourceData(r.dataset, r.problems)

@@ -1,10 +1,12 @@
 """Fusion methods behind one interface (:class:`~stsg_bench.methods.base.Method`) and a registry.
 
-Importing this package registers every built-in method; DrcGAN registers from
-:mod:`stsg_bench.methods.drcgan` (it wraps :mod:`stsg_bench.fusion`).
+Importing this package registers every built-in method (each module registers its own with
+``@register``); DrcGAN registers from :mod:`stsg_bench.methods.drcgan`, which wraps
+:mod:`stsg_bench.fusion`. :func:`predict_lazy` streams any fitted method over time chunks.
 """
-from . import dctpls, scaling, simple, starfm  # noqa: F401  (registration side effects)
+from . import dctpls, drcgan, scaling, simple, starfm  # noqa: F401  (registration side effects)
 from .base import (
+    KINDS,
     Method,
     MethodConfig,
     get_method,
@@ -13,13 +15,11 @@ from .base import (
     method_class,
     method_description,
     register,
+    visible_case,
 )
+from .stream import predict_lazy
 
-try:  # DrcGAN needs only torch, which is a hard dependency; keep the import explicit
-    from . import drcgan  # noqa: F401
-except ImportError as exc:  # pragma: no cover - only while the module is being developed
-    import logging
-
-    logging.getLogger(__name__).debug("drcgan not registered: %s", exc)
-
-__all__ = ["Method", "MethodConfig", "get_method", "list_methods", "load_method_config", "method_class", "method_description", "register"]
+__all__ = [
+    "KINDS", "Method", "MethodConfig", "get_method", "list_methods", "load_method_config", "method_class",
+    "method_description", "register", "visible_case", "predict_lazy",
+]

@@ -24,7 +24,7 @@ import xarray as xr
 
 from ..case import select_period, sm_attrs, valid_smap
 from ..errors import ConfigError, InputError, MethodError
-from ..io.toml import read_toml
+from ..files import read_toml
 
 log = logging.getLogger(__name__)
 Period = tuple[str, str] | slice | None
@@ -37,16 +37,40 @@ class MethodConfig:
     passthrough: bool = True  # keep usable SMAP unchanged where it exists
 
 
+#: case variables no method may see (the twin's known truth); removed in :meth:`Method.fit`/`predict`
+HIDDEN_VARS = ("truth",)
+#: what a method's product is: a complete model field that ignores SMAP (``model``), usable SMAP with the
+#: gaps left empty (``observation``), or usable SMAP with the gaps filled (``gap_filler``)
+KINDS = ("model", "observation", "gap_filler")
+
+
+def visible_case(case: xr.Dataset) -> xr.Dataset:
+    """The case as methods see it: without :data:`HIDDEN_VARS`."""
+    hidden = [v for v in HIDDEN_VARS if v in case]
+    return case.drop_vars(hidden) if hidden else case
+
+
 class Method(ABC):
-    """Base class: subclasses set ``name``, ``Config``, ``description`` and implement ``_predict``."""
+    """Base class: subclasses set ``name``, ``order``, ``kind``, ``halo_days``, ``Config`` and
+    ``description`` and implement ``_predict`` (and ``_fit`` when ``needs_fit``).
+
+    Everything the workflows need to know about a method is declared here, on the class, so no workflow
+    names a method: its display position (``order``), what its product is (``kind``), whether it reads
+    and writes checkpoints (``supports_checkpoint``), how many days of context a prediction needs
+    (``halo_days``) and the config it needs to be predicted in time chunks (``stream_overrides``)."""
 
     name: ClassVar[str]
+    #: position in tables and the demo (lower first; ties sorted by name)
+    order: ClassVar[int]
+    #: one of :data:`KINDS`
+    kind: ClassVar[str] = "gap_filler"
     Config: ClassVar[type] = MethodConfig
     description: ClassVar[str] = ""
     needs_fit: ClassVar[bool] = False
-    #: days of case context a prediction needs on each side of its output days (0: each day alone;
-    #: None: any day of the case may matter, so the prediction cannot be split into time chunks)
-    halo_days: ClassVar[int | None] = None
+    supports_checkpoint: ClassVar[bool] = False
+    #: config overrides applied when the method is predicted in time chunks at archive scale (e.g. a
+    #: finite reference age, so ``halo_days`` is finite); user overrides win
+    stream_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Any = None, **overrides):
         if config is None:
@@ -57,18 +81,26 @@ class Method(ABC):
         self.fitted = not self.needs_fit
         self.fit_info: dict[str, Any] = {}
 
+    @property
+    @abstractmethod
+    def halo_days(self) -> int | None:
+        """Days of case context a prediction needs on each side of its output days (0: each day alone;
+        None: any day of the case may matter, so the prediction cannot be split into time chunks)."""
+
     @classmethod
     def make_config(cls, **config) -> Any:
         """Build the config from keyword overrides (methods with presets override this)."""
         return cls.Config(**config)
 
     # -- the interface ---------------------------------------------------------------------------
-    def fit(self, case: xr.Dataset, period: Period = None) -> "Method":
-        """Learn whatever the method needs from the training period only."""
+    def fit(self, case: xr.Dataset, period: Period = None, progress: bool = False) -> Method:
+        """Learn whatever the method needs from the training period only (``progress``: a progress
+        bar for methods that train for a while)."""
+        case = visible_case(case)
         train = select_period(case, period)
         if train.sizes["time"] == 0:
             raise MethodError(f"{self.name}: the training period {period} selects no day of the case")
-        self._fit(train)
+        self._fit_case(case, train, period, progress)
         self.fitted = True
         return self
 
@@ -76,13 +108,22 @@ class Method(ABC):
         """Daily fields for ``period`` (default: the whole case)."""
         if not self.fitted:
             raise MethodError(f"{self.name}: predict() called before fit()")
+        case = visible_case(case)
         out = select_period(case, period)
         if out.sizes["time"] == 0:
             raise MethodError(f"{self.name}: the period {period} selects no day of the case")
         values = np.asarray(self._predict(case, out), dtype=np.float32)
         return self._finalize(out, values)
 
+    def save(self, path: str | Path) -> Path:
+        """Write what was learned (methods with ``supports_checkpoint``)."""
+        raise MethodError(f"{self.name}: this method has no checkpoints")
+
     # -- hooks -----------------------------------------------------------------------------------
+    def _fit_case(self, case: xr.Dataset, train: xr.Dataset, period: Period, progress: bool) -> None:
+        """Fit hook with the whole (truth-free) case; default: :meth:`_fit` on the training days."""
+        self._fit(train)
+
     def _fit(self, train: xr.Dataset) -> None:  # noqa: B027 - optional hook
         """Default: nothing to learn."""
 
@@ -111,27 +152,35 @@ class Method(ABC):
         return sm_attrs(
             f"soil moisture product of method '{self.name}'",
             method=self.name,
+            method_kind=self.kind,
             method_config=json.dumps(dataclasses.asdict(self.config), default=str),
             smap_passthrough=int(bool(self.config.passthrough)),
         )
-
-    def describe(self) -> str:
-        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in dataclasses.asdict(self.config).items())})"
 
 
 _REGISTRY: dict[str, type[Method]] = {}
 
 
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator adding a method to the registry under ``cls.name``."""
+    """Class decorator adding a method to the registry under ``cls.name``; checks the declarations
+    the workflows rely on (``order``, ``kind``, ``halo_days``, a dataclass ``Config``)."""
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
         raise ValueError(f"method name '{cls.name}' registered twice")
+    if not isinstance(getattr(cls, "order", None), int):
+        raise TypeError(f"method '{cls.name}' must declare an integer 'order'")
+    if cls.kind not in KINDS:
+        raise TypeError(f"method '{cls.name}': kind {cls.kind!r} is not one of {KINDS}")
+    if getattr(cls.halo_days, "__isabstractmethod__", False):
+        raise TypeError(f"method '{cls.name}' must declare 'halo_days'")
+    if not dataclasses.is_dataclass(cls.Config):
+        raise TypeError(f"method '{cls.name}': Config must be a dataclass")
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def list_methods() -> list[str]:
-    return list(_REGISTRY)
+    """Registered method names in display order (``order``, then name)."""
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
 
 
 def method_class(name: str) -> type[Method]:

@@ -70,7 +70,7 @@ def dctpls_smooth(
             log_s = float(res.x)
         gamma = 1.0 / (1.0 + 10.0**log_s * lam2)
         z_new = relax * idctn(gamma * dct_y, norm="ortho") + (1.0 - relax) * z
-        change = np.linalg.norm(z_new - z) / max(np.linalg.norm(z_new), 1e-12)
+        change = float(np.linalg.norm(z_new - z)) / max(float(np.linalg.norm(z_new)), 1e-12)
         z = z_new
         if change < tol and it >= 4:
             break
@@ -89,6 +89,8 @@ class DctPlsConfig(MethodConfig):
 @register
 class DctPls(Method):
     name = "dctpls"
+    order = 70
+    halo_days = None  # smooths whole series: cannot be split into time chunks
     Config = DctPlsConfig
     description = "Garcia's DCT penalised least squares gap filling of SMAP over (time, y, x), GCV smoothing"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from ..errors import MethodError
 from ..fusion.checkpoint import load_checkpoint, save_checkpoint
 from ..fusion.config import PRESETS, DrcGanConfig
 from ..fusion.infer import FusionModel, predict_case
@@ -33,6 +34,8 @@ def drcgan_method_config(preset: str = "demo", **overrides) -> DrcGanMethodConfi
 @register
 class DrcGan(Method):
     name = "drcgan"
+    order = 80
+    supports_checkpoint = True
     Config = DrcGanMethodConfig
     description = "DrcGAN deep residual cycle GAN fusion of SMAP and Noah (Jiang et al. 2025), torch"
     needs_fit = True
@@ -62,24 +65,24 @@ class DrcGan(Method):
         fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
         return DrcGanConfig(**{k: v for k, v in dataclasses.asdict(self.config).items() if k in fields})
 
-    def fit(self, case: xr.Dataset, period=None, progress: bool = False) -> "DrcGan":
+    def _fit_case(self, case: xr.Dataset, train: xr.Dataset, period, progress: bool) -> None:
+        """Train on the training period; inputs draw on SMAP references from the whole case, as at
+        prediction time (the case has no truth here: the base class removed it)."""
         if self.model is not None and self.config.checkpoint:
-            return self  # loaded from a checkpoint: nothing to train
+            return  # loaded from a checkpoint: nothing to train
         self.trainer = Trainer(self._model_config(), case, period, self.config.device).fit(progress=progress)
         self.model = FusionModel.from_state(self.trainer.state_dict(), self.config.device)
         self.fit_info = dict(self.trainer.train_info, steps=self.trainer.step)
-        self.fitted = True
-        return self
 
     def _predict(self, case, out):
         return predict_case(self.model, case, (str(out["time"].values[0])[:10], str(out["time"].values[-1])[:10]))
 
     def save(self, path: str | Path) -> Path:
         if self.trainer is None:
-            raise ValueError("drcgan: nothing trained to save")
+            raise MethodError("drcgan: nothing trained to save")
         return save_checkpoint(self.trainer, path, meta={"method": self.name})
 
-    def load(self, path: str | Path) -> "DrcGan":
+    def load(self, path: str | Path) -> DrcGan:
         state = load_checkpoint(path)
         self.model = FusionModel.from_state(state, self.config.device)
         self.fit_info = dict(state.get("train_info", {}), steps=int(state["step"]), checkpoint=str(path))

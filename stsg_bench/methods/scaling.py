@@ -149,6 +149,7 @@ class _PixelScaling(Method):
 @register
 class MeanStd(_PixelScaling):
     name = "mean_std"
+    order = 40
     Config = ScalingConfig
     description = "Noah rescaled per pixel to SMAP's mean and standard deviation (fills gaps)"
 
@@ -172,6 +173,7 @@ class MeanStd(_PixelScaling):
 @register
 class LinCdfMatch(_PixelScaling):
     name = "lin_cdf_match"
+    order = 50
     Config = CdfConfig
     description = "Noah CDF-matched per pixel to SMAP (piecewise linear over 9 percentiles, pytesmo-style)"
 

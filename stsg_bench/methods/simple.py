@@ -22,6 +22,8 @@ class NoahRawConfig(MethodConfig):
 @register
 class NoahRaw(Method):
     name = "noah_raw"
+    order = 10
+    kind = "model"
     halo_days = 0
     Config = NoahRawConfig
     description = "GLDAS Noah regridded to EASE2 M36, unchanged (complete but biased)"
@@ -33,6 +35,8 @@ class NoahRaw(Method):
 @register
 class SmapOnly(Method):
     name = "smap_only"
+    order = 20
+    kind = "observation"
     halo_days = 0
     description = "usable SMAP only, gaps left empty (scores show its coverage honestly)"
 
@@ -49,6 +53,7 @@ class ClimatologyConfig(MethodConfig):
 @register
 class Climatology(Method):
     name = "climatology"
+    order = 30
     halo_days = 0
     Config = ClimatologyConfig
     description = "gaps filled with the SMAP day-of-year climatology of the training period"
@@ -67,7 +72,7 @@ class Climatology(Method):
         sums = uniform_filter1d(sums, w, axis=0, mode="wrap") * w
         counts = uniform_filter1d(counts, w, axis=0, mode="wrap") * w
         counts = np.round(counts)
-        self.clim = np.where(counts >= self.config.min_obs, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+        self.clim: np.ndarray = np.where(counts >= self.config.min_obs, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
         self.fit_info["pixels_without_climatology"] = int(np.isnan(self.clim).all(axis=0)[train["land"].values].sum())
 
     def _predict(self, case, out):

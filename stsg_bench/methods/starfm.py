@@ -102,7 +102,8 @@ def starfm_side(noah_t: torch.Tensor, ref_smap: torch.Tensor, ref_noah: torch.Te
     return pred, age
 
 
-def starfm_day(noah_t, prev: tuple, nxt: tuple | None, window=7, classes=4, eps=0.002, tile_rows=128) -> torch.Tensor:
+def starfm_day(noah_t: torch.Tensor, prev: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+               nxt: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None, window=7, classes=4, eps=0.002, tile_rows=128) -> torch.Tensor:
     """Two-sided (or one-sided when ``nxt`` is None) STARFM prediction for one day; every input (Y, X)."""
     p_pred, p_age = starfm_side(noah_t, *prev, window=window, classes=classes, eps=eps, tile_rows=tile_rows)
     if nxt is None:
@@ -160,6 +161,9 @@ def starfm_pixel_reference(noah_t, ref_smap, ref_noah, window=7, classes=4, eps=
 @register
 class Starfm(Method):
     name = "starfm"
+    order = 60
+    #: a finite reference age makes the halo finite, so archive-scale runs can stream STARFM in chunks
+    stream_overrides = {"max_age": 60}
     Config = StarfmConfig
     description = "STARFM-like spatiotemporal fusion of Noah(t) with per-pixel SMAP/Noah reference pairs (torch)"
 

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.projections.polar import PolarAxes  # noqa: E402
 
 from ..case import valid_smap  # noqa: E402
 
@@ -70,6 +71,7 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
     ref = res["insitu_series"].values
     fig = plt.figure(figsize=(5, 4.5))
     ax = fig.add_subplot(projection="polar")
+    assert isinstance(ax, PolarAxes)
     ax.set_thetamin(0)
     ax.set_thetamax(90)
     ax.plot([0], [1.0], "k*", ms=12, label="in situ")

@@ -16,11 +16,15 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InputError
-from ..io.toml import read_toml
+from ..files import read_toml
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
 
-DEFAULT_TOLERANCES = {"bias": 0.005, "R": 0.02, "RMSE": 0.003, "ubRMSE": 0.003}
+
+
+def default_tolerances() -> dict[str, float]:
+    """Each registered metric's default tolerance, declared with the metric (:attr:`Metric.tolerance`)."""
+    return {name: float(m.tolerance) for name, m in METRICS.items()}
 
 
 @dataclass
@@ -31,7 +35,7 @@ class GateResult:
 
 
 def load_tolerances(path: Path | None) -> dict[str, float]:
-    tol = dict(DEFAULT_TOLERANCES)
+    tol = default_tolerances()
     if path is not None and Path(path).exists():
         data = read_toml(path, "tolerance file")
         unknown = set(data.get("tolerances", {})) - set(METRICS)

@@ -9,7 +9,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..errors import InputError
-from ..io.write import atomic_directory
+from ..files import atomic_directory
 from ..validation.score import open_results
 from . import figures
 from .tables import all_tables, to_html, to_latex, to_markdown
@@ -50,7 +50,7 @@ def write_report(results_path: str | Path, out: str | Path, case_path: str | Pat
             (tmp / "tables" / f"{key}.tex").write_text(to_latex(df, caption), encoding="utf-8")
             (tmp / "tables" / f"{key}.html").write_text(to_html(df, caption), encoding="utf-8")
             blocks.append(to_html(df, caption))
-        figs = []
+        figs: list[tuple[str, Path | None]] = []
         if case_path is not None and Path(case_path).exists():
             from ..case import open_case
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-METRICS = ("bias", "R", "RMSE", "ubRMSE")
+from ..validation.metrics import metric_names
 
 
 def _has(res: xr.Dataset, reference: str, group: str = "pooled") -> bool:
@@ -40,14 +40,15 @@ def _n(res, method, reference, group, split) -> int:
 def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all") -> pd.DataFrame:
     rows = {}
     for m in res["method"].values:
-        rows[str(m)] = {**{k: _cell(res, m, reference, "pooled", split, k) for k in METRICS}, "n": _n(res, m, reference, "pooled", split)}
+        rows[str(m)] = {**{k: _cell(res, m, reference, "pooled", split, k) for k in metric_names("paper")}, "n": _n(res, m, reference, "pooled", split)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
-def split_table(res: xr.Dataset, reference: str, metrics=("RMSE", "ubRMSE", "R"), splits=("smap_valid", "smap_gap")) -> pd.DataFrame:
+def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_valid", "smap_gap")) -> pd.DataFrame:
+    metrics = metric_names("split") if metrics is None else metrics
     rows = {}
     for m in res["method"].values:
-        row = {}
+        row: dict[str, str | int] = {}
         for sp in splits:
             if sp not in res["split"].values:
                 continue
@@ -58,7 +59,8 @@ def split_table(res: xr.Dataset, reference: str, metrics=("RMSE", "ubRMSE", "R")
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
-def group_table(res: xr.Dataset, prefix: str, metrics=("ubRMSE", "R")) -> pd.DataFrame:
+def group_table(res: xr.Dataset, prefix: str, metrics=None) -> pd.DataFrame:
+    metrics = metric_names("groups") if metrics is None else metrics
     groups = [str(g) for g in res["group"].values if str(g).startswith(prefix)]
     rows = {}
     for m in res["method"].values:
@@ -89,7 +91,7 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
 def _median_table(res: xr.Dataset) -> pd.DataFrame:
     rows = {}
     for m in res["method"].values:
-        rows[str(m)] = {**{k: _cell(res, m, "insitu", "station_median", "all", k, ci=False) for k in METRICS}, "stations": _n(res, m, "insitu", "station_median", "all")}
+        rows[str(m)] = {**{k: _cell(res, m, "insitu", "station_median", "all", k, ci=False) for k in metric_names("median")}, "stations": _n(res, m, "insitu", "station_median", "all")}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
@@ -99,7 +101,7 @@ def summary_frame(res: xr.Dataset) -> pd.DataFrame:
     for m in res["method"].values:
         row = {}
         if _has(res, "insitu"):
-            for k in METRICS:
+            for k in metric_names("paper"):
                 row[f"insitu {k}"] = float(res["value"].sel({"method": m}).sel(reference="insitu", group="pooled", split="all", metric=k))
             row["insitu n"] = _n(res, m, "insitu", "pooled", "all")
         if _has(res, "truth"):

@@ -1,7 +1,7 @@
 """Size presets of the synthetic twin."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..grid import Window
@@ -22,7 +22,6 @@ class TwinSpec:
     spinup_days: int = 60
     lazy: bool = False  # generate day by day only (the global preset)
     train_end: str | None = None  # last day of the default training period
-    extra: dict = field(default_factory=dict)
 
 
 PRESETS: dict[str, TwinSpec] = {

@@ -46,9 +46,9 @@ def make_stations(world: TwinWorld, truth: np.ndarray | Mapping[tuple[int, int],
     t_hour = (np.arange(len(hours)) + 0.5) / 24.0
     stations = []
     for k, (r, c) in enumerate(cells):
-        x, y = rowcol_to_xy(r + spec.window.row0, c + spec.window.col0)
-        x = float(x) + (rng.random() - 0.5) * 0.9 * CELL
-        y = float(y) + (rng.random() - 0.5) * 0.9 * CELL
+        x0, y0 = rowcol_to_xy(r + spec.window.row0, c + spec.window.col0)
+        x = float(x0) + (rng.random() - 0.5) * 0.9 * CELL
+        y = float(y0) + (rng.random() - 0.5) * 0.9 * CELL
         lon, lat = (float(v) for v in xy_to_lonlat(x, y))
         depth = 0.20 if rng.random() < 0.15 else 0.05
         bias = 0.02 * rng.standard_normal()

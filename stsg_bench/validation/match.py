@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,7 +126,7 @@ def _reference_series(s: StationSeries, times: pd.DatetimeIndex, cfg: MatchConfi
 def at_station_cells(field: xr.DataArray | np.ndarray, table: StationTable, out: np.ndarray | None = None) -> np.ndarray:
     """Values of a (time, y, x) field at the stations' cells, time-major (T, S), in the field's own
     dtype (or into ``out``); NaN (or False) for unmatched stations. One gather over the flattened grid."""
-    data = field.data if isinstance(field, xr.DataArray) else field
+    data: Any = field.data if isinstance(field, xr.DataArray) else field  # numpy or dask
     ok = (table.iy >= 0) & (table.ix >= 0)
     flat = np.where(ok, table.iy * data.shape[2] + table.ix, 0)
     if hasattr(data, "dask"):  # dask-backed: gather block by block of days, keep only (T, S)

@@ -18,18 +18,28 @@ A vectorised percentile bootstrap (:func:`bootstrap_ci`) is available for any me
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from scipy import stats
 
 from ..errors import ConfigError
 
+#: The sufficient statistics of matched pairs, declared once: name -> the factors whose product is
+#: summed over the pairs ('m': 1 for a counted pair, 'p': product, 'r': reference). The numpy path
+#: (:meth:`Moments.from_pairs`) and the fused torch kernel both sum exactly these; a metric that needs
+#: another moment adds one entry here and one field to :class:`Moments`.
+STATISTICS: dict[str, tuple[str, ...]] = {
+    "n": ("m",), "sp": ("p",), "sr": ("r",), "spp": ("p", "p"), "srr": ("r", "r"), "spr": ("p", "r"),
+}
+
 
 @dataclass
 class Moments:
-    """Sufficient statistics of matched pairs; arrays of any shape (one entry per group)."""
+    """Sufficient statistics of matched pairs (:data:`STATISTICS`); arrays of any shape (one entry per
+    group)."""
 
     n: np.ndarray
     sp: np.ndarray
@@ -39,23 +49,41 @@ class Moments:
     spr: np.ndarray
 
     @classmethod
-    def from_pairs(cls, p: np.ndarray, r: np.ndarray, mask: np.ndarray | None = None, axis: int | tuple = -1) -> "Moments":
+    def from_pairs(cls, p: np.ndarray, r: np.ndarray, mask: np.ndarray | None = None, axis: int | tuple = -1) -> Moments:
         """Sums over ``axis`` of the pairs where ``mask`` (default: both finite)."""
         m = np.isfinite(p) & np.isfinite(r) if mask is None else mask & np.isfinite(p) & np.isfinite(r)
-        p0 = np.where(m, p, 0.0).astype(np.float64, copy=False)
-        r0 = np.where(m, r, 0.0).astype(np.float64, copy=False)
-        if axis == -1 and p0.shape == r0.shape:  # the hot path: products of pairs without temporaries
-            dot = lambda a, b: np.einsum("...t,...t->...", a, b)  # noqa: E731
-            return cls(m.sum(axis=-1), p0.sum(axis=-1), r0.sum(axis=-1), dot(p0, p0), dot(r0, r0), dot(p0, r0))
-        return cls(m.sum(axis=axis), p0.sum(axis=axis), r0.sum(axis=axis), (p0 * p0).sum(axis=axis), (r0 * r0).sum(axis=axis), (p0 * r0).sum(axis=axis))
+        terms = {
+            "m": m,
+            "p": np.where(m, p, 0.0).astype(np.float64, copy=False),
+            "r": np.where(m, r, 0.0).astype(np.float64, copy=False),
+        }
+        hot = axis == -1 and terms["p"].shape == terms["r"].shape  # products of pairs without temporaries
 
-    def __sub__(self, other: "Moments") -> "Moments":
+        def total(factors: tuple[str, ...]) -> np.ndarray:
+            if len(factors) == 1:
+                return terms[factors[0]].sum(axis=axis)
+            a, b = (terms[f] for f in factors)
+            return np.einsum("...t,...t->...", a, b) if hot else (a * b).sum(axis=axis)
+
+        return cls(**{name: total(factors) for name, factors in STATISTICS.items()})
+
+    @classmethod
+    def from_stack(cls, a: np.ndarray, axis: int = 0) -> Moments:
+        """Moments from an array holding the statistics along ``axis`` in :data:`STATISTICS` order."""
+        a = np.moveaxis(np.asarray(a), axis, 0)
+        return cls(**{name: (np.round(v).astype(np.int64) if name == "n" else v) for name, v in zip(STATISTICS, a)})
+
+    def stack(self, axis: int = -1) -> np.ndarray:
+        """The statistics stacked along ``axis`` in :data:`STATISTICS` order (float64)."""
+        return np.stack([np.asarray(getattr(self, f), dtype=np.float64) for f in STATISTICS], axis=axis)
+
+    def __sub__(self, other: Moments) -> Moments:
         """Sums are additive: moments of a subset's complement."""
-        return Moments(*(getattr(self, f) - getattr(other, f) for f in ("n", "sp", "sr", "spp", "srr", "spr")))
+        return Moments(**{f: getattr(self, f) - getattr(other, f) for f in STATISTICS})
 
-    def reduce(self, fn: Callable[[np.ndarray], np.ndarray]) -> "Moments":
+    def reduce(self, fn: Callable[[np.ndarray], np.ndarray]) -> Moments:
         """Apply a summation (e.g. ``lambda a: a.sum(axis=-1)``) to every sum."""
-        return Moments(*(fn(getattr(self, f)) for f in ("n", "sp", "sr", "spp", "srr", "spr")))
+        return Moments(**{f: fn(getattr(self, f)) for f in STATISTICS})
 
     # derived (population) statistics; NaN where n == 0
     def _div(self, a):
@@ -106,8 +134,9 @@ class SplitSums:
 
 
 def _fused_kernel():
-    """A torch.compile'd single pass computing the 13 sums of :class:`SplitSums` (None if torch's
-    compiler is unavailable here). Inputs may be float32; sums are accumulated in float64."""
+    """A torch.compile'd single pass computing the sums of :class:`SplitSums` (every statistic of
+    :data:`STATISTICS` over all finite pairs and over the valid ones, then the finite-product count;
+    None if torch's compiler is unavailable here). Inputs may be float32; sums are in float64."""
     if "fn" in _fused_state:
         return _fused_state["fn"]
     try:
@@ -123,12 +152,19 @@ def _fused_kernel():
             z = torch.zeros((), dtype=p.dtype, device=p.device)
             p0, r0 = torch.where(m, p, z), torch.where(m, r, z)
             mf, vf = m.to(p.dtype), v.to(p.dtype)
-            pv, rv = p0 * vf, r0 * vf
-            return torch.stack([
-                mf.sum(dim), p0.sum(dim), r0.sum(dim), (p0 * p0).sum(dim), (r0 * r0).sum(dim), (p0 * r0).sum(dim),
-                (mf * vf).sum(dim), pv.sum(dim), rv.sum(dim), (pv * p0).sum(dim), (rv * r0).sum(dim), (pv * r0).sum(dim),
-                (p.abs() < inf).to(p.dtype).sum(dim),
-            ])
+            base = {"m": mf, "p": p0, "r": r0}
+            valid = {k: t * vf for k, t in base.items()}  # the first factor carries the valid mask
+
+            def total(first, factors):
+                x = first[factors[0]]
+                for f in factors[1:]:
+                    x = x * base[f]
+                return x.sum(dim)
+
+            return torch.stack(
+                [total(base, f) for f in STATISTICS.values()] + [total(valid, f) for f in STATISTICS.values()]
+                + [(p.abs() < inf).to(p.dtype).sum(dim)]
+            )
 
         fn = torch.compile(sums, dynamic=True)
     except Exception as exc:  # pragma: no cover - depends on the machine's compiler
@@ -166,8 +202,8 @@ def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str =
             logging.getLogger(__name__).warning("fused scoring kernel failed (%s); using numpy", exc)
             _fused_state["fn"] = None
         else:
-            cnt = lambda a: a.round().astype(np.int64)  # noqa: E731
-            return SplitSums(Moments(cnt(out[0]), *out[1:6]), Moments(cnt(out[6]), *out[7:12]), cnt(out[12]))
+            k = len(STATISTICS)
+            return SplitSums(Moments.from_stack(out[:k]), Moments.from_stack(out[k : 2 * k]), out[2 * k].round().astype(np.int64))
     n_product = np.isfinite(np.broadcast_to(p, shape)).sum(axis=axis)
     return SplitSums(Moments.from_pairs(p, r, axis=axis), Moments.from_pairs(p, r, valid, axis=axis), n_product)
 
@@ -180,14 +216,27 @@ def _ppf(dist, q: float, df) -> np.ndarray:
         return dist.ppf(q, u)[inv].reshape(df.shape)
 
 
+#: report tables a metric can appear in (see :mod:`stsg_bench.reports.tables`)
+TABLES = ("paper", "split", "groups", "median")
+
+
 class Metric:
-    """A skill metric: ``value(m)`` and ``ci(m, alpha)`` from :class:`Moments`."""
+    """A skill metric, declared once: ``value(m)`` and ``ci(m, alpha)`` from :class:`Moments`, plus
+    everything reports and the gate need (units, better direction, CI method, gate tolerance, tables).
+
+    A new moment-based metric is one subclass registered with :func:`register_metric`."""
 
     name: ClassVar[str]
     long_name: ClassVar[str]
     units: ClassVar[str] = "m3 m-3"
     #: which direction is better: 'lower' (RMSE), 'higher' (R) or 'zero' (bias: smaller magnitude)
     better: ClassVar[str]
+    #: how ``ci`` is computed, in words (shown in reports)
+    ci_method: ClassVar[str]
+    #: default accuracy-gate tolerance (a change in the bad direction larger than this fails)
+    tolerance: ClassVar[float]
+    #: report tables this metric appears in (a subset of :data:`TABLES`)
+    tables: ClassVar[tuple[str, ...]] = TABLES
     min_n: ClassVar[int] = 2
 
     def value(self, m: Moments) -> np.ndarray:
@@ -197,12 +246,37 @@ class Metric:
         raise NotImplementedError
 
 
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(cls: type[Metric]) -> type[Metric]:
+    """Add a metric to :data:`METRICS` (in registration order = column order), checking its declaration."""
+    for attr in ("name", "long_name", "better", "ci_method", "tolerance"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"metric {cls.__name__} must declare '{attr}'")
+    if cls.better not in ("lower", "higher", "zero"):
+        raise TypeError(f"metric {cls.name}: better must be 'lower', 'higher' or 'zero'")
+    if not set(cls.tables) <= set(TABLES):
+        raise TypeError(f"metric {cls.name}: unknown table(s) {sorted(set(cls.tables) - set(TABLES))}")
+    if cls.name in METRICS:
+        raise ValueError(f"metric '{cls.name}' registered twice")
+    METRICS[cls.name] = cls()
+    return cls
+
+
+def metric_names(table: str | None = None) -> list[str]:
+    """Registered metric names, all or those shown in ``table``."""
+    return [name for name, m in METRICS.items() if table is None or table in m.tables]
+
+
 def _n(m: Moments) -> np.ndarray:
     return np.asarray(m.n, dtype=np.float64)
 
 
+@register_metric
 class Bias(Metric):
     name, long_name, better = "bias", "mean difference product - reference", "zero"
+    ci_method, tolerance, tables = "Student t, n - 1 dof", 0.005, ("paper", "median")
 
     def value(self, m):
         return m.mean_p - m.mean_r
@@ -217,8 +291,10 @@ class Bias(Metric):
         return b - delta, b + delta
 
 
+@register_metric
 class PearsonR(Metric):
     name, long_name, better, units = "R", "Pearson correlation coefficient", "higher", "1"
+    ci_method, tolerance = "Fisher z, n - 3", 0.02
     min_n = 4
 
     def value(self, m):
@@ -235,8 +311,10 @@ class PearsonR(Metric):
         return np.tanh(v - half), np.tanh(v + half)
 
 
+@register_metric
 class Rmse(Metric):
     name, long_name, better = "RMSE", "root-mean-square difference", "lower"
+    ci_method, tolerance, tables = "chi-square, n dof", 0.003, ("paper", "split", "median")
 
     def value(self, m):
         return np.sqrt(m.msd)
@@ -249,8 +327,10 @@ class Rmse(Metric):
         return lo, hi
 
 
+@register_metric
 class UbRmse(Metric):
     name, long_name, better = "ubRMSE", "unbiased root-mean-square difference", "lower"
+    ci_method, tolerance = "chi-square, n - 1 dof", 0.003
 
     def value(self, m):
         return np.sqrt(np.maximum(m.var_p + m.var_r - 2 * m.cov, 0.0))
@@ -262,9 +342,6 @@ class UbRmse(Metric):
             lo = np.sqrt(n * ub2 / _ppf(stats.chi2, 1 - alpha / 2, n - 1))
             hi = np.sqrt(n * ub2 / _ppf(stats.chi2, alpha / 2, n - 1))
         return lo, hi
-
-
-METRICS: dict[str, Metric] = {m.name: m for m in (Bias(), PearsonR(), Rmse(), UbRmse())}
 
 
 def get_metrics(names: list[str] | None = None) -> list[Metric]:
@@ -284,7 +361,7 @@ def score_moments(m: Moments, metrics: list[Metric], alpha: float = 0.05) -> dic
         val = met.value(m)
         lo, hi = met.ci(m, alpha)
         bad = n < met.min_n
-        out[met.name] = tuple(np.where(bad, np.nan, a) for a in (val, lo, hi))
+        out[met.name] = (np.where(bad, np.nan, val), np.where(bad, np.nan, lo), np.where(bad, np.nan, hi))
     return out
 
 

@@ -31,6 +31,8 @@ from ..case import valid_smap
 from ..errors import InputError, StsgError
 from .match import OK, StationTable, at_station_cells
 from .metrics import (
+    METRICS,
+    STATISTICS,
     Moments,
     anomalies,
     bootstrap_ci,
@@ -82,7 +84,8 @@ def _maybe_anom(x: np.ndarray, cfg: ScoreConfig, times: pd.DatetimeIndex) -> np.
 
 def _empty(methods, reference, groups, splits, metrics) -> xr.Dataset:
     shape = (len(methods), 1, len(groups), len(splits), len(metrics))
-    coords = {"method": methods, "reference": [reference], "group": groups, "split": list(splits), "metric": [m.name for m in metrics]}
+    coords = {"method": methods, "reference": [reference], "group": groups, "split": list(splits), "metric": [m.name for m in metrics],
+              "metric_units": ("metric", [m.units for m in metrics])}
     nanv = lambda: np.full(shape, np.nan)  # noqa: E731
     return xr.Dataset(
         {
@@ -104,7 +107,7 @@ def _fill(ds: xr.Dataset, mi: int, gi, si: int, scores: dict, n) -> None:
     ds["n"].values[mi, 0, gi, si] = n
 
 
-def _fill_groups(bufs, mis: np.ndarray, mom: Moments, onehot: np.ndarray, metrics, cfg: "ScoreConfig") -> None:
+def _fill_groups(bufs, mis: np.ndarray, mom: Moments, onehot: np.ndarray, metrics, cfg: ScoreConfig) -> None:
     """Score pooled, station-median, per-network and per-station groups of several products and all
     splits at once. ``mom`` holds per-station moments shaped (product, split, station); ``onehot``
     (station, network) assigns stations to networks. Group rows: 0 pooled, 1 station median,
@@ -192,7 +195,7 @@ def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: Sta
         st[(st == OK) & (sums.all.n < cfg.min_obs)] = "too_few_obs"
         status[mis] = st
         by_split = {"all": sums.all, "smap_valid": sums.valid, "smap_gap": sums.gap}
-        mom = Moments(*(np.stack([getattr(by_split[s], f) for s in cfg.splits], axis=1) for f in ("n", "sp", "sr", "spp", "srr", "spr")))
+        mom = Moments(**{f: np.stack([getattr(by_split[s], f) for s in cfg.splits], axis=1) for f in STATISTICS})
         _fill_groups(bufs, mis, mom, onehot, metrics, cfg)
         for j, (mi, name) in enumerate(zip(mis, names)):
             series_p[name] = (tidx, prods[j].T)
@@ -230,10 +233,7 @@ def _field_sums(p: np.ndarray, r: np.ndarray, base: np.ndarray, valid: np.ndarra
     p2, r2 = (np.asarray(a).reshape(lead + (-1,)) for a in (p, r))
     b2 = np.asarray(base, dtype=bool).reshape(lead + (-1,)) & np.asarray(land, dtype=bool).reshape(-1)
     v2 = np.asarray(valid, dtype=bool).reshape(lead + (-1,))
-    out = []
-    for smask in _split_masks(v2, splits).values():
-        m = Moments.from_pairs(p2, r2, b2 & smask, axis=-1)
-        out.append(np.stack([np.asarray(getattr(m, f), dtype=np.float64) for f in ("n", "sp", "sr", "spp", "srr", "spr")], axis=-1))
+    out = [Moments.from_pairs(p2, r2, b2 & smask, axis=-1).stack() for smask in _split_masks(v2, splits).values()]
     return np.stack(out, axis=-2)
 
 
@@ -261,11 +261,11 @@ def score_fields(products: dict[str, xr.DataArray], case: xr.Dataset, reference:
         day_sums = xr.apply_ufunc(
             _field_sums, *inputs, land, kwargs={"splits": tuple(splits)},
             input_core_dims=[["y", "x"]] * 5, output_core_dims=[["split", "stat"]], dask="parallelized",
-            output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": 6}},
+            output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": len(STATISTICS)}},
         )
-        totals = np.asarray(day_sums.sum("time").values)  # (split, 6)
+        totals = np.asarray(day_sums.sum("time").values)  # (split, statistic)
         for si in range(len(splits)):
-            mom = Moments(np.int64(round(totals[si, 0])), *totals[si, 1:])
+            mom = Moments.from_stack(totals[si])
             _fill(ds, mi, 0, si, score_moments(mom, metrics, cfg.alpha), mom.n)
     return ds
 
@@ -277,7 +277,9 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
     core = [r[["value", "ci_lower", "ci_upper", "n"]] for r in results]
     out = xr.concat(core, dim="reference", join="outer", fill_value={"n": 0})
     out["n"] = out["n"].fillna(0).astype(np.int64)
-    out = out.reindex(group=sorted(out["group"].values, key=_group_order), split=[s for s in SPLITS if s in out["split"].values])
+    methods = list(dict.fromkeys(str(m) for r in results for m in r["method"].values))  # the products' order
+    out = out.reindex({"method": methods, "group": sorted(out["group"].values, key=_group_order),
+                       "split": [s for s in SPLITS if s in out["split"].values]})
     for r in results:
         extra = [v for v in r.data_vars if v not in ("value", "ci_lower", "ci_upper", "n")]
         if extra:
@@ -291,7 +293,7 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
             "source_software": f"stsg-bench {__version__}",
             "results_version": RESULTS_VERSION,
             "sign_convention": "bias = product - reference",
-            "units": "bias, RMSE, ubRMSE in m3 m-3; R dimensionless",
+            "units": "; ".join(f"{m.name} in {m.units}" for m in METRICS.values()),
             **(attrs or {}),
         }
     )
@@ -310,7 +312,7 @@ def _group_order(g: str) -> tuple:
 
 
 def save_results(ds: xr.Dataset, path) -> None:
-    from ..io.write import write_netcdf_atomic
+    from ..files import write_netcdf_atomic
 
     enc = {v: {"zlib": True, "complevel": 1} for v in ds.data_vars if ds[v].dtype.kind == "f"}
     write_netcdf_atomic(ds, path, encoding=enc)
@@ -321,7 +323,7 @@ REQUIRED_VARS = ("value", "ci_lower", "ci_upper", "n")
 
 def open_results(path) -> xr.Dataset:
     """Load a results file, checking it is one this version understands."""
-    from ..io.write import open_netcdf
+    from ..files import open_netcdf
 
     ds = open_netcdf(path, "results file").load()
     version = ds.attrs.get("results_version")

@@ -28,7 +28,7 @@ def hide_smap(case: xr.Dataset, cfg: SimGapConfig | None = None, period=None) ->
     in_period = np.ones(T, bool) if period is None else case.indexes["time"].isin(case.sel(time=slice(*period)).indexes["time"])
     hidden = np.zeros_like(valid)
     days = np.nonzero(in_period)[0]
-    whole = rng.choice(days, size=int(round(cfg.day_fraction * len(days))), replace=False) if len(days) else []
+    whole = rng.choice(days, size=int(round(cfg.day_fraction * len(days))), replace=False) if len(days) else np.array([], int)
     hidden[whole] = valid[whole]
     target = cfg.fraction * valid[in_period].sum()
     tries = 0

@@ -17,13 +17,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..archive import fuse_chunked
 from ..case import select_period
-from ..io.ismn import read_ismn
-from ..io.write import write_text_atomic
-from ..methods import get_method
-from ..validation import MatchConfig, combine, match_stations, save_results, score_fields, score_insitu
-from .lazy import open_case_lazy, open_product_lazy
+from ..files import write_text_atomic
+from ..io.lazy import open_case_lazy, open_product_lazy
+from ..methods import get_method, method_class
+from ..validation import ValidationConfig, evaluate, save_results, standard_references
+from .archive import fuse_chunked
 from .scheduler import use_scheduler
 
 log = logging.getLogger(__name__)
@@ -32,8 +31,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class ScaleConfig:
     methods: tuple[str, ...] = ("lin_cdf_match", "starfm")
-    #: per-method overrides; STARFM needs a finite reference age to stream in chunks
-    method_config: dict = field(default_factory=lambda: {"starfm": {"max_age": 60}})
+    #: per-method overrides, on top of each method's own ``stream_overrides`` (e.g. STARFM's finite
+    #: reference age, which it needs to stream in chunks)
+    method_config: dict = field(default_factory=dict)
     train: tuple[str, str] | None = None  # default: the first 60 days
     period: tuple[str, str] | None = None  # default: the whole case
     chunk_days: int = 32
@@ -60,7 +60,7 @@ def run_scale(case_path: str | Path, insitu: str | Path | None, out: str | Path,
         n_days = select_period(case, period).sizes["time"]
         products = {}
         for name in cfg.methods:
-            m = get_method(name, **cfg.method_config.get(name, {}))
+            m = get_method(name, **{**method_class(name).stream_overrides, **cfg.method_config.get(name, {})})
             t0 = time.perf_counter()
             m.fit(case, train)
             t1 = time.perf_counter()
@@ -71,14 +71,10 @@ def run_scale(case_path: str | Path, insitu: str | Path | None, out: str | Path,
             products[name] = open_product_lazy(files, cfg.chunk_days)
         t0 = time.perf_counter()
         test = select_period(case, period)
-        parts = []
-        if insitu:
-            table = match_stations(read_ismn(insitu), test, MatchConfig(min_obs=cfg.min_obs))
-            parts.append(score_insitu(products, test, table))
-        if "truth" in case:
-            parts.append(score_fields(products, test, test["truth"], "truth"))
-        if parts:
-            save_results(combine(parts, {"case": str(case_path)}), out / "results.nc")
+        references = standard_references(test, insitu)
+        if references:
+            ev = evaluate(products, test, references, ValidationConfig(min_obs=cfg.min_obs), attrs={"case": str(case_path)})
+            save_results(ev.results, out / "results.nc")
         timings["score_s"] = round(time.perf_counter() - t0, 2)
     total = time.perf_counter() - t_start
     summary = {

@@ -1,17 +1,19 @@
-"""Atomic writers: every output goes to a temporary file in the destination folder, then is renamed,
-so a crash or a bad input never leaves a half-written file behind."""
+"""Files in and out, the ground floor every layer may use: atomic writers (every output goes to a
+temporary file in the destination folder, then is renamed, so a crash or a bad input never leaves a
+half-written file behind) and readers of netCDF and TOML with one-line errors naming the file."""
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import xarray as xr
 
-from ..errors import StsgError
+from .errors import InputError, StsgError
 
 
 def _check_dir(path: Path) -> None:
@@ -111,8 +113,6 @@ def _small_chunk_cache() -> None:
 def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict | None = None) -> xr.Dataset:
     """``xr.open_dataset`` with one-line errors naming the file (missing, or not readable netCDF);
     ``chunks`` gives dask-backed (lazily loaded) variables."""
-    from ..errors import InputError
-
     if chunks is not None:
         _small_chunk_cache()
     try:
@@ -121,3 +121,20 @@ def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict
         raise InputError(path, f"no such {what}") from None
     except Exception:
         raise InputError(path, f"not a readable {what}") from None
+
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
+    """Parse ``path``; a missing file or invalid TOML raises :class:`InputError` naming the file."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, f"no such {what}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"invalid TOML ({exc})") from None

@@ -16,9 +16,11 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from .case import select_period
-from .errors import InputError
-from .io.write import open_netcdf
+from ..case import select_period
+from ..errors import InputError
+from ..files import open_netcdf
+from ..io.lazy import open_product_lazy, save_product
+from ..methods import Method, predict_lazy
 
 log = logging.getLogger(__name__)
 #: test hook: exit abruptly (like a killed process) after writing this many chunks
@@ -42,15 +44,12 @@ def check_chunk(path: Path, days: pd.DatetimeIndex) -> None:
             raise InputError(path, f"chunk holds {len(got)} days, expected {len(days)} ({days[0].date()}..{days[-1].date()})", "time")
 
 
-def fuse_chunked(method, case: xr.Dataset, out_dir: str | Path, period=None, provenance: dict | None = None, progress: bool = False,
+def fuse_chunked(method: Method, case: xr.Dataset, out_dir: str | Path, period=None, provenance: dict | None = None, progress: bool = False,
                  chunk_days: int = 32) -> list[Path]:
     """Predict ``period`` year by year into ``out_dir``; finished years are checked and skipped.
 
-    Each year is predicted lazily in blocks of ``chunk_days`` days (:func:`stsg_bench.scale.predict_lazy`)
+    Each year is predicted lazily in blocks of ``chunk_days`` days (:func:`stsg_bench.methods.predict_lazy`)
     and streamed into its file, so memory is bounded by the block, on whatever dask scheduler is active."""
-    from .pipeline import save_product
-    from .scale.lazy import predict_lazy
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     times = select_period(case, period).indexes["time"]
@@ -80,8 +79,6 @@ def fuse_chunked(method, case: xr.Dataset, out_dir: str | Path, period=None, pro
 
 def open_chunked(out_dir: str | Path, method: str) -> xr.DataArray:
     """Concatenate a method's chunk files (in time order) into one product, loaded."""
-    from .scale.lazy import open_product_lazy
-
     files = sorted(Path(out_dir).glob(f"{method}_*.nc"))
     if not files:
         raise InputError(out_dir, f"no chunk files {method}_YYYY.nc")

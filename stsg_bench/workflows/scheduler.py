@@ -38,7 +38,7 @@ class SchedulerSpec:
     address: str | None = None
 
     @classmethod
-    def parse(cls, spec: str | None) -> "SchedulerSpec":
+    def parse(cls, spec: str | None) -> SchedulerSpec:
         spec = (spec or "threads").strip()
         if spec in LOCAL_SCHEDULERS:
             return cls(spec)

@@ -1,0 +1,332 @@
+"""Dataset cards: one TOML file per case in ``datasets/`` (source, version, readers, grid window,
+periods, validation settings, citations and where the files are, relative to a data root), parsed at the
+edge into a typed :class:`Card` (unknown keys, wrong types and bad dates are one-line errors naming the
+card and the key), then built into a :class:`CaseBundle`.
+
+The data root is, in order: the ``--data-root`` argument, ``$STSG_DATA``, then ``../shared/data`` next to
+the current folder or next to the project checkout. Sources are read by plug-in readers
+(:mod:`stsg_bench.io.readers`) named by each section's ``reader`` key: ``[observation]`` (historical
+name ``[smap]``) and ``[model]`` (``[gldas]``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .case import make_case, save_case, validate_case
+from .errors import ConfigError, InputError
+from .files import read_toml
+from .grid import Window
+from .io import SourceData, get_reader
+from .io.ismn import StationSeries
+from .validation.evaluate import ValidationConfig
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+Period = tuple[str, str]
+#: card section names per reader role (the first is the current name, then the historical one)
+ROLE_SECTIONS = {"observation": ("observation", "smap"), "model": ("model", "gldas")}
+#: keys that describe a source for people and are not read by any reader
+DESCRIPTIVE_KEYS = ("product", "version", "variables", "units", "description")
+
+
+def default_data_root(data_root: str | Path | None = None) -> Path | None:
+    if data_root:
+        return Path(data_root)
+    if os.environ.get("STSG_DATA"):
+        return Path(os.environ["STSG_DATA"])
+    for cand in (Path.cwd().parent / "shared" / "data", PROJECT_ROOT.parent / "shared" / "data"):
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def find_card(name: str | Path) -> Path:
+    p = Path(name)
+    if p.suffix == ".toml" and p.is_file():
+        return p
+    for folder in (Path.cwd() / "datasets", PROJECT_ROOT / "datasets"):
+        cand = folder / f"{name}.toml"
+        if cand.is_file():
+            return cand
+    known = sorted({c.stem for f in (Path.cwd() / "datasets", PROJECT_ROOT / "datasets") if f.is_dir() for c in f.glob("*.toml")})
+    raise ConfigError(f"unknown dataset card '{name}' (known: {', '.join(known) or 'none found'})")
+
+
+def load_card(name: str | Path) -> Card:
+    """Find, read and parse a dataset card (a name in ``datasets/`` or a path)."""
+    path = find_card(name)
+    return parse_card(read_toml(path, "dataset card"), path)
+
+
+@dataclass
+class CaseBundle:
+    """A built case, where its in-situ data is, and what was noticed while building it."""
+
+    case: xr.Dataset
+    card: Card
+    insitu: Path | list[StationSeries] | None = None  # a folder/zip (real data) or station series (twin)
+    notes: list[str] = field(default_factory=list)
+
+
+def _resolve(card: Card, rel: str, key: str, root: Path | None) -> Path:
+    p = Path(rel)
+    if not p.is_absolute():
+        if root is None:
+            raise InputError(card.path, f"relative path '{rel}' but no data root (use --data-root or STSG_DATA)", key)
+        p = root / p
+    if not p.exists():
+        raise InputError(p, f"file named by dataset card {card.path} does not exist", key)
+    return p
+
+
+def _read(card: Card, src: Source, window: Window, root: Path | None) -> SourceData:
+    spec = get_reader(src.reader)
+    return spec.open(_resolve(card, src.path, f"{src.section}.path", root), window, card.period, src.options)
+
+
+def _closest(key: str, valid) -> str:
+    near = difflib.get_close_matches(key, list(valid), n=1)
+    return f"; did you mean '{near[0]}'?" if near else ""
+
+
+def _reject_unknown(path: Path, section: str, keys, valid) -> None:
+    for key in keys:
+        if key not in valid:
+            where = f"{section}.{key}" if section else key
+            raise InputError(path, f"unknown key{_closest(key, valid)} (valid: {', '.join(sorted(valid))})", where)
+
+
+def _period(path: Path, key: str, value: Any) -> Period:
+    if not (isinstance(value, (list, tuple)) and len(value) == 2):
+        raise InputError(path, "a period is [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]", key)
+    try:
+        lo, hi = (pd.Timestamp(str(v)) for v in value)
+    except (ValueError, TypeError):
+        raise InputError(path, f"cannot parse the dates {value!r}", key) from None
+    if hi < lo:
+        raise InputError(path, f"period ends before it starts ({value[0]} > {value[1]})", key)
+    return str(lo.date()), str(hi.date())
+
+
+@dataclass(frozen=True)
+class Source:
+    """One ``[observation]``/``[model]`` section: a registered reader, its path and its options."""
+
+    section: str
+    reader: str
+    path: str
+    options: Any
+
+
+@dataclass(frozen=True)
+class Card:
+    """A parsed dataset card."""
+
+    name: str
+    kind: str  # 'twin' | 'files'
+    path: Path
+    description: str = ""
+    preset: str = "small"  # twin cards
+    seed: int = 0  # twin cards
+    period: Period | None = None
+    train_period: Period | None = None
+    test_period: Period | None = None
+    window: Window | None = None
+    observation: Source | None = None
+    model: Source | None = None
+    ismn_path: str | None = None
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    citations: dict[str, str] = field(default_factory=dict)
+
+
+CARD_KEYS = ("name", "kind", "description", "preset", "seed", "period", "train_period", "test_period", "grid", "ismn",
+             "citations", *(s for names in ROLE_SECTIONS.values() for s in names))
+
+
+def _source(path: Path, role: str, section: str, table: Any) -> Source:
+    if not isinstance(table, dict):
+        raise InputError(path, "must be a table", section)
+    name = table.get("reader")
+    if not isinstance(name, str):
+        raise InputError(path, "needs reader = \"NAME\"", f"{section}.reader")
+    try:
+        spec = get_reader(name, role)
+    except ConfigError as exc:
+        raise InputError(path, str(exc), f"{section}.reader") from None
+    if not isinstance(table.get("path"), str) or not table["path"]:
+        raise InputError(path, f"[{section}] needs a 'path'", f"{section}.path")
+    fields = {f.name.rstrip("_"): f for f in dataclasses.fields(spec.Options)}  # 'pass' -> field pass_
+    _reject_unknown(path, section, table, {"reader", "path", *DESCRIPTIVE_KEYS, *fields})
+    kw = {}
+    for key, f in fields.items():
+        if key in table:
+            value, default = table[key], getattr(spec.Options(), f.name)
+            if type(value) is not type(default):
+                raise InputError(path, f"expected {type(default).__name__}, got {type(value).__name__} {value!r}", f"{section}.{key}")
+            kw[f.name] = value
+    try:
+        options = spec.Options(**kw)
+    except (TypeError, ValueError) as exc:
+        raise InputError(path, f"bad reader options ({exc})", section) from None
+    return Source(section, name, table["path"], options)
+
+
+def parse_card(data: dict[str, Any], path: Path) -> Card:
+    """Check a card's keys, types and dates and build a :class:`Card`."""
+    _reject_unknown(path, "", data, CARD_KEYS)
+    kind = data.get("kind")
+    if kind not in ("twin", "files"):
+        raise InputError(path, "card needs kind = 'twin' or 'files'", "kind")
+    for key in ("name", "description", "preset"):
+        if key in data and not isinstance(data[key], str):
+            raise InputError(path, f"expected a string, got {data[key]!r}", key)
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(path, f"expected an integer >= 0, got {seed!r}", "seed")
+    periods = {k: _period(path, k, data[k]) for k in ("period", "train_period", "test_period") if k in data}
+    window = None
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict):
+        raise InputError(path, "must be a table", "grid")
+    _reject_unknown(path, "grid", grid, ("name", "window"))
+    if "window" in grid:
+        w = grid["window"]
+        if not (isinstance(w, dict) and set(w) == {"row0", "row1", "col0", "col1"} and all(isinstance(v, int) for v in w.values())):
+            raise InputError(path, "window = { row0 = INT, row1 = INT, col0 = INT, col1 = INT }", "grid.window")
+        try:
+            window = Window(**w)
+        except (ValueError, TypeError) as exc:
+            raise InputError(path, f"bad window ({exc})", "grid.window") from None
+    sources: dict[str, Source | None] = {}
+    for role, names in ROLE_SECTIONS.items():
+        given = [n for n in names if n in data]
+        if len(given) > 1:
+            raise InputError(path, f"give [{given[0]}] or [{given[1]}], not both", given[1])
+        sources[role] = _source(path, role, given[0], data[given[0]]) if given else None
+    ismn = data.get("ismn", {})
+    if not isinstance(ismn, dict):
+        raise InputError(path, "must be a table", "ismn")
+    try:
+        validation = ValidationConfig.from_mapping(ismn, "[ismn]")
+    except ConfigError as exc:
+        raise InputError(path, str(exc), "ismn") from None
+    if kind == "files":
+        if window is None:
+            raise InputError(path, "[grid] window = {row0, row1, col0, col1} is required", "grid.window")
+        for role, names in ROLE_SECTIONS.items():
+            if sources[role] is None:
+                raise InputError(path, f"a 'files' card needs an [{names[0]}] section", names[0])
+    return Card(
+        name=data.get("name", path.stem), kind=kind, path=path, description=data.get("description", ""),
+        preset=data.get("preset", "small"), seed=seed, window=window, observation=sources["observation"],
+        model=sources["model"], ismn_path=ismn.get("path"), validation=validation,
+        citations={str(k): str(v) for k, v in data.get("citations", {}).items()}, **periods,
+    )
+
+
+def fill_land_gaps(noah: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Land cells without any Noah value get the mean of their 8 neighbours' values (per day); land cells
+    with no neighbour value either leave the land mask. Returns (noah, land, notes)."""
+    noah = noah.copy()
+    land = land.copy()
+    notes = []
+    empty = land & ~np.isfinite(noah).any(axis=0)
+    ny, nx = land.shape
+    for r, c in zip(*np.nonzero(empty)):
+        r0, r1, c0, c1 = max(r - 1, 0), min(r + 2, ny), max(c - 1, 0), min(c + 2, nx)
+        block = noah[:, r0:r1, c0:c1].reshape(noah.shape[0], -1)
+        if np.isfinite(block).any():
+            valid = np.isfinite(block)
+            noah[:, r, c] = np.where(valid, block, 0).sum(1) / np.maximum(valid.sum(1), 1)
+            notes.append(f"land cell (row {r}, col {c} in window) has no GLDAS cell: filled with the mean of its neighbours")
+        else:
+            land[r, c] = False
+            notes.append(f"land cell (row {r}, col {c} in window) has no GLDAS value nearby: removed from the land mask")
+    return noah, land, notes
+
+
+def build_case_from_card(name: str | Path, data_root: str | Path | None = None, out: str | Path | None = None, progress: bool = False) -> tuple[xr.Dataset, list[str]]:
+    b = build_bundle(name, data_root, progress=progress)
+    if out is not None:
+        save_case(b.case, out)
+    return b.case, b.notes
+
+
+def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, progress: bool = False) -> CaseBundle:
+    """Build the case a card describes (twin or real files)."""
+    card = name if isinstance(name, Card) else load_card(name)
+    if card.kind == "twin":
+        from .twin import generate_twin
+
+        twin = generate_twin(card.preset, seed=card.seed, progress=progress)
+        return CaseBundle(twin.case, card, twin.stations, [])
+    assert card.window is not None and card.observation is not None and card.model is not None  # parse_card checked
+    root = default_data_root(data_root)
+    window = card.window
+    obs, mod = _read(card, card.observation, window, root), _read(card, card.model, window, root)
+    notes: list[str] = obs.problems + mod.problems
+    smap, noah = obs.data, mod.data["noah"]
+    times = smap.indexes["time"].intersection(noah.indexes["time"])
+    if len(times) == 0:
+        raise InputError(card.path, "SMAP and GLDAS share no day in the card's period", "period")
+    smap, noah = smap.sel(time=times), noah.sel(time=times)
+    if (smap.sizes["y"], smap.sizes["x"]) != window.shape:
+        raise InputError(card.path, f"SMAP window {smap.sizes['y']}x{smap.sizes['x']} differs from the card's {window.shape}", "grid.window")
+    land = smap["land"].values if "land" in smap else np.isfinite(noah.values).any(axis=0)
+    noah_v, land, fill_notes = fill_land_gaps(noah.values, land)
+    notes += fill_notes
+    noah_v = np.where(land, noah_v, np.nan).astype(np.float32)
+    rule = smap.attrs.get("smap_quality_rule", "")
+    notes.append(f"SMAP quality rule: '{rule}'" + (" (relaxed: SMAP never reaches 'recommended' quality here)" if rule != "recommended" else ""))
+    attrs = {
+        "source": f"dataset card {card.name}",
+        "smap_quality_rule": rule,
+        "smap_pass": smap.attrs.get("smap_pass", ""),
+        "history": "; ".join(notes)[:4000],
+        **validation_attrs(card.validation),
+    }
+    if card.train_period:
+        attrs["train_end"] = card.train_period[1]
+    case = make_case(window, times, smap["smap"].values, smap["smap_quality"].values & land, noah_v, land, attrs=attrs)
+    validate_case(case, source=str(card.path))
+    insitu = _resolve(card, card.ismn_path, "ismn.path", root) if card.ismn_path else None
+    for n in notes:
+        log.info("%s: %s", card.name, n)
+    return CaseBundle(case, card, insitu, notes)
+
+
+#: case attributes carrying the card's station-matching settings, so ``stsg-bench score`` on the case
+#: file matches stations exactly as ``run`` did
+VALIDATION_ATTRS = {"depth": "ismn_depth_range", "flags": "ismn_flags", "min_obs": "ismn_min_obs"}
+
+
+def validation_attrs(cfg: ValidationConfig) -> dict[str, str]:
+    return {VALIDATION_ATTRS["depth"]: f"{cfg.depth[0]} {cfg.depth[1]}", VALIDATION_ATTRS["flags"]: " ".join(cfg.flags),
+            VALIDATION_ATTRS["min_obs"]: str(cfg.min_obs)}
+
+
+def validation_from_case(case: xr.Dataset, default: ValidationConfig | None = None) -> ValidationConfig:
+    """The matching settings a case was built with (its card's ``[ismn]``), else ``default``."""
+    cfg = default or ValidationConfig()
+    a = case.attrs
+    try:
+        if VALIDATION_ATTRS["depth"] in a:
+            lo, hi = (float(v) for v in str(a[VALIDATION_ATTRS["depth"]]).split())
+            cfg = cfg.replace(depth=(lo, hi))
+        if VALIDATION_ATTRS["flags"] in a:
+            cfg = cfg.replace(flags=tuple(str(a[VALIDATION_ATTRS["flags"]]).split()))
+        if VALIDATION_ATTRS["min_obs"] in a:
+            cfg = cfg.replace(min_obs=int(a[VALIDATION_ATTRS["min_obs"]]))
+    except ValueError as exc:
+        raise ConfigError(f"case attributes {', '.join(VALIDATION_ATTRS.values())}: {exc}") from None
+    return cfg

@@ -1,0 +1,81 @@
+"""Lazily loaded (dask-backed) cases and products.
+
+* :func:`open_case_lazy` opens a case stored as one file or as many consecutive time chunks
+  (``case_*.nc``, as :func:`stsg_bench.twin.write_twin_chunked` writes the global twin) without loading
+  anything.
+* :func:`open_product_lazy` opens a product stored as one file or several time-chunk files;
+  :func:`save_product` writes one (CF-1.8, atomically).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..case import decode_from_netcdf, global_attrs, validate_case
+from ..errors import InputError
+from ..files import open_netcdf, write_netcdf_atomic
+from ..grid import grid_mapping_attrs
+
+log = logging.getLogger(__name__)
+PRODUCT_COORDS = ("time", "y", "x", "row", "col", "lat", "lon")
+
+
+def case_files(path: str | Path) -> list[Path]:
+    """A case file, or the ``case_*.nc`` chunk files of a folder in name (= time) order."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("case_*.nc"))
+        if not files:
+            raise InputError(path, "no case chunk files case_*.nc in this folder")
+        return files
+    if not path.exists():
+        raise InputError(path, "no such case file or folder")
+    return [path]
+
+
+def open_case_lazy(path: str | Path, chunk_days: int = 32, validate: bool = True) -> xr.Dataset:
+    """Open a case (file or folder of time chunks) with dask-backed variables chunked by ``chunk_days``.
+
+    Every file is checked on opening (one-line error naming it); ``validate`` checks the convention in
+    one streaming pass over the values."""
+    files = case_files(path)
+    parts = [open_netcdf(f, "case chunk", chunks={}) for f in files]  # the files' own chunks; rechunked below
+    for f, p in zip(files, parts):
+        for var in ("smap", "noah", "land"):
+            if var not in p:
+                raise InputError(f, "variable missing from case chunk", var)
+        if p.sizes["y"] != parts[0].sizes["y"] or p.sizes["x"] != parts[0].sizes["x"]:
+            raise InputError(f, f"grid {p.sizes['y']}x{p.sizes['x']} differs from {files[0].name}", "smap")
+    ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", data_vars="minimal", coords="minimal", compat="override", join="override")
+    ds = decode_from_netcdf(ds).chunk({"time": chunk_days})
+    if validate:
+        validate_case(ds, source=str(path))
+    return ds
+
+
+def open_product_lazy(paths, chunk_days: int = 32) -> xr.DataArray:
+    """A product stored as one file or several time-chunk files, dask-backed, in time order."""
+    files = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    parts = []
+    for f in files:
+        ds = open_netcdf(f, "product", chunks={})
+        if "sm" not in ds:
+            raise InputError(f, "variable missing from product", "sm")
+        parts.append(ds["sm"])
+    out = (parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", join="override")).chunk({"time": chunk_days})
+    t = pd.DatetimeIndex(out["time"].values)
+    if t.has_duplicates or not t.is_monotonic_increasing:
+        raise InputError(files[0].parent, "product files overlap or are out of order", "time")
+    return out
+
+
+def save_product(prod: xr.DataArray, path: str | Path, provenance: dict) -> None:
+    """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance."""
+    ds = prod.to_dataset(name="sm")
+    ds["crs"] = xr.DataArray(np.int32(0), attrs=grid_mapping_attrs())
+    ds.attrs = global_attrs(f"stsg-bench product: {prod.attrs.get('method', '')}", **{k: str(v) for k, v in provenance.items()})
+    write_netcdf_atomic(ds, path, encoding={"sm": {"zlib": True, "complevel": 1, "dtype": "float32"}})

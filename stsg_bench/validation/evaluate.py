@@ -1,0 +1,174 @@
+"""The one evaluation loop: products x references x metrics x groups x splits -> the results cube.
+
+Every workflow (``demo``, ``run``, ``score``, ``scale``) describes *what* to score as data and calls
+:func:`evaluate`::
+
+    refs = [InsituReference(ismn_folder), FieldReference("truth", case["truth"])]
+    ev = evaluate(products, case, refs, ValidationConfig(depth=(0.0, 0.2)))
+    ev.results   # value / ci_lower / ci_upper (method, reference, group, split, metric) and n
+    ev.notes     # what was noticed: unreadable ISMN files, stations not scored and why
+
+A reference is anything with a ``name`` and a ``score(products, case, cfg) -> (Dataset, notes)``; the
+in-situ stations and gridded fields (the twin's truth, hidden SMAP) are the two kinds here. A reference
+may carry its own ``products`` (the simulated-gaps experiment scores products fused from a thinned case).
+How stations are matched (depth, flags, hours, min_obs) comes from one typed :class:`ValidationConfig`,
+built from a dataset card's ``[ismn]`` section, a run config or command-line options.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import xarray as xr
+
+from ..errors import ConfigError
+from ..io.ismn import StationSeries, read_ismn
+from .match import OK, MatchConfig, match_stations
+from .metrics import get_metrics
+from .score import ScoreConfig, combine, score_fields, score_insitu
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """How products are matched to stations and scored."""
+
+    depth: tuple[float, float] = (0.0, 0.10)  # sensor depth range, m (QA4SM's default)
+    flags: tuple[str, ...] = ("G",)  # ISMN quality flags kept
+    min_hours: int = 12  # good hourly values for a daily mean
+    min_obs: int = 20  # matched days for per-station scores
+    bootstrap: int = 0  # > 0: percentile bootstrap CIs for the pooled in-situ group
+    alpha: float = 0.05  # 1 - confidence level
+    metrics: tuple[str, ...] | None = None  # default: every registered metric
+
+    def __post_init__(self) -> None:
+        lo, hi = self.depth
+        if not 0.0 <= lo <= hi:
+            raise ConfigError(f"depth range {self.depth}: need 0 <= from <= to (m)")
+        if self.min_obs < 1 or self.min_hours < 1 or self.bootstrap < 0:
+            raise ConfigError("min_obs and min_hours must be >= 1 and bootstrap >= 0")
+        if not 0.0 < self.alpha < 1.0:
+            raise ConfigError(f"alpha {self.alpha}: must be in (0, 1)")
+        if not self.flags:
+            raise ConfigError("flags: at least one ISMN quality flag must be kept")
+        get_metrics(list(self.metrics) if self.metrics is not None else None)  # unknown names -> error
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "validation settings") -> ValidationConfig:
+        """Build from a TOML table (e.g. a card's ``[ismn]``); keys that are not settings are ignored
+        only when they describe the data (``path``, ``format``, ``networks``), any other is an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        descriptive = {"path", "format", "networks"}
+        unknown = sorted(set(values) - names - descriptive)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(sorted(names | descriptive))})")
+        kw: dict[str, Any] = {}
+        try:
+            for k, v in values.items():
+                if k in descriptive:
+                    continue
+                if k == "depth":
+                    lo, hi = v
+                    kw[k] = (float(lo), float(hi))
+                elif k in ("flags", "metrics"):
+                    if isinstance(v, str) or not all(isinstance(x, str) for x in v):
+                        raise TypeError(f"{k} must be a list of strings")
+                    kw[k] = tuple(v)
+                elif k == "alpha":
+                    kw[k] = float(v)
+                else:
+                    if isinstance(v, bool) or not isinstance(v, int):
+                        raise TypeError(f"{k} must be an integer")
+                    kw[k] = v
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> ValidationConfig:
+        """A copy with the given settings changed (``None`` values are ignored: 'not given')."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def match_config(self) -> MatchConfig:
+        return MatchConfig(flags=self.flags, depth=self.depth, min_hours=self.min_hours, min_obs=self.min_obs)
+
+    def score_config(self) -> ScoreConfig:
+        return ScoreConfig(metrics=list(self.metrics) if self.metrics else None, alpha=self.alpha, min_obs=self.min_obs,
+                           bootstrap=self.bootstrap)
+
+
+class Reference(Protocol):
+    """Something products are scored against."""
+
+    name: str
+    products: Mapping[str, xr.DataArray] | None
+
+    def score(self, products: Mapping[str, xr.DataArray], case: xr.Dataset, cfg: ValidationConfig) -> tuple[xr.Dataset, list[str]]:
+        ...
+
+
+@dataclass
+class InsituReference:
+    """ISMN stations: a folder or zip download, or station series already in memory (the twin)."""
+
+    source: str | Path | Sequence[StationSeries]
+    name: str = "insitu"
+    products: Mapping[str, xr.DataArray] | None = None
+
+    def score(self, products, case, cfg):
+        notes: list[str] = []
+        if isinstance(self.source, (str, Path)):
+            coll = read_ismn(self.source)
+            notes += [f"ISMN: {p}" for p in coll.problems]
+            sensors: Any = coll
+        else:
+            sensors = list(self.source)
+        table = match_stations(sensors, case, cfg.match_config())
+        notes += [f"station {key}: {status}" for key, status in table.dropped]
+        notes += [f"station {key}: {status}" for key, status in zip(table.keys, table.status) if status != OK]
+        return score_insitu(dict(products), case, table, cfg.score_config()), notes
+
+
+@dataclass
+class FieldReference:
+    """A gridded reference on the case's grid (the twin's truth, hidden SMAP values), scored over land
+    pixels where ``mask`` (default: everywhere)."""
+
+    name: str
+    field: xr.DataArray
+    mask: xr.DataArray | None = None
+    splits: tuple[str, ...] | None = None  # default: all, smap_valid, smap_gap
+    products: Mapping[str, xr.DataArray] | None = None
+
+    def score(self, products, case, cfg):
+        return score_fields(dict(products), case, self.field, self.name, mask=self.mask, cfg=cfg.score_config(), splits=self.splits), []
+
+
+@dataclass
+class Evaluation:
+    results: xr.Dataset
+    notes: list[str] = field(default_factory=list)
+
+
+def standard_references(case: xr.Dataset, insitu: str | Path | Sequence[StationSeries] | None) -> list[Reference]:
+    """The references every workflow scores against when they exist: the stations and the twin's truth."""
+    refs: list[Reference] = []
+    if insitu is not None and (not isinstance(insitu, Sequence) or isinstance(insitu, str) or len(insitu)):
+        refs.append(InsituReference(insitu))
+    if "truth" in case:
+        refs.append(FieldReference("truth", case["truth"]))
+    return refs
+
+
+def evaluate(products: Mapping[str, xr.DataArray], case: xr.Dataset, references: Sequence[Reference],
+             cfg: ValidationConfig | None = None, attrs: dict | None = None) -> Evaluation:
+    """Score ``products`` (or each reference's own products) against every reference on the days of
+    ``case``; one results cube with ``attrs`` and the notes gathered on the way."""
+    cfg = cfg or ValidationConfig()
+    parts, notes = [], []
+    for ref in references:
+        ds, ref_notes = ref.score(ref.products if ref.products is not None else products, case, cfg)
+        parts.append(ds)
+        notes += ref_notes
+    return Evaluation(combine(parts, attrs), notes)

@@ -1,0 +1,229 @@
+"""The full chain, usable from Python and behind the CLI: case -> every method (fit on the training
+period, predict the test period) -> scores (in-situ, gap-aware, truth, simulated gaps) -> report.
+
+Nothing here names a method or a metric: methods come from the registry in their declared order and
+say what they are (``kind``); scoring is one call of :func:`stsg_bench.validation.evaluate` with the
+references given as data.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..cards import Card, CaseBundle, build_bundle
+from ..case import save_case, select_period
+from ..errors import ConfigError, InputError
+from ..files import read_toml
+from ..io.lazy import save_product
+from ..methods import get_method, list_methods, method_class
+from ..validation import (
+    FieldReference,
+    SimGapConfig,
+    ValidationConfig,
+    evaluate,
+    hide_smap,
+    save_results,
+    standard_references,
+)
+
+log = logging.getLogger(__name__)
+Period = tuple[str, str]
+
+
+@dataclass
+class RunConfig:
+    """What ``stsg-bench run CONFIG.toml`` reads (all optional except ``dataset``)."""
+
+    dataset: str = "twin-small"
+    methods: list[str] | None = None  # default: every registered method
+    method_config: dict[str, dict] = field(default_factory=dict)  # per-method overrides
+    train_period: Period | None = None
+    test_period: Period | None = None
+    simulated_gaps: bool = True
+    simgap_fraction: float = 0.2
+    min_obs: int | None = None  # default: the card's [ismn] min_obs (20)
+    bootstrap: int = 0
+    depth: tuple[float, float] | None = None  # default: the card's [ismn] depth or 0-0.10 m
+    report: bool = True
+
+    def validation(self, card: Card) -> ValidationConfig:
+        """The card's matching settings with this run's overrides."""
+        return card.validation.replace(depth=self.depth, min_obs=self.min_obs, bootstrap=self.bootstrap or None)
+
+
+def default_periods(case: xr.Dataset, card: Card | None = None) -> tuple[Period, Period]:
+    """Training and test periods: the card's, else the case's ``train_end`` attribute, else the first
+    half / second half of the days."""
+    times = case.indexes["time"]
+    if card is not None and card.train_period and card.test_period:
+        return card.train_period, card.test_period
+    end = pd.Timestamp(case.attrs.get("train_end", times[len(times) // 2 - 1]))
+    fmt = lambda t: str(pd.Timestamp(t).date())  # noqa: E731
+    after = times[times > end]
+    if len(after) == 0:
+        raise ConfigError(f"no test days after the training period ending {fmt(end)}")
+    return (fmt(times[0]), fmt(end)), (fmt(after[0]), fmt(times[-1]))
+
+
+def _progress(items, desc: str, progress: bool):
+    if not progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="method")
+
+
+def fit_predict(name: str, case: xr.Dataset, train, test, overrides: dict | None = None, progress: bool = False) -> tuple[xr.DataArray, dict]:
+    """Fit a registered method on ``train`` and predict ``test``; returns the product and timings."""
+    m = get_method(name, **(overrides or {}))
+    t0 = time.perf_counter()
+    m.fit(case, train, progress=progress)
+    t1 = time.perf_counter()
+    prod = m.predict(case, test)
+    info = {"fit_seconds": round(t1 - t0, 2), "predict_seconds": round(time.perf_counter() - t1, 2), **{k: v for k, v in m.fit_info.items() if np.isscalar(v)}}
+    return prod, info
+
+
+def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: bool = False) -> xr.Dataset:
+    """Fit/predict every method, score, write ``out/results.nc``, ``out/products/`` and the report."""
+    out = Path(out)
+    case = bundle.case
+    names = cfg.methods or list_methods()
+    for n in names:
+        get_method(n, **cfg.method_config.get(n, {}))  # fail fast on unknown names / keys
+    vcfg = cfg.validation(bundle.card)
+    train, test = cfg.train_period, cfg.test_period
+    if train is None or test is None:
+        dtrain, dtest = default_periods(case, bundle.card)
+        train, test = train or dtrain, test or dtest
+    log.info("training period %s, test period %s", train, test)
+    products, infos = {}, {}
+    (out / "products").mkdir(parents=True, exist_ok=True)
+    for name in _progress(names, "methods", progress):
+        prod, info = fit_predict(name, case, train, test, cfg.method_config.get(name), progress)
+        products[name] = prod
+        infos[name] = info
+        save_product(prod, out / "products" / f"{name}.nc", {"case": bundle.card.name, "train_period": "/".join(train), **info})
+    test_case = select_period(case, test)
+    references = standard_references(test_case, bundle.insitu)
+    if cfg.simulated_gaps:
+        thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
+        fillers = [n for n in names if method_class(n).kind != "observation"]  # SMAP alone has nothing to fill with
+        sim = {n: fit_predict(n, thin, train, test, cfg.method_config.get(n))[0] for n in _progress(fillers, "simulated gaps", progress)}
+        references.append(FieldReference("hidden_smap", test_case["smap"], mask=hidden.sel(time=slice(*test)), splits=("all",), products=sim))
+    ev = evaluate(products, test_case, references, vcfg)
+    bundle.notes.extend(ev.notes)
+    results = ev.results
+    results.attrs.update({
+        "case": bundle.card.name,
+        "train_period": "/".join(train),
+        "test_period": "/".join(test),
+        "methods": json.dumps(infos),
+        "products": json.dumps({n: f"products/{n}.nc" for n in products}),
+        "notes": json.dumps(bundle.notes),
+        "smap_quality_rule": str(case.attrs.get("smap_quality_rule", "")),
+    })
+    save_results(results, out / "results.nc")
+    if cfg.report:
+        from ..reports import write_report
+
+        save_case(case, out / "case.nc")
+        write_report(out / "results.nc", out / "report", case_path=out / "case.nc")
+    return results
+
+
+def summary_table(results: xr.Dataset) -> str:
+    """One screen: pooled in-situ scores per method plus gap RMSE against truth / hidden SMAP."""
+    from ..reports.tables import summary_frame
+
+    return summary_frame(results).to_string(float_format=lambda v: f"{v:.4f}")
+
+
+def run_demo(out: str | Path = "demo_out", preset: str = "small", seed: int = 0, methods: list[str] | None = None, progress: bool = False) -> str:
+    """The main job: synthetic twin -> all methods -> scores -> report. Returns the summary text."""
+    from ..twin import generate_twin, write_twin
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    twin = generate_twin(preset, seed=seed, progress=progress)
+    write_twin(twin, out / "twin")
+    card = Card(name=f"twin-{preset}", kind="twin", path=Path("<demo>"), preset=preset, seed=seed)
+    bundle = CaseBundle(twin.case, card, twin.stations)
+    results = run_chain(bundle, out, RunConfig(methods=methods), progress=progress)
+    elapsed = time.perf_counter() - t0
+    return (
+        f"stsg-bench demo (twin '{preset}', seed {seed}) finished in {elapsed:.0f} s\n"
+        + summary_table(results)
+        + f"\n\nresults: {out / 'results.nc'}\nreport:  {out / 'report' / 'index.html'}"
+    )
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """A run config TOML, a dataset card (run with the defaults) or a bare card name."""
+    path = Path(path)
+    if path.suffix != ".toml":
+        return RunConfig(dataset=str(path))  # a bare card name
+    data = read_toml(path, "run config")
+    if data.get("kind") in ("twin", "files"):  # a dataset card itself
+        return RunConfig(dataset=str(path))
+    return parse_run_config(data, path)
+
+
+def _check_type(path: Path, key: str, value: Any, ok: bool, expected: str) -> None:
+    if not ok:
+        raise InputError(path, f"expected {expected}, got {value!r}", key)
+
+
+def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
+    """Check a run config's keys and value types (one-line errors naming the file and key)."""
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        import difflib
+
+        near = difflib.get_close_matches(unknown[0], sorted(fields), n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise InputError(path, f"unknown key{hint} (valid: {', '.join(sorted(fields))})", unknown[0])
+    kw: dict[str, Any] = {}
+    for key, v in data.items():
+        if key in ("dataset",):
+            _check_type(path, key, v, isinstance(v, str), "a card name or path")
+        elif key == "methods":
+            _check_type(path, key, v, isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of method names")
+        elif key == "method_config":
+            _check_type(path, key, v, isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()), "tables of per-method options")
+        elif key in ("train_period", "test_period"):
+            from ..cards import _period
+
+            v = _period(path, key, v)
+        elif key in ("simulated_gaps", "report"):
+            _check_type(path, key, v, isinstance(v, bool), "true or false")
+        elif key == "simgap_fraction":
+            _check_type(path, key, v, isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1, "a fraction in (0, 1]")
+        elif key in ("min_obs", "bootstrap"):
+            _check_type(path, key, v, isinstance(v, int) and not isinstance(v, bool) and v >= (1 if key == "min_obs" else 0), "a non-negative integer")
+        elif key == "depth":
+            _check_type(path, key, v, isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) and 0 <= v[0] <= v[1],
+                        "[from, to] in metres")
+            v = (float(v[0]), float(v[1]))
+        kw[key] = v
+    return RunConfig(**kw)
+
+
+def run_config(path: str | Path, out: str | Path, data_root=None, progress: bool = False) -> str:
+    cfg = load_run_config(path)
+    bundle = build_bundle(cfg.dataset, data_root, progress=progress)
+    results = run_chain(bundle, out, cfg, progress=progress)
+    notes = "\n".join(f"note: {n}" for n in bundle.notes)
+    return f"{notes}\n{summary_table(results)}\n\nresults: {Path(out) / 'results.nc'}"
+
+

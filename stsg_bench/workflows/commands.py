@@ -1,0 +1,89 @@
+"""Single-stage commands behind ``stsg-bench fuse``, ``train`` and ``score``."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import xarray as xr
+
+from ..case import open_case
+from ..errors import ConfigError, InputError
+from ..files import open_netcdf
+from ..io.lazy import open_case_lazy, open_product_lazy, save_product
+from ..methods import get_method, load_method_config, method_class
+from ..validation import ValidationConfig, evaluate, save_results, standard_references
+from .archive import fuse_chunked
+from .chain import default_periods, fit_predict
+from .scheduler import use_scheduler
+
+
+def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None, device="cpu", train_period=None, period=None,
+                 chunk: bool = False, scheduler: str = "threads", chunk_days: int = 32) -> None:
+    with use_scheduler(scheduler):
+        case = open_case_lazy(case_path, chunk_days) if chunk else open_case(case_path)
+        _fuse(method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days)
+
+
+def _fuse(method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days) -> None:
+    overrides: dict = {}
+    if config_file:
+        cname, overrides = load_method_config(config_file)
+        if cname != method:
+            raise ConfigError(f"config {config_file} is for method '{cname}', not '{method}'")
+    cls = method_class(method)
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    if "device" in fields:
+        overrides["device"] = device
+    if checkpoint:
+        if not cls.supports_checkpoint:
+            raise ConfigError(f"--checkpoint: method '{method}' has no checkpoints")
+        overrides["checkpoint"] = str(checkpoint)
+    dtrain, dtest = default_periods(case)
+    train = tuple(train_period) if train_period else dtrain
+    test = tuple(period) if period else (str(case.indexes["time"][0].date()), str(case.indexes["time"][-1].date()))
+    provenance = {"case": str(case_path), "train_period": "/".join(train)}
+    if chunk:
+        m = get_method(method, **overrides)
+        m.fit(case, train, progress=True)
+        fuse_chunked(m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days)
+        return
+    prod, info = fit_predict(method, case, train, test, overrides, progress=True)
+    save_product(prod, Path(out), {**provenance, **info})
+
+
+def train_command(case_path, config_file, out, device="cpu", train_period=None) -> None:
+    """Train DrcGAN (the fusion the suite is built around) and write a checkpoint."""
+    from ..fusion import Trainer, get_config, save_checkpoint
+
+    case = open_case(case_path)
+    cfg = get_config(config_file)
+    train = tuple(train_period) if train_period else default_periods(case)[0]
+    trainer = Trainer(cfg, case, train, device).fit(progress=True)
+    save_checkpoint(trainer, out, meta={"case": str(case_path)})
+
+
+def score_command(case_path, products, insitu, out, scheduler: str = "threads", chunk_days: int = 32,
+                  card: str | None = None, overrides: dict | None = None) -> xr.Dataset:
+    """Score product files (dask-backed, block by block); files of one method are joined in time.
+
+    Stations are matched with the settings of dataset card ``card`` when given, else those the case was
+    built with (its card's ``[ismn]``, see :func:`stsg_bench.cards.validation_from_case`), with
+    ``overrides`` (depth, flags, min_obs; None = not given) on top: the same settings ``run`` uses."""
+    from ..cards import load_card, validation_from_case
+
+    with use_scheduler(scheduler):
+        case = open_case_lazy(case_path, chunk_days)
+        by_method: dict[str, list[Path]] = {}
+        for p in products:
+            ds = open_netcdf(p, "product file")
+            if "sm" not in ds:
+                raise InputError(p, "variable missing", "sm")
+            by_method.setdefault(ds["sm"].attrs.get("method", Path(p).stem), []).append(Path(p))
+            ds.close()
+        prods = {name: open_product_lazy(sorted(files), chunk_days) for name, files in by_method.items()}
+        test = case.sel(time=prods[next(iter(prods))].indexes["time"]) if prods else case
+        base: ValidationConfig = load_card(card).validation if card else validation_from_case(case)
+        vcfg = base.replace(**(overrides or {}))
+        ev = evaluate(prods, test, standard_references(test, insitu), vcfg, attrs={"case": str(case_path)})
+        save_results(ev.results, out)
+        return ev.results

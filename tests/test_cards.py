@@ -1,0 +1,147 @@
+"""Dataset cards parsed at the edge, and readers as plug-ins."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from stsg_bench.cards import build_bundle, load_card
+from stsg_bench.errors import InputError
+from stsg_bench.grid import Window
+from stsg_bench.io import READERS, SourceData, register_reader
+
+GOOD = """name = "demo"
+kind = "files"
+period = ["2017-01-01", "2017-01-10"]
+[grid]
+window = { row0 = 100, row1 = 104, col0 = 500, col1 = 506 }
+[observation]
+reader = "test_constant_obs"
+path = "obs"
+value = 0.25
+[model]
+reader = "test_constant_model"
+path = "model"
+[ismn]
+depth = [0.0, 0.2]
+"""
+
+
+@dataclass
+class ObsOptions:
+    value: float = 0.2
+
+
+@dataclass
+class ModelOptions:
+    offset: float = 0.05
+
+
+def _grid(window: Window, period) -> dict:
+    times = pd.date_range(*period)
+    return {"time": times, **window.coords()}
+
+
+@register_reader("test_constant_obs", "observation", ObsOptions)
+def _obs(path, window, period, opts: ObsOptions) -> SourceData:
+    """a constant field (test reader registered from a test module)"""
+    coords = _grid(window, period)
+    shape = (len(coords["time"]),) + window.shape
+    ds = xr.Dataset({"smap": (("time", "y", "x"), np.full(shape, opts.value, np.float32)),
+                     "smap_quality": (("time", "y", "x"), np.ones(shape, bool))}, coords=coords,
+                    attrs={"smap_quality_rule": "recommended"})
+    return SourceData(ds, ["obs: constant"])
+
+
+@register_reader("test_constant_model", "model", ModelOptions)
+def _model(path, window, period, opts: ModelOptions) -> SourceData:
+    """a constant model field"""
+    coords = _grid(window, period)
+    shape = (len(coords["time"]),) + window.shape
+    return SourceData(xr.Dataset({"noah": (("time", "y", "x"), np.full(shape, 0.2 + opts.offset, np.float32))}, coords=coords))
+
+
+def _card(tmp_path, text: str):
+    (tmp_path / "obs").touch()
+    (tmp_path / "model").touch()
+    path = tmp_path / "card.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_reader_registered_elsewhere_builds_a_case(tmp_path):
+    assert READERS["test_constant_obs"].role == "observation"
+    b = build_bundle(_card(tmp_path, GOOD), data_root=tmp_path)
+    assert b.case.sizes["time"] == 10 and float(b.case["smap"].max()) == pytest.approx(0.25)
+    assert float(b.case["noah"].max()) == pytest.approx(0.25)
+    assert "obs: constant" in b.notes and b.card.validation.depth == (0.0, 0.2)
+    assert b.case.attrs["ismn_depth_range"] == "0.0 0.2"
+
+
+@pytest.mark.parametrize("change, key, message", [
+    (("value = 0.25", "vaule = 0.25"), "observation.vaule", "did you mean 'value'"),
+    (("value = 0.25", 'value = "high"'), "observation.value", "expected float"),
+    (('path = "obs"', 'path = "obs"\nquality_rule = "any"'), "observation.quality_rule", "unknown key"),
+    (('period = ["2017-01-01", "2017-01-10"]', 'period = ["2017-01-01", "2017-13-10"]'), "period", "cannot parse the dates"),
+    (('period = ["2017-01-01", "2017-01-10"]', 'period = ["2017-02-01", "2017-01-10"]'), "period", "ends before it starts"),
+    (('period = ["2017-01-01", "2017-01-10"]', 'period = "2017"'), "period", "a period is"),
+    (('reader = "test_constant_model"', 'reader = "test_constant_obs"'), "model.reader", "unknown model reader"),
+    (("kind = \"files\"", "kind = \"files\"\ntrain_perod = [\"2017-01-01\", \"2017-01-05\"]"), "train_perod", "did you mean 'train_period'"),
+    (("depth = [0.0, 0.2]", "depth = [0.3, 0.2]"), "ismn", "depth range"),
+    (("depth = [0.0, 0.2]", "flags = \"G\""), "ismn", "flags must be a list"),
+    (("row1 = 104", "row1 = \"104\""), "grid.window", "window ="),
+])
+def test_card_errors_name_the_card_and_key(tmp_path, change, key, message):
+    path = _card(tmp_path, GOOD.replace(*change))
+    with pytest.raises(InputError) as err:
+        load_card(path)
+    text = str(err.value)
+    assert str(path) in text and f"[{key}]" in text and message in text
+    assert "\n" not in text
+
+
+def test_historical_section_names_still_read(tmp_path):
+    text = GOOD.replace("[observation]", "[smap]").replace("[model]", "[gldas]")
+    card = load_card(_card(tmp_path, text))
+    assert card.observation is not None and card.observation.section == "smap" and card.model is not None
+    both = text + '[observation]\nreader = "test_constant_obs"\npath = "obs"\n'
+    with pytest.raises(InputError, match="not both"):
+        load_card(_card(tmp_path, both))
+
+
+def test_shipped_cards_parse():
+    for name in ("hawaii", "twin-tiny", "twin-gate", "twin-small"):
+        card = load_card(name)
+        assert card.name == name
+    hawaii = load_card("hawaii")
+    assert hawaii.validation.depth == (0.0, 0.2) and hawaii.train_period == ("2017-01-01", "2017-12-31")
+
+
+@pytest.mark.parametrize("text, key, message", [
+    ('dataset = "twin-tiny"\nmethod = ["noah_raw"]', "method", "did you mean 'methods'"),
+    ('dataset = "twin-tiny"\nmin_obs = "many"', "min_obs", "expected a non-negative integer"),
+    ('dataset = "twin-tiny"\nsimgap_fraction = 1.5', "simgap_fraction", "fraction in (0, 1]"),
+    ('dataset = "twin-tiny"\ntest_period = ["2018-01-01", "2018-02-30"]', "test_period", "cannot parse"),
+    ('dataset = "twin-tiny"\ndepth = [0.2, 0.1]', "depth", "[from, to]"),
+])
+def test_run_config_errors_name_the_file_and_key(tmp_path, text, key, message):
+    from stsg_bench.workflows.chain import load_run_config
+
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_run_config(path)
+    assert str(path) in str(err.value) and f"[{key}]" in str(err.value) and message in str(err.value)
+
+
+def test_run_config_overrides_the_card_validation(tmp_path):
+    from stsg_bench.workflows.chain import load_run_config
+
+    path = tmp_path / "run.toml"
+    path.write_text('dataset = "hawaii"\nmin_obs = 5\ntest_period = ["2018-01-01", "2018-06-30"]\n')
+    cfg = load_run_config(path)
+    v = cfg.validation(load_card("hawaii"))
+    assert v.min_obs == 5 and v.depth == (0.0, 0.2) and cfg.test_period == ("2018-01-01", "2018-06-30")

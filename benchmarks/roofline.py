@@ -3,6 +3,7 @@ fields/s = achieved FLOP/s, compared with the device's peak (measured with a lar
 
     python benchmarks/roofline.py --device cuda --tier global --out roofline.png [--peak-tflops 790]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,15 @@ def measure(dev, tier, config, dtype, batch):
     run()
     m = tb.Timer("f(); s()", globals={"f": run, "s": lambda: sync(dev)}).blocked_autorange(min_run_time=1.0)
     fields_s = batch / m.median
-    return {"tier": tier, "config": config, "dtype": dtype, "batch": batch, "gflop_per_field": flops / 1e9,
-            "ms_per_field": 1e3 / fields_s, "achieved_tflops": flops * fields_s / 1e12}
+    return {
+        "tier": tier,
+        "config": config,
+        "dtype": dtype,
+        "batch": batch,
+        "gflop_per_field": flops / 1e9,
+        "ms_per_field": 1e3 / fields_s,
+        "achieved_tflops": flops * fields_s / 1e12,
+    }
 
 
 def main():
@@ -78,7 +86,14 @@ def main():
     ax.bar(labels, [r["achieved_tflops"] for r in rows], color="tab:blue")
     ax.axhline(peak, color="k", ls="--", label=f"peak {peak:.2f} TFLOP/s")
     for i, r in enumerate(rows):
-        ax.text(i, r["achieved_tflops"], f"{100 * r['fraction_of_peak']:.0f}%\n{r['ms_per_field']:.1f} ms", ha="center", va="bottom", fontsize=7)
+        ax.text(
+            i,
+            r["achieved_tflops"],
+            f"{100 * r['fraction_of_peak']:.0f}%\n{r['ms_per_field']:.1f} ms",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     ax.set_ylabel("achieved TFLOP/s")
     ax.set_title(f"DrcGAN generator, {args.tier} field, {dev}")
     ax.legend(fontsize=8)

@@ -8,6 +8,7 @@ Generates the twin once (``stsg-bench twin --preset global``, one file per 32 da
 (wall seconds per stage, days per second, peak resident memory of the process).
 Slow by design (minutes): not part of asv's default run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,21 +35,45 @@ def main(argv: list[str] | None = None) -> int:
     cli = [sys.executable, "-m", "stsg_bench.cli"]
     twin = args.work / "twin"
     if not (twin / "case").is_dir():
-        _run(cli + ["twin", "--preset", "global", "--days", str(max(args.days)), "--chunk-days", "32", "--out", str(twin)])
+        _run(
+            cli
+            + ["twin", "--preset", "global", "--days", str(max(args.days)), "--chunk-days", "32", "--out", str(twin)]
+        )
     start = pd.Timestamp("2017-01-01")
     rows = []
     for d in args.days:
         out = args.work / f"run_{d}d"
         end = start + pd.Timedelta(days=d - 1)
-        _run(cli + ["scale", str(twin / "case"), "--insitu", str(twin / "ismn"), "--out", str(out),
-                    "--period", str(start.date()), str(end.date()), "--scheduler", args.scheduler, "--chunk-days", str(args.chunk_days)])
+        _run(
+            cli
+            + [
+                "scale",
+                str(twin / "case"),
+                "--insitu",
+                str(twin / "ismn"),
+                "--out",
+                str(out),
+                "--period",
+                str(start.date()),
+                str(end.date()),
+                "--scheduler",
+                args.scheduler,
+                "--chunk-days",
+                str(args.chunk_days),
+            ]
+        )
         rows.append(json.loads((out / "scale_summary.json").read_text()))
-    print("\n| days | CDF fit s | CDF predict+write s | STARFM predict+write s | scoring s | total s | days/s | peak RSS MiB |")
+    print(
+        "\n| days | CDF fit s | CDF predict+write s | STARFM predict+write s | scoring s | total s | days/s "
+        "| peak RSS MiB |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         s = r["seconds"]
-        print(f"| {r['days']} | {s['lin_cdf_match_fit_s']} | {s['lin_cdf_match_predict_s']} | {s['starfm_predict_s']} | "
-              f"{s['score_s']} | {s['total_s']} | {r['days_per_second']} | {r['peak_rss_mb']} |")
+        print(
+            f"| {r['days']} | {s['lin_cdf_match_fit_s']} | {s['lin_cdf_match_predict_s']} | {s['starfm_predict_s']} | "
+            f"{s['score_s']} | {s['total_s']} | {r['days_per_second']} | {r['peak_rss_mb']} |"
+        )
     return 0
 
 

@@ -8,6 +8,7 @@ the current folder or next to the project checkout. Sources are read by plug-in 
 (:mod:`stsg_bench.io.readers`) named by each section's ``reader`` key: ``[observation]`` (historical
 name ``[smap]``) and ``[model]`` (``[gldas]``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,7 +59,9 @@ def find_card(name: str | Path) -> Path:
         cand = folder / f"{name}.toml"
         if cand.is_file():
             return cand
-    known = sorted({c.stem for f in (Path.cwd() / "datasets", PROJECT_ROOT / "datasets") if f.is_dir() for c in f.glob("*.toml")})
+    known = sorted(
+        {c.stem for f in (Path.cwd() / "datasets", PROJECT_ROOT / "datasets") if f.is_dir() for c in f.glob("*.toml")}
+    )
     raise ConfigError(f"unknown dataset card '{name}' (known: {', '.join(known) or 'none found'})")
 
 
@@ -108,7 +111,7 @@ def _reject_unknown(path: Path, section: str, keys, valid) -> None:
 
 def _period(path: Path, key: str, value: Any) -> Period:
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
-        raise InputError(path, "a period is [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]", key)
+        raise InputError(path, 'a period is ["YYYY-MM-DD", "YYYY-MM-DD"]', key)
     try:
         lo, hi = (pd.Timestamp(str(v)) for v in value)
     except (ValueError, TypeError):
@@ -149,8 +152,20 @@ class Card:
     citations: dict[str, str] = field(default_factory=dict)
 
 
-CARD_KEYS = ("name", "kind", "description", "preset", "seed", "period", "train_period", "test_period", "grid", "ismn",
-             "citations", *(s for names in ROLE_SECTIONS.values() for s in names))
+CARD_KEYS = (
+    "name",
+    "kind",
+    "description",
+    "preset",
+    "seed",
+    "period",
+    "train_period",
+    "test_period",
+    "grid",
+    "ismn",
+    "citations",
+    *(s for names in ROLE_SECTIONS.values() for s in names),
+)
 
 
 def _source(path: Path, role: str, section: str, table: Any) -> Source:
@@ -158,7 +173,7 @@ def _source(path: Path, role: str, section: str, table: Any) -> Source:
         raise InputError(path, "must be a table", section)
     name = table.get("reader")
     if not isinstance(name, str):
-        raise InputError(path, "needs reader = \"NAME\"", f"{section}.reader")
+        raise InputError(path, 'needs reader = "NAME"', f"{section}.reader")
     try:
         spec = get_reader(name, role)
     except ConfigError as exc:
@@ -172,7 +187,9 @@ def _source(path: Path, role: str, section: str, table: Any) -> Source:
         if key in table:
             value, default = table[key], getattr(spec.Options(), f.name)
             if type(value) is not type(default):
-                raise InputError(path, f"expected {type(default).__name__}, got {type(value).__name__} {value!r}", f"{section}.{key}")
+                raise InputError(
+                    path, f"expected {type(default).__name__}, got {type(value).__name__} {value!r}", f"{section}.{key}"
+                )
             kw[f.name] = value
     try:
         options = spec.Options(**kw)
@@ -201,7 +218,11 @@ def parse_card(data: dict[str, Any], path: Path) -> Card:
     _reject_unknown(path, "grid", grid, ("name", "window"))
     if "window" in grid:
         w = grid["window"]
-        if not (isinstance(w, dict) and set(w) == {"row0", "row1", "col0", "col1"} and all(isinstance(v, int) for v in w.values())):
+        if not (
+            isinstance(w, dict)
+            and set(w) == {"row0", "row1", "col0", "col1"}
+            and all(isinstance(v, int) for v in w.values())
+        ):
             raise InputError(path, "window = { row0 = INT, row1 = INT, col0 = INT, col1 = INT }", "grid.window")
         try:
             window = Window(**w)
@@ -227,10 +248,19 @@ def parse_card(data: dict[str, Any], path: Path) -> Card:
             if sources[role] is None:
                 raise InputError(path, f"a 'files' card needs an [{names[0]}] section", names[0])
     return Card(
-        name=data.get("name", path.stem), kind=kind, path=path, description=data.get("description", ""),
-        preset=data.get("preset", "small"), seed=seed, window=window, observation=sources["observation"],
-        model=sources["model"], ismn_path=ismn.get("path"), validation=validation,
-        citations={str(k): str(v) for k, v in data.get("citations", {}).items()}, **periods,
+        name=data.get("name", path.stem),
+        kind=kind,
+        path=path,
+        description=data.get("description", ""),
+        preset=data.get("preset", "small"),
+        seed=seed,
+        window=window,
+        observation=sources["observation"],
+        model=sources["model"],
+        ismn_path=ismn.get("path"),
+        validation=validation,
+        citations={str(k): str(v) for k, v in data.get("citations", {}).items()},
+        **periods,
     )
 
 
@@ -248,14 +278,20 @@ def fill_land_gaps(noah: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.n
         if np.isfinite(block).any():
             valid = np.isfinite(block)
             noah[:, r, c] = np.where(valid, block, 0).sum(1) / np.maximum(valid.sum(1), 1)
-            notes.append(f"land cell (row {r}, col {c} in window) has no GLDAS cell: filled with the mean of its neighbours")
+            notes.append(
+                f"land cell (row {r}, col {c} in window) has no GLDAS cell: filled with the mean of its neighbours"
+            )
         else:
             land[r, c] = False
-            notes.append(f"land cell (row {r}, col {c} in window) has no GLDAS value nearby: removed from the land mask")
+            notes.append(
+                f"land cell (row {r}, col {c} in window) has no GLDAS value nearby: removed from the land mask"
+            )
     return noah, land, notes
 
 
-def build_case_from_card(name: str | Path, data_root: str | Path | None = None, out: str | Path | None = None, progress: bool = False) -> tuple[xr.Dataset, list[str]]:
+def build_case_from_card(
+    name: str | Path, data_root: str | Path | None = None, out: str | Path | None = None, progress: bool = False
+) -> tuple[xr.Dataset, list[str]]:
     b = build_bundle(name, data_root, progress=progress)
     if out is not None:
         save_case(b.case, out)
@@ -281,13 +317,20 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
         raise InputError(card.path, "SMAP and GLDAS share no day in the card's period", "period")
     smap, noah = smap.sel(time=times), noah.sel(time=times)
     if (smap.sizes["y"], smap.sizes["x"]) != window.shape:
-        raise InputError(card.path, f"SMAP window {smap.sizes['y']}x{smap.sizes['x']} differs from the card's {window.shape}", "grid.window")
+        raise InputError(
+            card.path,
+            f"SMAP window {smap.sizes['y']}x{smap.sizes['x']} differs from the card's {window.shape}",
+            "grid.window",
+        )
     land = smap["land"].values if "land" in smap else np.isfinite(noah.values).any(axis=0)
     noah_v, land, fill_notes = fill_land_gaps(noah.values, land)
     notes += fill_notes
     noah_v = np.where(land, noah_v, np.nan).astype(np.float32)
     rule = smap.attrs.get("smap_quality_rule", "")
-    notes.append(f"SMAP quality rule: '{rule}'" + (" (relaxed: SMAP never reaches 'recommended' quality here)" if rule != "recommended" else ""))
+    notes.append(
+        f"SMAP quality rule: '{rule}'"
+        + (" (relaxed: SMAP never reaches 'recommended' quality here)" if rule != "recommended" else "")
+    )
     attrs = {
         "source": f"dataset card {card.name}",
         "smap_quality_rule": rule,
@@ -311,8 +354,11 @@ VALIDATION_ATTRS = {"depth": "ismn_depth_range", "flags": "ismn_flags", "min_obs
 
 
 def validation_attrs(cfg: ValidationConfig) -> dict[str, str]:
-    return {VALIDATION_ATTRS["depth"]: f"{cfg.depth[0]} {cfg.depth[1]}", VALIDATION_ATTRS["flags"]: " ".join(cfg.flags),
-            VALIDATION_ATTRS["min_obs"]: str(cfg.min_obs)}
+    return {
+        VALIDATION_ATTRS["depth"]: f"{cfg.depth[0]} {cfg.depth[1]}",
+        VALIDATION_ATTRS["flags"]: " ".join(cfg.flags),
+        VALIDATION_ATTRS["min_obs"]: str(cfg.min_obs),
+    }
 
 
 def validation_from_case(case: xr.Dataset, default: ValidationConfig | None = None) -> ValidationConfig:

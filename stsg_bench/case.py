@@ -19,6 +19,7 @@ coordinates ``time`` (daily, strictly increasing), ``y``/``x`` (EPSG:6933 metres
 A SMAP value is *usable* (:func:`valid_smap`) where it is finite, flagged good and on land; every filled
 product passes usable SMAP through unchanged.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -106,7 +107,9 @@ def _fail(source: str | None, var: str, problem: str) -> None:
 
 
 def _block_stats(ds: xr.Dataset) -> dict:
-    items: dict[str, Any] = {var: (ds[var].min(skipna=True), ds[var].max(skipna=True)) for var in SM_FIELDS if var in ds and ds[var].size}
+    items: dict[str, Any] = {
+        var: (ds[var].min(skipna=True), ds[var].max(skipna=True)) for var in SM_FIELDS if var in ds and ds[var].size
+    }
     items["noah_gaps"] = (ds["noah"].isnull() & ds["land"].astype(bool)).sum()
     if ds["noah"].chunks is not None:
         import dask
@@ -204,7 +207,9 @@ def save_case(ds: xr.Dataset, path: str | PathLike) -> None:
     """Validate and write a case atomically as CF-1.8 netCDF (zlib-compressed float32)."""
     validate_case(ds)
     enc = encode_for_netcdf(ds)
-    encoding: dict[str, dict[str, Any]] = {str(v): {"zlib": True, "complevel": 1} for v in enc.data_vars if enc[v].ndim == 3}
+    encoding: dict[str, dict[str, Any]] = {
+        str(v): {"zlib": True, "complevel": 1} for v in enc.data_vars if enc[v].ndim == 3
+    }
     for v in SM_FIELDS:
         if v in enc:
             encoding[v]["dtype"] = "float32"

@@ -3,6 +3,7 @@
 Every user-caused error (:class:`~stsg_bench.errors.StsgError`) is printed as one line and exits with
 status 2; no traceback unless ``--debug``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,7 +88,9 @@ def _fuse(args) -> int:
 def _train(args) -> int:
     from .workflows.commands import train_command
 
-    train_command(case_path=args.case, config_file=args.config, out=args.out, device=args.device, train_period=args.train_period)
+    train_command(
+        case_path=args.case, config_file=args.config, out=args.out, device=args.device, train_period=args.train_period
+    )
     print(f"wrote {args.out}")
     return 0
 
@@ -96,10 +99,21 @@ def _train(args) -> int:
 def _score(args) -> int:
     from .workflows.commands import score_command
 
-    overrides = {"depth": tuple(args.depth) if args.depth else None, "flags": tuple(args.flags) if args.flags else None,
-                 "min_obs": args.min_obs}
-    res = score_command(case_path=args.case, products=args.products, insitu=args.insitu, out=args.out,
-                        scheduler=args.scheduler, chunk_days=args.chunk_days, card=args.card, overrides=overrides)
+    overrides = {
+        "depth": tuple(args.depth) if args.depth else None,
+        "flags": tuple(args.flags) if args.flags else None,
+        "min_obs": args.min_obs,
+    }
+    res = score_command(
+        case_path=args.case,
+        products=args.products,
+        insitu=args.insitu,
+        out=args.out,
+        scheduler=args.scheduler,
+        chunk_days=args.chunk_days,
+        card=args.card,
+        overrides=overrides,
+    )
     print(f"wrote {args.out} ({res.sizes.get('method', 0)} products)")
     return 0
 
@@ -108,13 +122,20 @@ def _score(args) -> int:
 def _scale(args) -> int:
     from .workflows.scale import ScaleConfig, run_scale
 
-    cfg = ScaleConfig(chunk_days=args.chunk_days, scheduler=args.scheduler, min_obs=args.min_obs,
-                      train=tuple(args.train_period) if args.train_period else None, period=tuple(args.period) if args.period else None)
+    cfg = ScaleConfig(
+        chunk_days=args.chunk_days,
+        scheduler=args.scheduler,
+        min_obs=args.min_obs,
+        train=tuple(args.train_period) if args.train_period else None,
+        period=tuple(args.period) if args.period else None,
+    )
     if args.methods:
         cfg.methods = tuple(args.methods)
     s = run_scale(args.case, args.insitu, args.out, cfg, progress=True)
-    print(f"{s['days']} days of {s['grid'][0]}x{s['grid'][1]} in {s['seconds']['total_s']} s "
-          f"({s['days_per_second']} days/s), peak memory {s['peak_rss_mb']} MiB; wrote {args.out}")
+    print(
+        f"{s['days']} days of {s['grid'][0]}x{s['grid'][1]} in {s['seconds']['total_s']} s "
+        f"({s['days_per_second']} days/s), peak memory {s['peak_rss_mb']} MiB; wrote {args.out}"
+    )
     return 0
 
 
@@ -168,8 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="small", help="tiny | gate | small | global (default: small)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--days", type=int, default=None, help="number of days (default: the preset's)")
-    s.add_argument("--chunk-days", type=int, default=None,
-                   help="write OUT/case/case_YYYYMMDD.nc per N days, generating day by day (always for 'global')")
+    s.add_argument(
+        "--chunk-days",
+        type=int,
+        default=None,
+        help="write OUT/case/case_YYYYMMDD.nc per N days, generating day by day (always for 'global')",
+    )
     s.add_argument("--out", type=Path, required=True, help="output folder")
 
     s = sub.add_parser("case", help="build a case dataset from a dataset card in datasets/ (e.g. hawaii)")
@@ -188,8 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu | cuda (torch methods)")
     s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None)
     s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None, help="period to predict")
-    s.add_argument("--chunk-by-year", action="store_true",
-                   help="CASE may be a folder of case_*.nc chunks; write OUT/NAME_YYYY.nc per year, streamed; a rerun resumes")
+    s.add_argument(
+        "--chunk-by-year",
+        action="store_true",
+        help="CASE may be a folder of case_*.nc chunks; write OUT/NAME_YYYY.nc per year, streamed; a rerun resumes",
+    )
     _dask_options(s)
 
     s = sub.add_parser("train", help="train DrcGAN on a case and write a checkpoint")
@@ -201,12 +229,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("score", help="score products against in-situ stations (and truth on the twin)")
     s.add_argument("--case", type=Path, required=True)
-    s.add_argument("--products", type=Path, nargs="+", required=True,
-                   help="product files; several files of one method (e.g. NAME_YYYY.nc chunks) are joined in time")
+    s.add_argument(
+        "--products",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="product files; several files of one method (e.g. NAME_YYYY.nc chunks) are joined in time",
+    )
     s.add_argument("--insitu", type=Path, default=None, help="ISMN folder or zip")
     s.add_argument("--out", type=Path, required=True, help="results netCDF")
-    s.add_argument("--card", default=None,
-                   help="take the station matching settings from this dataset card (default: those the case was built with)")
+    s.add_argument(
+        "--card",
+        default=None,
+        help="take the station matching settings from this dataset card (default: those the case was built with)",
+    )
     s.add_argument("--depth", nargs=2, type=float, metavar=("FROM", "TO"), default=None, help="sensor depth range, m")
     s.add_argument("--flags", nargs="+", default=None, help="ISMN quality flags kept (default: G)")
     s.add_argument("--min-obs", type=int, default=None, help="matched days for per-station scores (default: 20)")
@@ -230,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check", help="accuracy gate: compare results with a committed reference")
     s.add_argument("results", type=Path)
     s.add_argument("--reference", type=Path, required=True, help="folder with results.nc (+ tolerances.toml)")
-    s.add_argument("--tolerances", type=Path, default=None, help="TOML [tolerances] (default: REFERENCE/tolerances.toml)")
+    s.add_argument(
+        "--tolerances", type=Path, default=None, help="TOML [tolerances] (default: REFERENCE/tolerances.toml)"
+    )
     s.add_argument("--update", action="store_true", help="replace the reference with these results")
 
     s = sub.add_parser("demo", help="the main job: twin -> all methods -> scores -> report")
@@ -247,8 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dask_options(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--scheduler", default="threads",
-                   help="dask scheduler: threads (default) | synchronous | processes | local[:N] (LocalCluster) | tcp://HOST:PORT")
+    s.add_argument(
+        "--scheduler",
+        default="threads",
+        help="dask scheduler: threads (default) | synchronous | processes | local[:N] (LocalCluster) | tcp://HOST:PORT",
+    )
     s.add_argument("--chunk-days", type=int, default=32, help="days per dask block (bounds memory)")
 
 

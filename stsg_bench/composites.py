@@ -3,10 +3,11 @@ t (and the next one *after* t), the Noah value on that same day, and its age in 
 
 SMAP gaps move from day to day, so a single reference *image* (as in STARFM) would itself be full of
 holes; the composite gives every pixel its own reference day. Both DrcGAN's input builder and the
-STARFM-like baseline use it. ``age`` is +inf where no reference exists (then the values are NaN). With ``max_age`` set, older
-references count as missing, so a day depends only on the ``max_age`` days either side of it (what makes
-chunked, streaming prediction exact).
+STARFM-like baseline use it. ``age`` is +inf where no reference exists (then the values are NaN).
+With ``max_age`` set, older references count as missing, so a day depends only on the ``max_age`` days
+either side of it (what makes chunked, streaming prediction exact).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ def _composite(smap, noah, ref: np.ndarray, days: np.ndarray, max_age: int | Non
     return Composite(_gather(smap, ref), _gather(noah, ref), age)
 
 
-def previous_composite(smap: np.ndarray, noah: np.ndarray, valid: np.ndarray, max_age: int | None = None, days=None) -> Composite:
+def previous_composite(
+    smap: np.ndarray, noah: np.ndarray, valid: np.ndarray, max_age: int | None = None, days=None
+) -> Composite:
     """References strictly before each day (at most ``max_age`` days old when given), for the time
     indices ``days`` only (default: every day). Memory: one int32 (T, Y, X) index array."""
     T = smap.shape[0]
@@ -53,7 +56,9 @@ def previous_composite(smap: np.ndarray, noah: np.ndarray, valid: np.ndarray, ma
     return _composite(smap, noah, ref, days, max_age)
 
 
-def next_composite(smap: np.ndarray, noah: np.ndarray, valid: np.ndarray, max_age: int | None = None, days=None) -> Composite:
+def next_composite(
+    smap: np.ndarray, noah: np.ndarray, valid: np.ndarray, max_age: int | None = None, days=None
+) -> Composite:
     """References strictly after each day (offline reprocessing can look forward, like STARFM)."""
     T = smap.shape[0]
     days = _days(T, days)

@@ -1,4 +1,5 @@
 """User-facing errors. The CLI prints ``str(err)`` as one line and exits non-zero (no traceback)."""
+
 from __future__ import annotations
 
 from os import PathLike

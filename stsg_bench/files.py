@@ -1,6 +1,7 @@
 """Files in and out, the ground floor every layer may use: atomic writers (every output goes to a
 temporary file in the destination folder, then is renamed, so a crash or a bad input never leaves a
 half-written file behind) and readers of netCDF and TOML with one-line errors naming the file."""
+
 from __future__ import annotations
 
 import contextlib
@@ -58,7 +59,13 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict 
         try:
             ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding or {})
         except (OSError, RuntimeError) as exc:  # disk full, file size limit, HDF5 write errors
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = (
+                exc.strerror
+                if isinstance(exc, OSError) and exc.strerror
+                else str(exc).splitlines()[0]
+                if str(exc)
+                else type(exc).__name__
+            )
             raise StsgError(f"{path}: could not be written ({reason}); nothing was written there") from None
     return Path(path)
 

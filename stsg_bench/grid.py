@@ -5,6 +5,7 @@ Row 0 is the northernmost row and column 0 the westernmost, as in the SMAP HDF5 
 come from pyproj. The projection is equal-area, so every cell has the same area ``CELL**2``.
 This module imports nothing else from the package.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """Shared fixtures. Real data lives in ../shared/data (never copied here); tests that need it use the
 ``real_data`` fixture, which skips with a clear reason when the folder is absent."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Each first-level part of ``stsg_bench`` (a module or a subpackage) sits on one f
 only parts on its own floor or below, and no two modules may import each other, directly or through
 others. The floors are the code map in the README.
 """
+
 from __future__ import annotations
 
 import ast
@@ -74,7 +75,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -112,16 +113,20 @@ def test_no_cycle_between_first_level_parts():
 def test_imports_go_down_only():
     upward = sorted(
         f"{mod} ({part_of(mod)}, floor {FLOOR[part_of(mod)]}) imports {t} ({part_of(t)}, floor {FLOOR[part_of(t)]})"
-        for mod, targets in import_graph().items() for t in targets
+        for mod, targets in import_graph().items()
+        for t in targets
         if FLOOR.get(part_of(t), -1) > FLOOR.get(part_of(mod), 99)
     )
     assert not upward, "imports that go up a floor:\n" + "\n".join(upward)
 
 
-@pytest.mark.parametrize("graph, cycle", [
-    ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, True),
-    ({"a": {"b", "c"}, "b": {"c"}, "c": set()}, False),
-])
+@pytest.mark.parametrize(
+    "graph, cycle",
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, True),
+        ({"a": {"b", "c"}, "b": {"c"}, "c": set()}, False),
+    ],
+)
 def test_cycle_finder_itself(graph, cycle):
     assert (find_cycle(graph) is not None) == cycle
 

@@ -1,4 +1,5 @@
 """Per-year chunked products: a run killed after its first chunk resumes and equals an uninterrupted run."""
+
 import os
 import subprocess
 import sys
@@ -21,8 +22,22 @@ def two_year_case(tmp_path_factory):
 
 
 def _fuse(case, out, env=None):
-    cmd = [sys.executable, "-m", "stsg_bench.cli", "fuse", "--method", "lin_cdf_match", "--case", str(case), "--out", str(out),
-           "--chunk-by-year", "--train-period", "2017-01-01", "2017-12-31"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stsg_bench.cli",
+        "fuse",
+        "--method",
+        "lin_cdf_match",
+        "--case",
+        str(case),
+        "--out",
+        str(out),
+        "--chunk-by-year",
+        "--train-period",
+        "2017-01-01",
+        "2017-12-31",
+    ]
     return subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
 
 

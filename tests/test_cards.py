@@ -1,4 +1,5 @@
 """Dataset cards parsed at the edge, and readers as plug-ins."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,9 +51,14 @@ def _obs(path, window, period, opts: ObsOptions) -> SourceData:
     """a constant field (test reader registered from a test module)"""
     coords = _grid(window, period)
     shape = (len(coords["time"]),) + window.shape
-    ds = xr.Dataset({"smap": (("time", "y", "x"), np.full(shape, opts.value, np.float32)),
-                     "smap_quality": (("time", "y", "x"), np.ones(shape, bool))}, coords=coords,
-                    attrs={"smap_quality_rule": "recommended"})
+    ds = xr.Dataset(
+        {
+            "smap": (("time", "y", "x"), np.full(shape, opts.value, np.float32)),
+            "smap_quality": (("time", "y", "x"), np.ones(shape, bool)),
+        },
+        coords=coords,
+        attrs={"smap_quality_rule": "recommended"},
+    )
     return SourceData(ds, ["obs: constant"])
 
 
@@ -61,7 +67,9 @@ def _model(path, window, period, opts: ModelOptions) -> SourceData:
     """a constant model field"""
     coords = _grid(window, period)
     shape = (len(coords["time"]),) + window.shape
-    return SourceData(xr.Dataset({"noah": (("time", "y", "x"), np.full(shape, 0.2 + opts.offset, np.float32))}, coords=coords))
+    return SourceData(
+        xr.Dataset({"noah": (("time", "y", "x"), np.full(shape, 0.2 + opts.offset, np.float32))}, coords=coords)
+    )
 
 
 def _card(tmp_path, text: str):
@@ -81,19 +89,34 @@ def test_a_reader_registered_elsewhere_builds_a_case(tmp_path):
     assert b.case.attrs["ismn_depth_range"] == "0.0 0.2"
 
 
-@pytest.mark.parametrize("change, key, message", [
-    (("value = 0.25", "vaule = 0.25"), "observation.vaule", "did you mean 'value'"),
-    (("value = 0.25", 'value = "high"'), "observation.value", "expected float"),
-    (('path = "obs"', 'path = "obs"\nquality_rule = "any"'), "observation.quality_rule", "unknown key"),
-    (('period = ["2017-01-01", "2017-01-10"]', 'period = ["2017-01-01", "2017-13-10"]'), "period", "cannot parse the dates"),
-    (('period = ["2017-01-01", "2017-01-10"]', 'period = ["2017-02-01", "2017-01-10"]'), "period", "ends before it starts"),
-    (('period = ["2017-01-01", "2017-01-10"]', 'period = "2017"'), "period", "a period is"),
-    (('reader = "test_constant_model"', 'reader = "test_constant_obs"'), "model.reader", "unknown model reader"),
-    (("kind = \"files\"", "kind = \"files\"\ntrain_perod = [\"2017-01-01\", \"2017-01-05\"]"), "train_perod", "did you mean 'train_period'"),
-    (("depth = [0.0, 0.2]", "depth = [0.3, 0.2]"), "ismn", "depth range"),
-    (("depth = [0.0, 0.2]", "flags = \"G\""), "ismn", "flags must be a list"),
-    (("row1 = 104", "row1 = \"104\""), "grid.window", "window ="),
-])
+@pytest.mark.parametrize(
+    "change, key, message",
+    [
+        (("value = 0.25", "vaule = 0.25"), "observation.vaule", "did you mean 'value'"),
+        (("value = 0.25", 'value = "high"'), "observation.value", "expected float"),
+        (('path = "obs"', 'path = "obs"\nquality_rule = "any"'), "observation.quality_rule", "unknown key"),
+        (
+            ('period = ["2017-01-01", "2017-01-10"]', 'period = ["2017-01-01", "2017-13-10"]'),
+            "period",
+            "cannot parse the dates",
+        ),
+        (
+            ('period = ["2017-01-01", "2017-01-10"]', 'period = ["2017-02-01", "2017-01-10"]'),
+            "period",
+            "ends before it starts",
+        ),
+        (('period = ["2017-01-01", "2017-01-10"]', 'period = "2017"'), "period", "a period is"),
+        (('reader = "test_constant_model"', 'reader = "test_constant_obs"'), "model.reader", "unknown model reader"),
+        (
+            ('kind = "files"', 'kind = "files"\ntrain_perod = ["2017-01-01", "2017-01-05"]'),
+            "train_perod",
+            "did you mean 'train_period'",
+        ),
+        (("depth = [0.0, 0.2]", "depth = [0.3, 0.2]"), "ismn", "depth range"),
+        (("depth = [0.0, 0.2]", 'flags = "G"'), "ismn", "flags must be a list"),
+        (("row1 = 104", 'row1 = "104"'), "grid.window", "window ="),
+    ],
+)
 def test_card_errors_name_the_card_and_key(tmp_path, change, key, message):
     path = _card(tmp_path, GOOD.replace(*change))
     with pytest.raises(InputError) as err:
@@ -120,13 +143,16 @@ def test_shipped_cards_parse():
     assert hawaii.validation.depth == (0.0, 0.2) and hawaii.train_period == ("2017-01-01", "2017-12-31")
 
 
-@pytest.mark.parametrize("text, key, message", [
-    ('dataset = "twin-tiny"\nmethod = ["noah_raw"]', "method", "did you mean 'methods'"),
-    ('dataset = "twin-tiny"\nmin_obs = "many"', "min_obs", "expected a non-negative integer"),
-    ('dataset = "twin-tiny"\nsimgap_fraction = 1.5', "simgap_fraction", "fraction in (0, 1]"),
-    ('dataset = "twin-tiny"\ntest_period = ["2018-01-01", "2018-02-30"]', "test_period", "cannot parse"),
-    ('dataset = "twin-tiny"\ndepth = [0.2, 0.1]', "depth", "[from, to]"),
-])
+@pytest.mark.parametrize(
+    "text, key, message",
+    [
+        ('dataset = "twin-tiny"\nmethod = ["noah_raw"]', "method", "did you mean 'methods'"),
+        ('dataset = "twin-tiny"\nmin_obs = "many"', "min_obs", "expected a non-negative integer"),
+        ('dataset = "twin-tiny"\nsimgap_fraction = 1.5', "simgap_fraction", "fraction in (0, 1]"),
+        ('dataset = "twin-tiny"\ntest_period = ["2018-01-01", "2018-02-30"]', "test_period", "cannot parse"),
+        ('dataset = "twin-tiny"\ndepth = [0.2, 0.1]', "depth", "[from, to]"),
+    ],
+)
 def test_run_config_errors_name_the_file_and_key(tmp_path, text, key, message):
     from stsg_bench.workflows.chain import load_run_config
 

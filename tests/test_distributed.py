@@ -1,4 +1,5 @@
 """DrcGAN training with DistributedDataParallel: two CPU processes, gloo backend."""
+
 import os
 import socket
 
@@ -29,14 +30,21 @@ def _worker(rank, world, port, case_path, out, result_dir):
         dist.destroy_process_group()
 
 
-@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch.distributed with gloo not available")
+@pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(), reason="torch.distributed with gloo not available"
+)
 def test_ddp_two_processes_gloo(tiny_case, tmp_path):
     from stsg_bench.case import save_case
     from stsg_bench.fusion import get_config, load_checkpoint
     from stsg_bench.fusion.train import Trainer
 
     save_case(tiny_case, tmp_path / "case.nc")
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "case.nc"), str(tmp_path / "ddp.pt"), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(
+        _worker,
+        args=(2, _free_port(), str(tmp_path / "case.nc"), str(tmp_path / "ddp.pt"), str(tmp_path)),
+        nprocs=2,
+        join=True,
+    )
     w0 = torch.load(tmp_path / "rank0.pt")
     w1 = torch.load(tmp_path / "rank1.pt")
     for k in w0:  # gradients were averaged: both ranks hold the same weights

@@ -1,5 +1,6 @@
 """The accuracy gate: the committed regression case must reproduce the committed reference within
 tolerance, and an injected degradation must fail the gate."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """Readers on files the tests write in the exact native layouts, and every bad-input case."""
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -217,14 +218,18 @@ def test_ismn_out_of_order_and_duplicates(tmp_path):
 def test_ismn_folder_with_bad_file_keeps_good(tmp_path):
     d = tmp_path / "SCAN" / "Demo"
     d.mkdir(parents=True)
-    (d / "SCAN_SCAN_Demo_sm_0.050000_0.050000_Probe_20170101_20170102.stm").write_text(HV + "2017/01/01 00:00 0.2 G M\n")
+    (d / "SCAN_SCAN_Demo_sm_0.050000_0.050000_Probe_20170101_20170102.stm").write_text(
+        HV + "2017/01/01 00:00 0.2 G M\n"
+    )
     (d / "SCAN_SCAN_Demo_sm_0.100000_0.100000_Probe_20170101_20170102.stm").write_text("garbage\n")
     coll = read_ismn(tmp_path)
     assert len(coll.sensors) == 1 and len(coll.problems) == 1
 
 
 def test_ismn_carriage_return_only_and_daily_mean():
-    raw = (HV.strip() + "\r" + "\r".join(f"2017/01/01 {h:02d}:00 0.{20 + h:02d} G M" for h in range(24)) + "\r").encode()
+    raw = (
+        HV.strip() + "\r" + "\r".join(f"2017/01/01 {h:02d}:00 0.{20 + h:02d} G M" for h in range(24)) + "\r"
+    ).encode()
     s = read_stm_bytes(raw, "SCAN_SCAN_Demo_sm_0.050000_0.050000_Probe_20170101_20170101.stm")
     assert len(s.data) == 24 and s.lat == pytest.approx(19.917)
     d = daily_mean(s)
@@ -238,7 +243,8 @@ def test_card_naming_missing_file(tmp_path, monkeypatch):
     card = tmp_path / "broken.toml"
     card.write_text(
         'name = "broken"\nkind = "files"\n[grid]\nwindow = {row0 = 1, row1 = 3, col0 = 1, col1 = 3}\n'
-        '[smap]\nreader = "smap_window_netcdf"\npath = "nope/smap.nc"\n[gldas]\nreader = "gldas_window_netcdf"\npath = "nope/g.nc"\n'
+        '[smap]\nreader = "smap_window_netcdf"\npath = "nope/smap.nc"\n'
+        '[gldas]\nreader = "gldas_window_netcdf"\npath = "nope/g.nc"\n'
     )
     with pytest.raises(InputError, match=r"nope/smap.nc.*\[smap.path\]: file named by dataset card"):
         build_bundle(card, data_root=tmp_path)

@@ -1,4 +1,5 @@
 """The readers on every real file in ../shared/data (skipped with a reason when it is absent)."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +10,11 @@ pytestmark = pytest.mark.realdata
 
 
 def test_every_real_ismn_file_reads(real_data):
-    roots = [real_data / "hawaii" / "ismn", real_data / "samples" / "ismn_ceop", real_data / "samples" / "ismn_header_values"]
+    roots = [
+        real_data / "hawaii" / "ismn",
+        real_data / "samples" / "ismn_ceop",
+        real_data / "samples" / "ismn_header_values",
+    ]
     total = 0
     for root in roots:
         coll = read_ismn(root, strict=True)
@@ -95,7 +100,23 @@ def test_score_matches_stations_as_run_does(real_data, tmp_path):
     case = tmp_path / "case.nc"
     assert main(["case", "hawaii", "--out", str(case), "--data-root", str(real_data.parent)]) == 0
     prod = tmp_path / "noah_raw.nc"
-    assert main(["fuse", "--method", "noah_raw", "--case", str(case), "--out", str(prod), "--period", "2018-01-01", "2018-12-31"]) == 0
+    assert (
+        main(
+            [
+                "fuse",
+                "--method",
+                "noah_raw",
+                "--case",
+                str(case),
+                "--out",
+                str(prod),
+                "--period",
+                "2018-01-01",
+                "2018-12-31",
+            ]
+        )
+        == 0
+    )
     args = ["score", "--case", str(case), "--products", str(prod), "--insitu", str(real_data / "hawaii" / "ismn")]
     assert main(args + ["--out", str(tmp_path / "r.nc")]) == 0
     assert main(args + ["--out", str(tmp_path / "r10.nc"), "--depth", "0", "0.1"]) == 0
@@ -106,5 +127,7 @@ def test_score_matches_stations_as_run_does(real_data, tmp_path):
 
     bundle = build_bundle("hawaii", data_root=real_data.parent)
     test = bundle.case.sel(time=slice("2018-01-01", "2018-12-31"))
-    ev = evaluate({"noah_raw": open_product_lazy(prod)}, test, standard_references(test, bundle.insitu), bundle.card.validation)
+    ev = evaluate(
+        {"noah_raw": open_product_lazy(prod)}, test, standard_references(test, bundle.insitu), bundle.card.validation
+    )
     np.testing.assert_allclose(res["value"].values, ev.results["value"].values, rtol=0, atol=1e-12)

@@ -1,4 +1,5 @@
 """ruff and mypy, configured in pyproject.toml, run as part of the suite (so `.ci/run` runs them)."""
+
 from __future__ import annotations
 
 import importlib.util

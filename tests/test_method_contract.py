@@ -1,4 +1,5 @@
 """What every registered method promises the workflows, checked for each entry of ``list_methods()``."""
+
 from __future__ import annotations
 
 import dataclasses

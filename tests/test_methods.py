@@ -17,7 +17,9 @@ TEST = ("2017-03-01", "2017-04-30")
 
 
 def test_registry_lists_all_baselines():
-    assert {"noah_raw", "smap_only", "climatology", "mean_std", "lin_cdf_match", "starfm", "dctpls"} <= set(list_methods())
+    assert {"noah_raw", "smap_only", "climatology", "mean_std", "lin_cdf_match", "starfm", "dctpls"} <= set(
+        list_methods()
+    )
 
 
 def test_unknown_method_and_key():
@@ -62,7 +64,7 @@ def test_noah_raw_is_noah(tiny_case):
 def _series(seed, n=400):
     rng = np.random.default_rng(seed)
     noah = 0.25 + 0.08 * np.sin(np.arange(n) / 20) + 0.02 * rng.standard_normal(n)
-    smap = 0.8 * noah ** 1.3 + 0.05 + 0.03 * rng.standard_normal(n)
+    smap = 0.8 * noah**1.3 + 0.05 + 0.03 * rng.standard_normal(n)
     smap[rng.random(n) < 0.4] = np.nan
     return noah, smap
 
@@ -74,7 +76,14 @@ def _one_pixel_case(tiny_case, noah, smap):
     from stsg_bench.case import make_case
     from stsg_bench.grid import Window
 
-    return make_case(Window(100, 101, 500, 501), pd.date_range("2017-01-01", periods=n), smap[:, None, None], np.isfinite(smap)[:, None, None], noah[:, None, None], np.ones((1, 1), bool))
+    return make_case(
+        Window(100, 101, 500, 501),
+        pd.date_range("2017-01-01", periods=n),
+        smap[:, None, None],
+        np.isfinite(smap)[:, None, None],
+        noah[:, None, None],
+        np.ones((1, 1), bool),
+    )
 
 
 def test_lin_cdf_match_equals_pytesmo(tiny_case):

@@ -1,4 +1,5 @@
 """A new moment-based metric is one class: scoring, tables and the gate pick it up from the registry."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """The main job end to end on the tiny twin, the report, and the CLI's one-line errors."""
+
 import json
 import os
 
@@ -11,7 +12,24 @@ from stsg_bench.cli import main
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--preset", "tiny", "--methods", "noah_raw", "smap_only", "lin_cdf_match", "starfm", "drcgan"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                "--preset",
+                "tiny",
+                "--methods",
+                "noah_raw",
+                "smap_only",
+                "lin_cdf_match",
+                "starfm",
+                "drcgan",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -40,8 +58,39 @@ def test_report_command_rerenders(demo, tmp_path):
 
 def test_score_and_fuse_commands(demo, tmp_path):
     case = demo / "case.nc"
-    assert main(["fuse", "--method", "mean_std", "--case", str(case), "--out", str(tmp_path / "p.nc"), "--period", "2017-03-01", "2017-04-30"]) == 0
-    assert main(["score", "--case", str(case), "--products", str(tmp_path / "p.nc"), "--insitu", str(demo / "twin" / "ismn"), "--out", str(tmp_path / "r.nc")]) == 0
+    assert (
+        main(
+            [
+                "fuse",
+                "--method",
+                "mean_std",
+                "--case",
+                str(case),
+                "--out",
+                str(tmp_path / "p.nc"),
+                "--period",
+                "2017-03-01",
+                "2017-04-30",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "score",
+                "--case",
+                str(case),
+                "--products",
+                str(tmp_path / "p.nc"),
+                "--insitu",
+                str(demo / "twin" / "ismn"),
+                "--out",
+                str(tmp_path / "r.nc"),
+            ]
+        )
+        == 0
+    )
     res = xr.open_dataset(tmp_path / "r.nc")
     assert "mean_std" in res["method"].values
 
@@ -51,7 +100,22 @@ def test_train_then_fuse_with_checkpoint(demo, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('preset = "test"\n[config]\nsteps = 2\n')
     assert main(["train", "--case", str(case), "--config", str(cfg), "--out", str(tmp_path / "m.pt")]) == 0
-    assert main(["fuse", "--method", "drcgan", "--case", str(case), "--checkpoint", str(tmp_path / "m.pt"), "--out", str(tmp_path / "d.nc")]) == 0
+    assert (
+        main(
+            [
+                "fuse",
+                "--method",
+                "drcgan",
+                "--case",
+                str(case),
+                "--checkpoint",
+                str(tmp_path / "m.pt"),
+                "--out",
+                str(tmp_path / "d.nc"),
+            ]
+        )
+        == 0
+    )
     assert xr.open_dataset(tmp_path / "d.nc")["sm"].attrs["method"] == "drcgan"
 
 

@@ -1,4 +1,5 @@
 """Archive scale: dask-backed cases, chunked prediction with a time halo, dask scoring, schedulers, faults."""
+
 import os
 import subprocess
 import sys
@@ -37,8 +38,16 @@ def test_chunked_twin_equals_in_memory_twin(chunked, tiny_twin):
     assert len(coll.sensors) == len(tiny_twin.stations)
 
 
-@pytest.mark.parametrize("name, config", [("noah_raw", {}), ("mean_std", {"fit_rows": 5}), ("lin_cdf_match", {"fit_rows": 5}),
-                                          ("starfm", {"max_age": 20}), ("climatology", {})])
+@pytest.mark.parametrize(
+    "name, config",
+    [
+        ("noah_raw", {}),
+        ("mean_std", {"fit_rows": 5}),
+        ("lin_cdf_match", {"fit_rows": 5}),
+        ("starfm", {"max_age": 20}),
+        ("climatology", {}),
+    ],
+)
 def test_predict_lazy_equals_eager(chunked, tiny_twin, name, config):
     """Fitting on the dask-backed case (apply_ufunc over row blocks) and predicting in 10-day blocks with
     the method's halo gives exactly the in-memory result."""
@@ -105,8 +114,20 @@ def test_local_cluster_gives_the_same_product(chunked, tiny_twin):
 
 def test_scale_command_end_to_end_and_resume(chunked, tmp_path):
     out, _ = chunked
-    cmd = CLI + ["scale", str(out / "case"), "--insitu", str(out / "ismn"), "--out", str(tmp_path / "run"),
-                 "--train-period", *TRAIN, "--chunk-days", "16", "--min-obs", "5"]
+    cmd = CLI + [
+        "scale",
+        str(out / "case"),
+        "--insitu",
+        str(out / "ismn"),
+        "--out",
+        str(tmp_path / "run"),
+        "--train-period",
+        *TRAIN,
+        "--chunk-days",
+        "16",
+        "--min-obs",
+        "5",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     import json
@@ -126,8 +147,12 @@ def test_scale_command_end_to_end_and_resume(chunked, tmp_path):
 
 def test_cli_unreachable_scheduler(chunked, tmp_path):
     out, _ = chunked
-    r = subprocess.run(CLI + ["scale", str(out / "case"), "--out", str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        CLI + ["scale", str(out / "case"), "--out", str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in _error_line(r.stderr)
     assert not (tmp_path / "x").exists()
@@ -146,12 +171,26 @@ def _error_line(stderr: str) -> str:
 def two_year_chunks(tmp_path_factory):
     from stsg_bench.twin import write_twin_chunked
 
-    return write_twin_chunked("tiny", tmp_path_factory.mktemp("two"), seed=3, chunk_days=100, ndays=400, n_stations=0) / "case"
+    return (
+        write_twin_chunked("tiny", tmp_path_factory.mktemp("two"), seed=3, chunk_days=100, ndays=400, n_stations=0)
+        / "case"
+    )
 
 
 def _fuse(case, out, preexec=None, env=None):
-    cmd = CLI + ["fuse", "--method", "lin_cdf_match", "--case", str(case), "--out", str(out), "--chunk-by-year",
-                 "--train-period", "2017-01-01", "2017-12-31"]
+    cmd = CLI + [
+        "fuse",
+        "--method",
+        "lin_cdf_match",
+        "--case",
+        str(case),
+        "--out",
+        str(out),
+        "--chunk-by-year",
+        "--train-period",
+        "2017-01-01",
+        "2017-12-31",
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec, env={**os.environ, **(env or {})})
 
 
@@ -187,8 +226,19 @@ def test_read_only_output_folder(two_year_chunks, tmp_path):
     out = tmp_path / "ro"
     out.mkdir()
     out.chmod(0o555)
-    cmd = CLI + ["fuse", "--method", "lin_cdf_match", "--case", str(two_year_chunks), "--out", str(out), "--chunk-by-year",
-                 "--train-period", "2017-01-01", "2017-12-31"]
+    cmd = CLI + [
+        "fuse",
+        "--method",
+        "lin_cdf_match",
+        "--case",
+        str(two_year_chunks),
+        "--out",
+        str(out),
+        "--chunk-by-year",
+        "--train-period",
+        "2017-01-01",
+        "2017-12-31",
+    ]
     if os.geteuid() == 0:  # root ignores permissions: drop the capabilities that let it (a real refusal)
         import shutil
 

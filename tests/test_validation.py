@@ -103,7 +103,9 @@ def scored(tiny_twin):
     case = tiny_twin.case
     prods = {n: get_method(n).fit(case, TRAIN).predict(case, TEST) for n in ("noah_raw", "smap_only", "lin_cdf_match")}
     table = match_stations(tiny_twin.stations, case, MatchConfig(min_obs=5))
-    res = combine([score_insitu(prods, case, table, ScoreConfig(min_obs=5)), score_fields(prods, case, case["truth"], "truth")])
+    res = combine(
+        [score_insitu(prods, case, table, ScoreConfig(min_obs=5)), score_fields(prods, case, case["truth"], "truth")]
+    )
     return prods, table, res
 
 
@@ -114,7 +116,9 @@ def test_results_cube_structure(scored, tmp_path):
     assert {"all", "smap_valid", "smap_gap"} == set(res["split"].values)
     pooled = res.sel(reference="insitu", group="pooled", split="all")
     v = pooled["value"]
-    np.testing.assert_allclose(v.sel(metric="RMSE") ** 2, v.sel(metric="bias") ** 2 + v.sel(metric="ubRMSE") ** 2, rtol=1e-9)
+    np.testing.assert_allclose(
+        v.sel(metric="RMSE") ** 2, v.sel(metric="bias") ** 2 + v.sel(metric="ubRMSE") ** 2, rtol=1e-9
+    )
     assert (pooled["ci_lower"] <= pooled["value"]).all() and (pooled["value"] <= pooled["ci_upper"]).all()
     # smap_only has no sample in gaps, filled products do
     gap_n = res["n"].sel(reference="insitu", group="pooled", split="smap_gap")
@@ -190,7 +194,9 @@ def test_simulated_gaps(tiny_case):
     assert hidden.values.sum() > 0 and not (v1 & hidden.values).any()
     assert (v0 == (v1 | hidden.values)).all()
     prod = get_method("lin_cdf_match").fit(thin, TRAIN).predict(thin, TEST)
-    res = score_fields({"lin_cdf_match": prod}, tiny_case, tiny_case["smap"], "hidden_smap", mask=hidden, splits=("all",))
+    res = score_fields(
+        {"lin_cdf_match": prod}, tiny_case, tiny_case["smap"], "hidden_smap", mask=hidden, splits=("all",)
+    )
     assert int(res["n"].sel(split="all").item()) == int(hidden.sel(time=slice(*TEST)).sum())
 
 

@@ -1,4 +1,5 @@
 """Baselines: STARFM-like day (torch vs a per-pixel numpy loop), CDF matching fit+predict, DCT-PLS."""
+
 import numpy as np
 import torch
 

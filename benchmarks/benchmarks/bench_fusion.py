@@ -1,5 +1,6 @@
 """DrcGAN fusion-core throughput: generator inference (fields/s), one training step, streaming peak
 memory and FLOPs per field (for the roofline: achieved FLOP/s = FLOPs per field x fields/s)."""
+
 import torch
 from torch.utils import benchmark as tb
 

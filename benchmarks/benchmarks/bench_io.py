@@ -1,4 +1,5 @@
 """Readers and the twin: GLDAS global day (8 files, regridding included) and twin generation."""
+
 import tempfile
 from pathlib import Path
 
@@ -20,8 +21,12 @@ class GldasGlobalDay:
         for h in range(0, 24, 3):
             v = rng.uniform(5, 45, (1, 600, 1440)).astype(np.float32)
             v[:, :60] = np.nan
-            xr.Dataset({"SoilMoi0_10cm_inst": (("time", "lat", "lon"), v, {"units": "kg m-2"})}, coords={"time": [0.0], "lat": lat, "lon": lon}).to_netcdf(
-                self.dir / f"GLDAS_NOAH025_3H.A20170101.{h:02d}00.021.nc4", encoding={"SoilMoi0_10cm_inst": {"zlib": True, "_FillValue": -9999.0}}
+            xr.Dataset(
+                {"SoilMoi0_10cm_inst": (("time", "lat", "lon"), v, {"units": "kg m-2"})},
+                coords={"time": [0.0], "lat": lat, "lon": lon},
+            ).to_netcdf(
+                self.dir / f"GLDAS_NOAH025_3H.A20170101.{h:02d}00.021.nc4",
+                encoding={"SoilMoi0_10cm_inst": {"zlib": True, "_FillValue": -9999.0}},
             )
 
     def time_read_and_regrid_global_day(self):

@@ -1,6 +1,7 @@
 """Scoring throughput of the real scoring loop (``score_insitu``: 4 metrics, analytic CIs, pooled /
 per-station / per-network / station-median groups, all three splits), the per-station pytesmo loop it
 is compared with, and report generation."""
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -22,20 +23,33 @@ def scoring_inputs(tier):
     times = pd.date_range("2015-04-01", periods=T)
     truth = (0.25 + 0.05 * rng.standard_normal((T, ny, nx))).astype(np.float32)
     smap = np.where(rng.random((T, ny, nx)) < 0.5, truth + 0.03, np.nan).astype(np.float32)
-    case = make_case(Window(100, 100 + ny, 500, 500 + nx), times, smap, np.isfinite(smap), truth + 0.04, np.ones((ny, nx), bool))
+    case = make_case(
+        Window(100, 100 + ny, 500, 500 + nx), times, smap, np.isfinite(smap), truth + 0.04, np.ones((ny, nx), bool)
+    )
     iy, ix = np.divmod(np.arange(S), nx)
     ref = truth[:, iy, ix].T.astype(np.float64) + 0.02 * rng.standard_normal((S, T))
     ref[rng.random((S, T)) < 0.2] = np.nan
     table = StationTable(
-        keys=[f"NET{k % 10}/S{k}/p_0.05_0.05" for k in range(S)], network=[f"NET{k % 10}" for k in range(S)],
-        station=[f"S{k}" for k in range(S)], lat=np.zeros(S), lon=np.zeros(S), depth_from=np.full(S, 0.05),
-        depth_to=np.full(S, 0.05), iy=iy, ix=ix, status=["ok"] * S, times=times, ref=ref,
+        keys=[f"NET{k % 10}/S{k}/p_0.05_0.05" for k in range(S)],
+        network=[f"NET{k % 10}" for k in range(S)],
+        station=[f"S{k}" for k in range(S)],
+        lat=np.zeros(S),
+        lon=np.zeros(S),
+        depth_from=np.full(S, 0.05),
+        depth_to=np.full(S, 0.05),
+        iy=iy,
+        ix=ix,
+        status=["ok"] * S,
+        times=times,
+        ref=ref,
     )
     products = {}
     for k in range(P):
         v = truth + 0.01 * k + 0.04 * rng.standard_normal(truth.shape).astype(np.float32)
         v[rng.random(v.shape) < 0.1] = np.nan
-        products[f"m{k}"] = xr.DataArray(v, dims=("time", "y", "x"), coords={c: case.coords[c] for c in ("time", "y", "x", "row", "col")})
+        products[f"m{k}"] = xr.DataArray(
+            v, dims=("time", "y", "x"), coords={c: case.coords[c] for c in ("time", "y", "x", "row", "col")}
+        )
     return case, table, products, S * T * P
 
 
@@ -91,7 +105,7 @@ class PytesmoLoop:
         try:
             from pytesmo.metrics import pairwise  # noqa: F401
         except ImportError:
-            raise NotImplementedError("pytesmo not installed")
+            raise NotImplementedError("pytesmo not installed") from None
         case, table, products, _ = scoring_inputs(tier)
         self.ref = table.ref
         self.prod = [p.values[:, table.iy, table.ix].T.astype(np.float64) for p in products.values()]

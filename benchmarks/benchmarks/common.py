@@ -1,4 +1,5 @@
 """Shared helpers: size tiers, device parameter and synthetic inputs built without the twin (fast setup)."""
+
 import numpy as np
 import torch
 

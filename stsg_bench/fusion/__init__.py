@@ -4,6 +4,7 @@
 ``config`` (dataclass + the ``paper``/``demo`` presets) -> ``networks`` (ResNet generators, PatchGAN) ->
 ``inputs`` (reference composites, channels, normalisation) -> ``train`` -> ``checkpoint`` -> ``infer``.
 """
+
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DrcGanConfig, get_config
 from .infer import predict_case

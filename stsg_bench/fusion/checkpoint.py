@@ -1,6 +1,7 @@
 """One-file DrcGAN checkpoints: weights of all four networks, optimiser and RNG states (for resuming),
 the config, the normalisation statistics and training metadata. Written atomically; loaded with
 ``torch.load(weights_only=True)`` (plain tensors and Python values only)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,5 +35,7 @@ def load_checkpoint(path: str | Path) -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputError(path, "not an stsg-bench DrcGAN checkpoint", "format")
     if int(state.get("version", -1)) != VERSION:
-        raise InputError(path, f"checkpoint version {state.get('version')} (this stsg-bench reads {VERSION})", "version")
+        raise InputError(
+            path, f"checkpoint version {state.get('version')} (this stsg-bench reads {VERSION})", "version"
+        )
     return state

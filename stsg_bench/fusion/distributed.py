@@ -10,6 +10,7 @@ The generators are used twice per step (forward and reverse cycle), so DDP runs 
 Rank 0 writes the checkpoint; single-process training (:class:`~stsg_bench.fusion.train.Trainer`) is
 unchanged.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,9 @@ def setup_process_group(backend: str | None = None) -> str:
     return "cpu"
 
 
-def train_distributed(case, cfg: DrcGanConfig, out, train_period=None, device: str = "cpu", progress: bool = False) -> DistributedTrainer:
+def train_distributed(
+    case, cfg: DrcGanConfig, out, train_period=None, device: str = "cpu", progress: bool = False
+) -> DistributedTrainer:
     trainer = DistributedTrainer(cfg, case, train_period, device)
     trainer.fit(progress=progress and trainer.rank == 0)
     if trainer.rank == 0 and out is not None:
@@ -86,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     device = setup_process_group(args.backend)
     try:
-        train_distributed(open_case(args.case), get_config(args.config), args.out, args.train_period, device, progress=True)
+        train_distributed(
+            open_case(args.case), get_config(args.config), args.out, args.train_period, device, progress=True
+        )
     finally:
         dist.destroy_process_group()
     return 0

@@ -13,6 +13,7 @@ ahead) a day's inputs reach, so streaming inference over any period in chunks wi
 context is exact. Normalisation statistics are fitted on the training period only and stored in the
 checkpoint.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -54,8 +55,14 @@ def pad4(n: int) -> int:
 class InputBuilder:
     """Holds the (padded) arrays of a case and cuts channel stacks for any days and window."""
 
-    def __init__(self, case: xr.Dataset, norm: Normalizer, two_sided: bool = True, valid: np.ndarray | None = None,
-                 max_age: int = 60):
+    def __init__(
+        self,
+        case: xr.Dataset,
+        norm: Normalizer,
+        two_sided: bool = True,
+        valid: np.ndarray | None = None,
+        max_age: int = 60,
+    ):
         T, Y, X = case["smap"].shape
         self.shape = (Y, X)
         self.padded = (pad4(Y), pad4(X))
@@ -93,7 +100,9 @@ class InputBuilder:
     def n_channels(self) -> int:
         return 1 + 4 * len(self.refs) + 3
 
-    def channels(self, t: np.ndarray, r0: int = 0, r1: int | None = None, c0: int = 0, c1: int | None = None) -> np.ndarray:
+    def channels(
+        self, t: np.ndarray, r0: int = 0, r1: int | None = None, c0: int = 0, c1: int | None = None
+    ) -> np.ndarray:
         """(B, C, h, w) float32 input stack for days ``t`` over rows r0:r1, cols c0:c1 (padded coords)."""
         r1 = self.padded[0] if r1 is None else r1
         c1 = self.padded[1] if c1 is None else c1

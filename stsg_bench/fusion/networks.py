@@ -2,6 +2,7 @@
 (7x7 conv, two stride-2 downsamples, N residual blocks, two upsamples, 7x7 conv) with reflect padding,
 and a PatchGAN discriminator. The generators here output a *residual* (one channel) that the caller adds
 to a base field, which is what makes DrcGAN "deep residual"."""
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +26,13 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int, norm):
         super().__init__()
         self.block = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), norm(dim), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), norm(dim),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3),
+            norm(dim),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3),
+            norm(dim),
         )
 
     def forward(self, x):
@@ -48,7 +54,8 @@ class ResnetGenerator(nn.Module):
         for mult in (4, 2):
             layers += [
                 nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
-                nl(ngf * mult // 2), nn.ReLU(True),
+                nl(ngf * mult // 2),
+                nn.ReLU(True),
             ]
         self.head = nn.Conv2d(ngf, out_ch, 7)
         nn.init.zeros_(self.head.weight)
@@ -70,7 +77,11 @@ class PatchDiscriminator(nn.Module):
         mult = 1
         for n in range(1, n_layers):
             prev, mult = mult, min(2**n, 8)
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1), nl(ndf * mult), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1),
+                nl(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
         prev, mult = mult, min(2**n_layers, 8)
         layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1), nl(ndf * mult), nn.LeakyReLU(0.2, True)]
         layers += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]

@@ -14,6 +14,7 @@ meets inside real gaps). Losses (G and F updated together, then both discriminat
 ``D_S`` sees SMAP-domain fields masked to the target day's usable pixels (so real and fake share the
 gap pattern); ``D_N`` sees Noah-domain fields on land. Deterministic on CPU for a given seed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -85,7 +86,9 @@ class Trainer:
         self.norm = Normalizer.fit(train)
         self.views = [InputBuilder(train, self.norm, cfg.two_sided, max_age=cfg.max_ref_age)]
         if cfg.sim_gap_fraction > 0:
-            thinned = thin_validity(valid_smap(train).values, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1]))
+            thinned = thin_validity(
+                valid_smap(train).values, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1])
+            )
             self.views.append(InputBuilder(train, self.norm, cfg.two_sided, valid=thinned, max_age=cfg.max_ref_age))
         v0 = self.views[0]
         self.in_ch = v0.n_channels
@@ -120,7 +123,10 @@ class Trainer:
             for _attempt in range(20):
                 t = int(rng.integers(0, view.n_times))
                 r, c = int(rng.integers(0, Yp - h + 1)), int(rng.integers(0, Xp - h + 1))
-                if view.land[r : r + h, c : c + h].mean() >= cfg.min_land_fraction and view.target_valid[t, r : r + h, c : c + h].any():
+                if (
+                    view.land[r : r + h, c : c + h].mean() >= cfg.min_land_fraction
+                    and view.target_valid[t, r : r + h, c : c + h].any()
+                ):
                     break
             xs.append(view.channels(np.array([t]), r, r + h, c, c + h)[0])
             tg.append(view.target[t, r : r + h, c : c + h])
@@ -165,19 +171,33 @@ class Trainer:
             l_rec = masked_l1(smap_hat, smap, valid)
             l_cyc = masked_l1(noah_back, noah, land)
             l_rev = masked_l1(smap_rec, smap, valid)
-            l_adv = lsgan_loss(nets.D_S(torch.cat([sn(smap_hat), vf], 1)), True) + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake), land.float()], 1)), True)
+            l_adv = lsgan_loss(nets.D_S(torch.cat([sn(smap_hat), vf], 1)), True) + lsgan_loss(
+                nets.D_N(torch.cat([nn_(noah_fake), land.float()], 1)), True
+            )
             loss_g = cfg.lambda_rec * l_rec + cfg.lambda_cyc * l_cyc + cfg.lambda_rev * l_rev + cfg.lambda_adv * l_adv
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         with self._autocast():
-            d_s = 0.5 * (lsgan_loss(nets.D_S(torch.cat([sn(smap), vf], 1)), True) + lsgan_loss(nets.D_S(torch.cat([sn(smap_hat.detach()), vf], 1)), False))
-            d_n = 0.5 * (lsgan_loss(nets.D_N(torch.cat([nn_(noah), land.float()], 1)), True) + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake.detach()), land.float()], 1)), False))
+            d_s = 0.5 * (
+                lsgan_loss(nets.D_S(torch.cat([sn(smap), vf], 1)), True)
+                + lsgan_loss(nets.D_S(torch.cat([sn(smap_hat.detach()), vf], 1)), False)
+            )
+            d_n = 0.5 * (
+                lsgan_loss(nets.D_N(torch.cat([nn_(noah), land.float()], 1)), True)
+                + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake.detach()), land.float()], 1)), False)
+            )
             loss_d = d_s + d_n
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        return {"rec": l_rec.detach(), "cyc": l_cyc.detach(), "rev": l_rev.detach(), "adv": l_adv.detach(), "d": loss_d.detach()}
+        return {
+            "rec": l_rec.detach(),
+            "cyc": l_cyc.detach(),
+            "rev": l_rev.detach(),
+            "adv": l_adv.detach(),
+            "d": loss_d.detach(),
+        }
 
     def train_step(self) -> dict[str, float]:
         self.nets.train()
@@ -199,7 +219,12 @@ class Trainer:
         for _ in it:
             losses = self.train_step()
             if bar is not None:
-                bar.set_postfix(rec=f"{losses['rec']:.4f}", cyc=f"{losses['cyc']:.4f}", adv=f"{losses['adv']:.3f}", d=f"{losses['d']:.3f}")
+                bar.set_postfix(
+                    rec=f"{losses['rec']:.4f}",
+                    cyc=f"{losses['cyc']:.4f}",
+                    adv=f"{losses['adv']:.3f}",
+                    d=f"{losses['d']:.3f}",
+                )
         self.train_info["train_seconds"] = self.train_info.get("train_seconds", 0.0) + time.perf_counter() - t0
         return self
 
@@ -228,4 +253,3 @@ class Trainer:
         self.rng.bit_generator.state = state["numpy_rng"]
         self.history = list(state.get("history", []))
         self.train_info.update(state.get("train_info", {}))
-

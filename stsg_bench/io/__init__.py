@@ -1,6 +1,7 @@
 """Readers of the real formats, each registering itself with :mod:`.readers` (SMAP L3 HDF5 and its
 netCDF window, GLDAS Noah 2.1), ISMN in-situ files (:mod:`.ismn`), and lazily opened cases and products
 (:mod:`.lazy`). Importing this package registers the built-in readers."""
+
 from . import gldas, smap  # noqa: F401  (reader registration side effects)
 from .readers import READERS, ROLES, ReaderSpec, SourceData, get_reader, register_reader
 

@@ -5,6 +5,7 @@
 (a missing 3-hourly file is reported and the rest used), then regridded to EASE2 M36 with
 :class:`~stsg_bench.io.regrid.BucketRegridder` (weights built once, reused every day).
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,9 @@ def to_volumetric(values: np.ndarray, units: str | None, variable: str, source: 
     if units not in (None, *KG_M2_UNITS):
         raise InputError(source, f"unexpected units '{units}' (expected kg m-2)", variable)
     if finite.size and vmax <= 1.0:
-        raise InputError(source, f"values reach only {vmax:.3g}: already in m3 m-3? (expected kg m-2, 0-10 cm layer)", variable)
+        raise InputError(
+            source, f"values reach only {vmax:.3g}: already in m3 m-3? (expected kg m-2, 0-10 cm layer)", variable
+        )
     return values / depth
 
 
@@ -72,7 +75,9 @@ def read_gldas_file(path: str | Path, variable: str = SM_VAR) -> tuple[np.ndarra
         lat = np.asarray(nc.variables["lat"][:], dtype=np.float64)
         lon = np.asarray(nc.variables["lon"][:], dtype=np.float64)
         if data.shape != (lat.size, lon.size):
-            raise InputError(path, f"array shape {data.shape} does not match lat/lon ({lat.size}, {lon.size})", variable)
+            raise InputError(
+                path, f"array shape {data.shape} does not match lat/lon ({lat.size}, {lon.size})", variable
+            )
         units = getattr(var, "units", None)
     return lat, lon, to_volumetric(data, units, variable, str(path))
 
@@ -123,12 +128,15 @@ def read_gldas_folder(
     for day, files in items:
         missing = [h for h in HOURS if h not in files]
         if missing:
-            msg = f"GLDAS {day.date()}: missing {len(missing)} of 8 files ({', '.join(missing)} UTC); daily mean of the rest"
+            msg = (
+                f"GLDAS {day.date()}: missing {len(missing)} of 8 files ({', '.join(missing)} UTC); "
+                "daily mean of the rest"
+            )
             log.warning(msg)
             problems.append(msg)
         acc: np.ndarray | None = None
         n: np.ndarray | None = None
-        for hhmm, path in sorted(files.items()):
+        for _hhmm, path in sorted(files.items()):
             try:
                 lat, lon, f = read_gldas_file(path, variable)
             except InputError as err:
@@ -157,7 +165,10 @@ def _as_dataarray(window: Window, days, values: np.ndarray) -> xr.DataArray:
     coords = window.coords()
     coords["time"] = ("time", pd.DatetimeIndex(days))
     return xr.DataArray(
-        values, dims=("time", "y", "x"), coords=coords, name="noah",
+        values,
+        dims=("time", "y", "x"),
+        coords=coords,
+        name="noah",
         attrs=sm_attrs("GLDAS Noah 2.1 0-10 cm soil moisture, daily mean, bucket-regridded to EASE2 M36"),
     )
 
@@ -180,7 +191,9 @@ def read_gldas_window_netcdf(
     counts = pd.Series(1, index=day).groupby(level=0).count()
     if period:
         counts = counts[(counts.index >= pd.Timestamp(period[0])) & (counts.index <= pd.Timestamp(period[1]))]
-    problems = [f"GLDAS {d.date()}: {c} of 8 3-hourly values; daily mean of the rest" for d, c in counts[counts < 8].items()]
+    problems = [
+        f"GLDAS {d.date()}: {c} of 8 3-hourly values; daily mean of the rest" for d, c in counts[counts < 8].items()
+    ]
     days = counts.index
     regridder = BucketRegridder.from_latlon(src["lat"].values, src["lon"].values, window)
     daily = np.stack([_nanmean0(vol[day == d]) for d in days])

@@ -6,6 +6,7 @@ File names follow ISMN's pattern ``CSE_NETWORK_STATION_VAR_DFROM_DTO_SENSOR_STAR
 station, variable, depth and sensor are taken from the name (it is the same in both formats), coordinates
 and elevation from the file contents. Line endings may be LF, CRLF or a bare CR (older downloads).
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,6 +30,7 @@ _NAME = re.compile(
 )
 #: Default quality filter: ISMN flag 'G' (good) only.
 GOOD_FLAGS = ("G",)
+ONE_HOUR = pd.Timedelta("1h")
 
 
 @dataclass
@@ -94,7 +96,11 @@ def _parse_table(lines: list[str], source: str, first_line_no: int, cols: dict[s
     rows = [ln.split() for ln in lines]
     for i, toks in enumerate(rows):
         if len(toks) < need:
-            raise InputError(source, f"line {first_line_no + i}: expected at least {need} fields, got {len(toks)}: {lines[i].strip()!r}", "sm")
+            raise InputError(
+                source,
+                f"line {first_line_no + i}: expected at least {need} fields, got {len(toks)}: {lines[i].strip()!r}",
+                "sm",
+            )
     pick = lambda key: np.array([toks[cols[key]] for toks in rows], dtype=object)  # noqa: E731
     stamp = pick("date") + " " + pick("time")
     times = pd.to_datetime(pd.Series(stamp), format="%Y/%m/%d %H:%M", errors="coerce")
@@ -210,8 +216,14 @@ class IsmnCollection:
     ) -> IsmnCollection:
         """Keep sensors of ``variable`` whose depth range lies within ``depth`` (m)."""
         lo, hi = depth
-        keep = [s for s in self.sensors if s.variable == variable and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9]
-        dropped = [f"{s.key}: depth {s.depth_from}-{s.depth_to} m outside {lo}-{hi} m" for s in self.sensors if s not in keep and s.variable == variable]
+        keep = [
+            s for s in self.sensors if s.variable == variable and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9
+        ]
+        dropped = [
+            f"{s.key}: depth {s.depth_from}-{s.depth_to} m outside {lo}-{hi} m"
+            for s in self.sensors
+            if s not in keep and s.variable == variable
+        ]
         return IsmnCollection(keep, self.problems + dropped)
 
 
@@ -244,7 +256,10 @@ def daily_mean(series: StationSeries, flags: Iterable[str] = GOOD_FLAGS, min_hou
 
 
 def nearest_in_time(
-    series: StationSeries, times: pd.DatetimeIndex, window: pd.Timedelta = pd.Timedelta("1h"), flags: Iterable[str] = GOOD_FLAGS
+    series: StationSeries,
+    times: pd.DatetimeIndex,
+    window: pd.Timedelta = ONE_HOUR,
+    flags: Iterable[str] = GOOD_FLAGS,
 ) -> pd.Series:
     """Values nearest each of ``times`` (e.g. the 6 a.m. overpass) within +-``window``; NaN otherwise."""
     df = series.data
@@ -255,7 +270,9 @@ def nearest_in_time(
     return out
 
 
-def write_header_values(series: StationSeries, root: str | Path, start: str | None = None, end: str | None = None) -> Path:
+def write_header_values(
+    series: StationSeries, root: str | Path, start: str | None = None, end: str | None = None
+) -> Path:
     """Write one sensor as an ISMN header+values file under ``root/NETWORK/STATION/`` (atomically)."""
     df = series.data
     start = start or f"{df.index[0]:%Y%m%d}"

@@ -6,6 +6,7 @@
 * :func:`open_product_lazy` opens a product stored as one file or several time-chunk files;
   :func:`save_product` writes one (CF-1.8, atomically).
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,7 +51,11 @@ def open_case_lazy(path: str | Path, chunk_days: int = 32, validate: bool = True
                 raise InputError(f, "variable missing from case chunk", var)
         if p.sizes["y"] != parts[0].sizes["y"] or p.sizes["x"] != parts[0].sizes["x"]:
             raise InputError(f, f"grid {p.sizes['y']}x{p.sizes['x']} differs from {files[0].name}", "smap")
-    ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", data_vars="minimal", coords="minimal", compat="override", join="override")
+    ds = (
+        parts[0]
+        if len(parts) == 1
+        else xr.concat(parts, dim="time", data_vars="minimal", coords="minimal", compat="override", join="override")
+    )
     ds = decode_from_netcdf(ds).chunk({"time": chunk_days})
     if validate:
         validate_case(ds, source=str(path))
@@ -77,5 +82,7 @@ def save_product(prod: xr.DataArray, path: str | Path, provenance: dict) -> None
     """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance."""
     ds = prod.to_dataset(name="sm")
     ds["crs"] = xr.DataArray(np.int32(0), attrs=grid_mapping_attrs())
-    ds.attrs = global_attrs(f"stsg-bench product: {prod.attrs.get('method', '')}", **{k: str(v) for k, v in provenance.items()})
+    ds.attrs = global_attrs(
+        f"stsg-bench product: {prod.attrs.get('method', '')}", **{k: str(v) for k, v in provenance.items()}
+    )
     write_netcdf_atomic(ds, path, encoding={"sm": {"zlib": True, "complevel": 1, "dtype": "float32"}})

@@ -15,6 +15,7 @@ A reader is a function ``open(path, window, period, options) -> SourceData`` reg
 module with :func:`register_reader`, together with its role and an ``Options`` dataclass whose fields
 are the card keys it accepts (unknown keys are rejected when the card is parsed).
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ Every source cell whose centre falls inside a target cell contributes with weigh
 area on the sphere, up to a constant). The weights form a sparse matrix built once per source grid and
 target window and reused for every field: ``target = (W @ v) / (W @ valid)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

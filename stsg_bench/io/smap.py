@@ -10,6 +10,7 @@ value, the 406x964 array shape, the quality bits). The quality rule is configura
 
 Passes: ``am`` (6 a.m. descending), ``pm`` (6 p.m. ascending) or ``am_pm`` (AM where usable, else PM).
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,12 @@ class Spl3smpLayout:
 LAYOUT = Spl3smpLayout()
 
 QUALITY_RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "recommended": lambda sm, q: np.isfinite(sm) & np.isfinite(q) & ((np.nan_to_num(q, nan=1).astype(np.int64) & 1) == 0),
-    "retrieval_success": lambda sm, q: np.isfinite(sm) & np.isfinite(q) & ((np.nan_to_num(q, nan=4).astype(np.int64) & 4) == 0),
+    "recommended": lambda sm, q: (
+        np.isfinite(sm) & np.isfinite(q) & ((np.nan_to_num(q, nan=1).astype(np.int64) & 1) == 0)
+    ),
+    "retrieval_success": lambda sm, q: (
+        np.isfinite(sm) & np.isfinite(q) & ((np.nan_to_num(q, nan=4).astype(np.int64) & 4) == 0)
+    ),
     "any": lambda sm, q: np.isfinite(sm),
 }
 PASSES = ("am", "pm", "am_pm")
@@ -92,7 +97,9 @@ def _open_h5(path: Path) -> h5py.File:
         raise InputError(path, "not an HDF5 file (truncated or wrong format?)") from None
 
 
-def read_spl3smp(path: str | Path, window: Window | None = None, passes: Iterable[str] = ("am", "pm")) -> dict[str, dict[str, np.ndarray]]:
+def read_spl3smp(
+    path: str | Path, window: Window | None = None, passes: Iterable[str] = ("am", "pm")
+) -> dict[str, dict[str, np.ndarray]]:
     """Read one SPL3SMP file: ``{pass: {variable: 2-D array}}`` with fill -> NaN, cut to ``window``."""
     path = Path(path)
     window = window or Window()
@@ -248,8 +255,12 @@ def _check_layout(path: Path, passes) -> None:
 
 
 def open_smap_folder_lazy(
-    folder: str | Path, window: Window | None = None, pass_: str = "am", quality_rule: str = "recommended",
-    strict: bool = False, period: tuple[str, str] | None = None,
+    folder: str | Path,
+    window: Window | None = None,
+    pass_: str = "am",
+    quality_rule: str = "recommended",
+    strict: bool = False,
+    period: tuple[str, str] | None = None,
 ) -> SmapReadResult:
     """Like :func:`read_smap_folder` but lazily loaded: files are checked (metadata only) now and read
     when values are accessed, one file per day, so memory follows what is used, not the folder size.
@@ -272,8 +283,14 @@ def open_smap_folder_lazy(
     paths = [p for _, p in good]
     coords = window.coords()
     coords["time"] = ("time", pd.DatetimeIndex([d for d, _ in good]))
-    lazy = lambda kind: xr.Variable(("time", "y", "x"), indexing.LazilyIndexedArray(_LazySpl3smpStack(paths, window, pass_, quality_rule, kind)))  # noqa: E731
-    ds = xr.Dataset({"smap": lazy("sm"), "smap_quality": lazy("quality")}, coords=coords, attrs={"smap_quality_rule": quality_rule, "smap_pass": pass_})
+    lazy = lambda kind: xr.Variable(
+        ("time", "y", "x"), indexing.LazilyIndexedArray(_LazySpl3smpStack(paths, window, pass_, quality_rule, kind))
+    )  # noqa: E731
+    ds = xr.Dataset(
+        {"smap": lazy("sm"), "smap_quality": lazy("quality")},
+        coords=coords,
+        attrs={"smap_quality_rule": quality_rule, "smap_pass": pass_},
+    )
     ds["smap"].attrs = sm_attrs(f"SMAP L3 soil moisture ({pass_})")
     ds["smap_quality"].attrs = {"long_name": f"SMAP quality rule '{quality_rule}' met"}
     return SmapReadResult(ds, problems)
@@ -318,23 +335,33 @@ def read_smap_window_netcdf(
     return ds
 
 
-def write_spl3smp(path: str | Path, date: str, am: np.ndarray, pm: np.ndarray | None = None,
-                  qual_am: np.ndarray | None = None, qual_pm: np.ndarray | None = None) -> Path:
+def write_spl3smp(
+    path: str | Path,
+    date: str,
+    am: np.ndarray,
+    pm: np.ndarray | None = None,
+    qual_am: np.ndarray | None = None,
+    qual_pm: np.ndarray | None = None,
+) -> Path:
     """Write a minimal file with the exact SPL3SMP layout (for tests and examples; global 406x964 arrays,
     NaN -> fill -9999)."""
     path = Path(path)
     with h5py.File(path, "w") as f:
-        for (name, group, suffix), sm, q in zip(LAYOUT.groups, (am, pm), (qual_am, qual_pm)):
+        for (_name, group, suffix), sm, q in zip(LAYOUT.groups, (am, pm), (qual_am, qual_pm)):
             if sm is None:
                 sm = np.full(LAYOUT.shape, np.nan)
             g = f.create_group(group)
-            d = g.create_dataset(LAYOUT.soil_moisture + suffix, data=np.where(np.isfinite(sm), sm, LAYOUT.fill_value).astype(np.float32))
+            d = g.create_dataset(
+                LAYOUT.soil_moisture + suffix, data=np.where(np.isfinite(sm), sm, LAYOUT.fill_value).astype(np.float32)
+            )
             d.attrs["_FillValue"] = np.float32(LAYOUT.fill_value)
             d.attrs["units"] = "cm**3/cm**3"
             q = np.where(np.isfinite(sm), 0, 65534) if q is None else q
             g.create_dataset(LAYOUT.quality + suffix, data=np.asarray(q, dtype=np.uint16))
             g.create_dataset("surface_flag" + suffix, data=np.zeros(LAYOUT.shape, dtype=np.uint16))
-            tb = np.full(LAYOUT.shape, (pd.Timestamp(date) - pd.Timestamp("2000-01-01T12:00")).total_seconds(), dtype=np.float64)
+            tb = np.full(
+                LAYOUT.shape, (pd.Timestamp(date) - pd.Timestamp("2000-01-01T12:00")).total_seconds(), dtype=np.float64
+            )
             g.create_dataset("tb_time_utc" + suffix, data=tb)
     return path
 

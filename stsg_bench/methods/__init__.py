@@ -4,6 +4,7 @@ Importing this package registers every built-in method (each module registers it
 ``@register``); DrcGAN registers from :mod:`stsg_bench.methods.drcgan`, which wraps
 :mod:`stsg_bench.fusion`. :func:`predict_lazy` streams any fitted method over time chunks.
 """
+
 from . import dctpls, drcgan, scaling, simple, starfm  # noqa: F401  (registration side effects)
 from .base import (
     KINDS,
@@ -20,6 +21,15 @@ from .base import (
 from .stream import predict_lazy
 
 __all__ = [
-    "KINDS", "Method", "MethodConfig", "get_method", "list_methods", "load_method_config", "method_class",
-    "method_description", "register", "visible_case", "predict_lazy",
+    "KINDS",
+    "Method",
+    "MethodConfig",
+    "get_method",
+    "list_methods",
+    "load_method_config",
+    "method_class",
+    "method_description",
+    "register",
+    "visible_case",
+    "predict_lazy",
 ]

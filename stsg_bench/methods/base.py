@@ -9,6 +9,7 @@ A method is fitted on a training period of a case and predicts daily fields for 
 returns a CF-annotated ``DataArray`` named ``sm``. Unless the method is a pure model (``noah_raw``), the
 product *passes usable SMAP through unchanged* and fills only the gaps; ocean is NaN.
 """
+
 from __future__ import annotations
 
 import dataclasses

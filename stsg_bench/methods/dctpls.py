@@ -8,6 +8,7 @@ are filled by the iteration (with Garcia's over-relaxation). The smoothing ``s``
 cross-validation, ``GCV(s) = (RSS / n_obs) / (1 - Tr(H) / n)^2``, ``Tr(H) = sum Gamma``, or fixed.
 Long periods are processed in overlapping time blocks (memory bounded by ``block_days``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,7 +67,9 @@ def dctpls_smooth(
     for it in range(max_iter):
         dct_y = dctn(w * (y - z) + z, norm="ortho")
         if choose and it < 4:
-            res = minimize_scalar(_gcv, bounds=s_bounds, method="bounded", args=(dct_y, lam2, y, w, n_obs), options={"xatol": 0.05})
+            res = minimize_scalar(
+                _gcv, bounds=s_bounds, method="bounded", args=(dct_y, lam2, y, w, n_obs), options={"xatol": 0.05}
+            )
             log_s = float(res.x)
         gamma = 1.0 / (1.0 + 10.0**log_s * lam2)
         z_new = relax * idctn(gamma * dct_y, norm="ortho") + (1.0 - relax) * z
@@ -106,7 +109,10 @@ class DctPls(Method):
         for c0 in range(lo, hi, step):
             b0, b1 = max(c0 - cfg.overlap_days, 0), min(c0 + step + cfg.overlap_days, smap.shape[0])
             z, s = dctpls_smooth(
-                smap[b0:b1], v[b0:b1].astype(float), s=cfg.s, max_iter=cfg.max_iter,
+                smap[b0:b1],
+                v[b0:b1].astype(float),
+                s=cfg.s,
+                max_iter=cfg.max_iter,
                 axis_weights=(cfg.time_weight, 1.0, 1.0),
             )
             self.fit_info["s"].append(float(s))

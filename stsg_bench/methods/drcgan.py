@@ -1,4 +1,5 @@
 """DrcGAN behind the common method interface (the model itself lives in :mod:`stsg_bench.fusion`)."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -11,6 +11,7 @@ complete), exactly as pytesmo does on a matched pair of series:
 Pixels with fewer than ``min_common_days`` common days fall back to raw Noah (counted in ``fit_info``).
 Everything is vectorised over pixels and processed in time blocks, so memory stays bounded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -96,8 +97,14 @@ class _PixelScaling(Method):
         if noah.chunks is not None:  # dask: the whole training period per block of rows
             noah, smap = (a.chunk({"time": -1, "y": self.config.fit_rows, "x": -1}) for a in (noah, smap))
         params = xr.apply_ufunc(
-            self._fit_kernel, noah, smap, input_core_dims=[["time"], ["time"]], output_core_dims=[["param"]],
-            dask="parallelized", output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"param": self._n_params() + 1}},
+            self._fit_kernel,
+            noah,
+            smap,
+            input_core_dims=[["time"], ["time"]],
+            output_core_dims=[["param"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+            dask_gufunc_kwargs={"output_sizes": {"param": self._n_params() + 1}},
         )
         params = np.asarray(params.values)[land]  # (land pixels, 1 + parameters)
         self.ok = params[:, 0] >= self.config.min_common_days
@@ -110,13 +117,21 @@ class _PixelScaling(Method):
         self._set_params(params[:, 1:])
         self.fit_info = {"pixels": int(land.sum()), "fallback_to_noah": int((~self.ok).sum())}
         if (~self.ok).any():
-            log.info("%s: %d of %d land pixels have < %d common days: raw Noah there", self.name, (~self.ok).sum(), land.sum(), self.config.min_common_days)
+            log.info(
+                "%s: %d of %d land pixels have < %d common days: raw Noah there",
+                self.name,
+                (~self.ok).sum(),
+                land.sum(),
+                self.config.min_common_days,
+            )
 
     def _fit_kernel(self, noah: np.ndarray, smap: np.ndarray) -> np.ndarray:
         """(..., T) Noah and SMAP on common days (NaN elsewhere) -> (..., 1 + K): count, parameters."""
         lead, T = noah.shape[:-1], noah.shape[-1]
         n2, s2 = (np.asarray(a, dtype=np.float64).reshape(-1, T).T for a in (noah, smap))  # (T, N)
-        out = np.concatenate([np.isfinite(s2).sum(axis=0)[:, None].astype(np.float64), self._params_kernel(n2, s2)], axis=1)
+        out = np.concatenate(
+            [np.isfinite(s2).sum(axis=0)[:, None].astype(np.float64), self._params_kernel(n2, s2)], axis=1
+        )
         return out.reshape(lead + (out.shape[1],))
 
     def _n_params(self) -> int:
@@ -181,7 +196,9 @@ class LinCdfMatch(_PixelScaling):
         return 2 * len(self.config.percentiles)
 
     def _params_kernel(self, noah, smap):
-        return np.concatenate([matlab_percentiles(noah, self.config.percentiles), matlab_percentiles(smap, self.config.percentiles)]).T
+        return np.concatenate(
+            [matlab_percentiles(noah, self.config.percentiles), matlab_percentiles(smap, self.config.percentiles)]
+        ).T
 
     def _set_params(self, params):
         P = len(self.config.percentiles)

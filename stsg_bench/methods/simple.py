@@ -1,4 +1,5 @@
 """Reference products: raw Noah, SMAP alone (no filling) and a SMAP day-of-year climatology fill."""
+
 from __future__ import annotations
 
 import logging
@@ -72,7 +73,9 @@ class Climatology(Method):
         sums = uniform_filter1d(sums, w, axis=0, mode="wrap") * w
         counts = uniform_filter1d(counts, w, axis=0, mode="wrap") * w
         counts = np.round(counts)
-        self.clim: np.ndarray = np.where(counts >= self.config.min_obs, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+        self.clim: np.ndarray = np.where(counts >= self.config.min_obs, sums / np.maximum(counts, 1), np.nan).astype(
+            np.float32
+        )
         self.fit_info["pixels_without_climatology"] = int(np.isnan(self.clim).all(axis=0)[train["land"].values].sum())
 
     def _predict(self, case, out):

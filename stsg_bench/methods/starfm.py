@@ -16,6 +16,7 @@ day's mean SMAP - Noah offset is used. ``eps`` (m3 m-3) keeps weights finite whe
 The window sums use ``torch.nn.functional.unfold`` on row tiles, so the same code runs on CPU and CUDA
 with bounded memory.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,8 +68,16 @@ def _patches(x: torch.Tensor, window: int, r0: int, r1: int) -> torch.Tensor:
     return u.view(C, window * window, r1 - r0, Xp - 2 * a)
 
 
-def starfm_side(noah_t: torch.Tensor, ref_smap: torch.Tensor, ref_noah: torch.Tensor, ref_age: torch.Tensor,
-                window: int = 7, classes: int = 4, eps: float = 0.002, tile_rows: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+def starfm_side(
+    noah_t: torch.Tensor,
+    ref_smap: torch.Tensor,
+    ref_noah: torch.Tensor,
+    ref_age: torch.Tensor,
+    window: int = 7,
+    classes: int = 4,
+    eps: float = 0.002,
+    tile_rows: int = 128,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One-sided STARFM prediction for one day. Inputs (Y, X), NaN where missing.
 
     Returns (prediction, mean reference age), both NaN where no neighbour has a reference."""
@@ -102,8 +111,15 @@ def starfm_side(noah_t: torch.Tensor, ref_smap: torch.Tensor, ref_noah: torch.Te
     return pred, age
 
 
-def starfm_day(noah_t: torch.Tensor, prev: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-               nxt: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None, window=7, classes=4, eps=0.002, tile_rows=128) -> torch.Tensor:
+def starfm_day(
+    noah_t: torch.Tensor,
+    prev: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    nxt: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    window=7,
+    classes=4,
+    eps=0.002,
+    tile_rows=128,
+) -> torch.Tensor:
     """Two-sided (or one-sided when ``nxt`` is None) STARFM prediction for one day; every input (Y, X)."""
     p_pred, p_age = starfm_side(noah_t, *prev, window=window, classes=classes, eps=eps, tile_rows=tile_rows)
     if nxt is None:

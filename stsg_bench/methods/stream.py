@@ -6,6 +6,7 @@ that loads its days plus the method's ``halo_days`` on each side and calls the m
 exactly: the blocks equal the unchunked prediction. A method whose halo is ``None`` (DCT-PLS smooths the
 whole series) runs as one block, with a warning.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,9 @@ def predict_lazy(method: Method, case: xr.Dataset, period=None, chunk_days: int 
     all_days = case.indexes["time"]
     halo = method.halo_days
     if halo is None:
-        log.warning("%s needs the whole case for every day: predicted as one block (memory grows with the period)", method.name)
+        log.warning(
+            "%s needs the whole case for every day: predicted as one block (memory grows with the period)", method.name
+        )
         step = len(days)
     else:
         step = max(1, int(chunk_days))
@@ -52,7 +55,15 @@ def predict_lazy(method: Method, case: xr.Dataset, period=None, chunk_days: int 
         i0, i1 = all_days.get_loc(block[0]), all_days.get_loc(block[-1])
         sub = visible if halo is None else visible.isel(time=slice(max(0, i0 - halo), i1 + halo + 1))
         period_b = (str(block[0].date()), str(block[-1].date()))
-        task = dask.delayed(_predict_block, pure=True)(m, sub, period_b, dask_key_name=f"predict-{method.name}-{period_b[0]}-{id(method):x}")
+        task = dask.delayed(_predict_block, pure=True)(
+            m, sub, period_b, dask_key_name=f"predict-{method.name}-{period_b[0]}-{id(method):x}"
+        )
         blocks.append(da.from_delayed(task, shape=(len(block), ny, nx), dtype=np.float32))
     data = da.concatenate(blocks, axis=0)
-    return xr.DataArray(data, dims=("time", "y", "x"), coords={k: out.coords[k] for k in PRODUCT_COORDS}, name="sm", attrs=method.product_attrs())
+    return xr.DataArray(
+        data,
+        dims=("time", "y", "x"),
+        coords={k: out.coords[k] for k in PRODUCT_COORDS},
+        name="sm",
+        attrs=method.product_attrs(),
+    )

@@ -1,5 +1,6 @@
 """Report figures (matplotlib, Agg backend, deterministic file names): maps of one day, station time
 series with every product, a Taylor diagram and per-network box plots of station metrics."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,10 @@ def maps_figure(case: xr.Dataset, products: dict[str, xr.DataArray], path: Path,
     if day is None:  # the test day with the median SMAP coverage
         cov = valid_smap(case.sel(time=times)).mean(("y", "x")).values
         day = times[int(np.argsort(cov)[len(cov) // 2])]
-    panels = [("SMAP (usable)", case["smap"].sel(time=day).where(valid_smap(case).sel(time=day))), ("Noah", case["noah"].sel(time=day))]
+    panels = [
+        ("SMAP (usable)", case["smap"].sel(time=day).where(valid_smap(case).sel(time=day))),
+        ("Noah", case["noah"].sel(time=day)),
+    ]
     if "truth" in case:
         panels.append(("truth", case["truth"].sel(time=day)))
     panels += [(name, p.sel(time=day)) for name, p in products.items()]

@@ -5,6 +5,7 @@ RMSE/ubRMSE up. Every (method, reference, split) of the reference's ``pooled`` g
 method missing from the new results fails the gate. Improvements beyond the tolerance are reported so
 the reference can be refreshed (``stsg-bench check ... --update``).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -19,7 +20,6 @@ from ..errors import InputError
 from ..files import read_toml
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
-
 
 
 def default_tolerances() -> dict[str, float]:
@@ -73,7 +73,20 @@ def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float]) -> G
                     delta = _badness(k, nv) - _badness(k, rv) if np.isfinite(nv) else np.inf
                     status = "WORSE" if delta > tolerances[k] else ("better" if delta < -tolerances[k] else "ok")
                     rows.append((m, str(r), str(sp), k, rv, nv, nv - rv, tolerances[k], status))
-    df = pd.DataFrame(rows, columns=["method", "reference", "split", "metric", "reference_value", "new_value", "change", "tolerance", "status"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "method",
+            "reference",
+            "split",
+            "metric",
+            "reference_value",
+            "new_value",
+            "change",
+            "tolerance",
+            "status",
+        ],
+    )
     return GateResult(df, bool(df["status"].isin(["WORSE", "MISSING"]).any()), bool((df["status"] == "better").any()))
 
 
@@ -98,7 +111,10 @@ def check_command(results: Path, reference: Path, tolerance_file: Path | None = 
         print(f"\nGATE FAILED: {bad} of {n} checks worse than the reference beyond tolerance")
         return 1
     if res.improved:
-        print(f"\ngate passed; some metrics are better than the reference: refresh it with\n  stsg-bench check {results} --reference {reference} --update")
+        print(
+            "\ngate passed; some metrics are better than the reference: refresh it with\n"
+            f"  stsg-bench check {results} --reference {reference} --update"
+        )
     else:
         print(f"\ngate passed: {n} checks within tolerance")
     return 0

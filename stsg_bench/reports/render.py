@@ -1,4 +1,5 @@
 """Write a whole report folder from a results file (built in a temporary folder, then swapped in)."""
+
 from __future__ import annotations
 
 import html
@@ -26,7 +27,7 @@ img{max-width:100%;border:1px solid #eee;margin:.5em 0}"""
 def _products(results_path: Path, res: xr.Dataset) -> dict[str, xr.DataArray]:
     out = {}
     for name, rel in json.loads(res.attrs.get("products", "{}")).items():
-        p = (results_path.parent / rel)
+        p = results_path.parent / rel
         if p.exists():
             out[name] = xr.open_dataset(p)["sm"].load()
     return out
@@ -56,10 +57,20 @@ def write_report(results_path: str | Path, out: str | Path, case_path: str | Pat
 
             prods = _products(results_path, res)
             if prods:
-                figs.append(("Maps of one test day", figures.maps_figure(open_case(case_path), prods, tmp / "figures" / "maps.png")))
+                figs.append(
+                    (
+                        "Maps of one test day",
+                        figures.maps_figure(open_case(case_path), prods, tmp / "figures" / "maps.png"),
+                    )
+                )
         figs.append(("Station time series", figures.station_series_figure(res, tmp / "figures" / "station_series.png")))
         figs.append(("Taylor diagram", figures.taylor_figure(res, tmp / "figures" / "taylor.png")))
-        figs.append(("Per-network station ubRMSE", figures.network_boxplot_figure(res, tmp / "figures" / "network_boxplots.png")))
+        figs.append(
+            (
+                "Per-network station ubRMSE",
+                figures.network_boxplot_figure(res, tmp / "figures" / "network_boxplots.png"),
+            )
+        )
         notes = json.loads(res.attrs.get("notes", "[]"))
         page = [
             "<!doctype html><html><head><meta charset='utf-8'><title>stsg-bench report</title>",

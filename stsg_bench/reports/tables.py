@@ -8,6 +8,7 @@ Tables (each a ``pandas.DataFrame`` with one row per method):
 * ``truth``: against the twin's truth on every land pixel, all / valid / gap;
 * ``simulated_gaps``: against SMAP values hidden before fusion.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,11 @@ from ..validation.metrics import metric_names
 
 
 def _has(res: xr.Dataset, reference: str, group: str = "pooled") -> bool:
-    return reference in res["reference"].values and group in res["group"].values and bool((res["n"].sel(reference=reference, group=group) > 0).any())
+    return (
+        reference in res["reference"].values
+        and group in res["group"].values
+        and bool((res["n"].sel(reference=reference, group=group) > 0).any())
+    )
 
 
 def _cell(res, method, reference, group, split, metric, ci=True) -> str:
@@ -40,7 +45,10 @@ def _n(res, method, reference, group, split) -> int:
 def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all") -> pd.DataFrame:
     rows = {}
     for m in res["method"].values:
-        rows[str(m)] = {**{k: _cell(res, m, reference, "pooled", split, k) for k in metric_names("paper")}, "n": _n(res, m, reference, "pooled", split)}
+        rows[str(m)] = {
+            **{k: _cell(res, m, reference, "pooled", split, k) for k in metric_names("paper")},
+            "n": _n(res, m, reference, "pooled", split),
+        }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
@@ -76,13 +84,22 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
     """{key: (caption, table)} for every table the results support."""
     t = {}
     if _has(res, "insitu"):
-        t["paper"] = ("In-situ validation, all matched station-days (bias = product − in-situ; 95 % CI)", paper_table(res))
-        t["gap_aware"] = ("In-situ, days with usable SMAP in the station's cell vs gap days", split_table(res, "insitu"))
+        t["paper"] = (
+            "In-situ validation, all matched station-days (bias = product − in-situ; 95 % CI)",
+            paper_table(res),
+        )
+        t["gap_aware"] = (
+            "In-situ, days with usable SMAP in the station's cell vs gap days",
+            split_table(res, "insitu"),
+        )
         t["station_median"] = ("Median over stations (each with ≥ min_obs days)", _median_table(res))
         if any(str(g).startswith("network:") for g in res["group"].values):
             t["networks"] = ("Per-network pooled ubRMSE and R", group_table(res, "network:"))
     if _has(res, "truth"):
-        t["truth"] = ("Against the twin's truth, every land pixel: all days / SMAP usable / SMAP gaps", split_table(res, "truth", splits=("all", "smap_valid", "smap_gap")))
+        t["truth"] = (
+            "Against the twin's truth, every land pixel: all days / SMAP usable / SMAP gaps",
+            split_table(res, "truth", splits=("all", "smap_valid", "smap_gap")),
+        )
     if _has(res, "hidden_smap"):
         t["simulated_gaps"] = ("Simulated gaps: reconstruction of hidden SMAP values", paper_table(res, "hidden_smap"))
     return t
@@ -91,7 +108,10 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
 def _median_table(res: xr.Dataset) -> pd.DataFrame:
     rows = {}
     for m in res["method"].values:
-        rows[str(m)] = {**{k: _cell(res, m, "insitu", "station_median", "all", k, ci=False) for k in metric_names("median")}, "stations": _n(res, m, "insitu", "station_median", "all")}
+        rows[str(m)] = {
+            **{k: _cell(res, m, "insitu", "station_median", "all", k, ci=False) for k in metric_names("median")},
+            "stations": _n(res, m, "insitu", "station_median", "all"),
+        }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
@@ -102,12 +122,18 @@ def summary_frame(res: xr.Dataset) -> pd.DataFrame:
         row = {}
         if _has(res, "insitu"):
             for k in metric_names("paper"):
-                row[f"insitu {k}"] = float(res["value"].sel({"method": m}).sel(reference="insitu", group="pooled", split="all", metric=k))
+                row[f"insitu {k}"] = float(
+                    res["value"].sel({"method": m}).sel(reference="insitu", group="pooled", split="all", metric=k)
+                )
             row["insitu n"] = _n(res, m, "insitu", "pooled", "all")
         if _has(res, "truth"):
-            row["truth gap RMSE"] = float(res["value"].sel({"method": m}).sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE"))
+            row["truth gap RMSE"] = float(
+                res["value"].sel({"method": m}).sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE")
+            )
         if _has(res, "hidden_smap"):
-            row["hidden SMAP RMSE"] = float(res["value"].sel({"method": m}).sel(reference="hidden_smap", group="pooled", split="all", metric="RMSE"))
+            row["hidden SMAP RMSE"] = float(
+                res["value"].sel({"method": m}).sel(reference="hidden_smap", group="pooled", split="all", metric="RMSE")
+            )
         rows[str(m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
@@ -126,7 +152,12 @@ def to_latex(df: pd.DataFrame, caption: str = "") -> str:
     out = [r"\begin{table}[ht]", r"\centering"]
     if caption:
         out.append(rf"\caption{{{esc(caption)}}}")
-    out += [r"\begin{tabular}{l" + "r" * len(df.columns) + "}", r"\toprule", " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
+    out += [
+        r"\begin{tabular}{l" + "r" * len(df.columns) + "}",
+        r"\toprule",
+        " & ".join(esc(c) for c in cols) + r" \\",
+        r"\midrule",
+    ]
     for idx, row in df.iterrows():
         out.append(" & ".join([esc(idx)] + [esc(v) for v in row.values]) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]

@@ -1,5 +1,6 @@
 """Whole twins: generated in memory (:func:`generate_twin`) or day by day into chunk files
 (:func:`write_twin_chunked`), and written as a case file plus ISMN station files."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +40,16 @@ def generate_twin(preset: str | TwinSpec = "small", seed: int = 0, progress: boo
         days = tqdm(days, total=n, desc=f"twin {spec.name}", unit="day")
     for i, f in enumerate(days):
         arrays["truth"][i], arrays["smap"][i], arrays["noah"][i], quality[i] = f.truth, f.smap, f.noah, f.smap_quality
-    case = make_case(spec.window, world.dates, arrays["smap"], quality, arrays["noah"], world.land, arrays["truth"], _twin_attrs(spec, seed))
+    case = make_case(
+        spec.window,
+        world.dates,
+        arrays["smap"],
+        quality,
+        arrays["noah"],
+        world.land,
+        arrays["truth"],
+        _twin_attrs(spec, seed),
+    )
     stations = make_stations(world, arrays["truth"])
     return Twin(spec, seed, case, stations)
 
@@ -56,7 +66,9 @@ def _twin_attrs(spec: TwinSpec, seed: int) -> dict:
     return attrs
 
 
-def write_twin_chunked(preset: str | TwinSpec, out: str | Path, seed: int = 0, chunk_days: int = 32, progress: bool = False, **overrides) -> Path:
+def write_twin_chunked(
+    preset: str | TwinSpec, out: str | Path, seed: int = 0, chunk_days: int = 32, progress: bool = False, **overrides
+) -> Path:
     """Generate a twin day by day into ``out/case/case_YYYYMMDD.nc`` (``chunk_days`` days per file) and
     ``out/ismn/``; memory holds one chunk, whatever the period (the ``global`` preset's way to disk).
     Open the result with :func:`stsg_bench.io.lazy.open_case_lazy`."""
@@ -77,7 +89,16 @@ def write_twin_chunked(preset: str | TwinSpec, out: str | Path, seed: int = 0, c
         buf.append(f)
         if len(buf) == chunk_days or i == spec.ndays - 1:
             stack = {k: np.stack([getattr(b, k) for b in buf]) for k in ("truth", "smap", "smap_quality", "noah")}
-            chunk = make_case(spec.window, [b.date for b in buf], stack["smap"], stack["smap_quality"], stack["noah"], world.land, stack["truth"], _twin_attrs(spec, seed))
+            chunk = make_case(
+                spec.window,
+                [b.date for b in buf],
+                stack["smap"],
+                stack["smap_quality"],
+                stack["noah"],
+                world.land,
+                stack["truth"],
+                _twin_attrs(spec, seed),
+            )
             save_case(chunk, out / "case" / f"case_{buf[0].date:%Y%m%d}.nc")
             buf = []
     for s in make_stations(world, series):

@@ -1,4 +1,5 @@
 """Size presets of the synthetic twin."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,13 +31,9 @@ PRESETS: dict[str, TwinSpec] = {
     # the CI accuracy gate: small enough to train DrcGAN in seconds
     "gate": TwinSpec("gate", Window(56, 104, 500, 564), ndays=365, n_stations=16, train_end="2017-08-31"),
     # the demo default: ~100 x 150 cells, two years, 40 stations
-    "small": TwinSpec(
-        "small", Window(50, 146, 480, 624), ndays=730, n_stations=40, train_end="2017-12-31"
-    ),
+    "small": TwinSpec("small", Window(50, 146, 480, 624), ndays=730, n_stations=40, train_end="2017-12-31"),
     # scale benchmarks: the whole grid, generated lazily day by day
-    "global": TwinSpec(
-        "global", Window(), ndays=365, n_stations=200, land_fraction=0.27, land_scale=18.0, lazy=True
-    ),
+    "global": TwinSpec("global", Window(), ndays=365, n_stations=200, land_fraction=0.27, land_scale=18.0, lazy=True),
 }
 
 

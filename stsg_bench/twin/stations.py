@@ -6,6 +6,7 @@ phi 0.9, sd 0.02) + sensor noise (sd 0.003). About 2 % of hours are missing, 1 %
 (``D03``, spiked) and 0.5 % out of range (``C03``). 15 % of sensors sit at 0.20 m (outside the default
 0-0.10 m depth filter), the rest at 0.05 m.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

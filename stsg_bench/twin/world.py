@@ -14,6 +14,7 @@ perturbed rain forcing (so Noah's errors have real temporal structure, as a land
 Every random draw comes from ``numpy.random.default_rng([seed, stream, day])``, so the world is
 bit-reproducible and any day can be generated in order without storing the archive (``iter_days``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -132,8 +133,12 @@ class TwinWorld:
             season = self._season(doy)
             theta = _water_balance(theta, rain, frozen, self.theta_r, self.porosity, self.tau * (1.0 - 0.35 * season))
             theta_model = _water_balance(
-                theta_model, rain * self._forcing_error(day), frozen,
-                self.model_theta_r, self.model_porosity, self.model_tau * (1.0 - 0.25 * season),
+                theta_model,
+                rain * self._forcing_error(day),
+                frozen,
+                self.model_theta_r,
+                self.model_porosity,
+                self.model_tau * (1.0 - 0.25 * season),
             )
             if day < 0 and not include_spinup:
                 continue

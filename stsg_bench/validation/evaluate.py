@@ -14,6 +14,7 @@ may carry its own ``products`` (the simulated-gaps experiment scores products fu
 How stations are matched (depth, flags, hours, min_obs) comes from one typed :class:`ValidationConfig`,
 built from a dataset card's ``[ismn]`` section, a run config or command-line options.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,7 +64,9 @@ class ValidationConfig:
         descriptive = {"path", "format", "networks"}
         unknown = sorted(set(values) - names - descriptive)
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(sorted(names | descriptive))})")
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(sorted(names | descriptive))})"
+            )
         kw: dict[str, Any] = {}
         try:
             for k, v in values.items():
@@ -94,8 +97,12 @@ class ValidationConfig:
         return MatchConfig(flags=self.flags, depth=self.depth, min_hours=self.min_hours, min_obs=self.min_obs)
 
     def score_config(self) -> ScoreConfig:
-        return ScoreConfig(metrics=list(self.metrics) if self.metrics else None, alpha=self.alpha, min_obs=self.min_obs,
-                           bootstrap=self.bootstrap)
+        return ScoreConfig(
+            metrics=list(self.metrics) if self.metrics else None,
+            alpha=self.alpha,
+            min_obs=self.min_obs,
+            bootstrap=self.bootstrap,
+        )
 
 
 class Reference(Protocol):
@@ -104,8 +111,9 @@ class Reference(Protocol):
     name: str
     products: Mapping[str, xr.DataArray] | None
 
-    def score(self, products: Mapping[str, xr.DataArray], case: xr.Dataset, cfg: ValidationConfig) -> tuple[xr.Dataset, list[str]]:
-        ...
+    def score(
+        self, products: Mapping[str, xr.DataArray], case: xr.Dataset, cfg: ValidationConfig
+    ) -> tuple[xr.Dataset, list[str]]: ...
 
 
 @dataclass
@@ -142,7 +150,9 @@ class FieldReference:
     products: Mapping[str, xr.DataArray] | None = None
 
     def score(self, products, case, cfg):
-        return score_fields(dict(products), case, self.field, self.name, mask=self.mask, cfg=cfg.score_config(), splits=self.splits), []
+        return score_fields(
+            dict(products), case, self.field, self.name, mask=self.mask, cfg=cfg.score_config(), splits=self.splits
+        ), []
 
 
 @dataclass
@@ -161,8 +171,13 @@ def standard_references(case: xr.Dataset, insitu: str | Path | Sequence[StationS
     return refs
 
 
-def evaluate(products: Mapping[str, xr.DataArray], case: xr.Dataset, references: Sequence[Reference],
-             cfg: ValidationConfig | None = None, attrs: dict | None = None) -> Evaluation:
+def evaluate(
+    products: Mapping[str, xr.DataArray],
+    case: xr.Dataset,
+    references: Sequence[Reference],
+    cfg: ValidationConfig | None = None,
+    attrs: dict | None = None,
+) -> Evaluation:
     """Score ``products`` (or each reference's own products) against every reference on the days of
     ``case``; one results cube with ``attrs`` and the notes gathered on the way."""
     cfg = cfg or ValidationConfig()

@@ -1,6 +1,7 @@
 """Match ISMN sensors to a case: station -> the EASE2 M36 cell containing it, hourly -> daily mean of
 good-flag values, aligned with the case's days. Problems become per-station status codes, never errors.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,7 +72,9 @@ class StationTable:
         return np.array([s == OK for s in self.status])
 
 
-def match_stations(sensors: IsmnCollection | list[StationSeries], case: xr.Dataset, config: MatchConfig | None = None) -> StationTable:
+def match_stations(
+    sensors: IsmnCollection | list[StationSeries], case: xr.Dataset, config: MatchConfig | None = None
+) -> StationTable:
     cfg = config or MatchConfig()
     if isinstance(sensors, IsmnCollection):
         sensors = sensors.sensors
@@ -106,9 +109,19 @@ def match_stations(sensors: IsmnCollection | list[StationSeries], case: xr.Datas
         if st != OK:
             log.info("station %s: %s", keep[k].key, STATUSES[st])
     return StationTable(
-        keys=[s.key for s in keep], network=[s.network for s in keep], station=[s.station for s in keep],
-        lat=lat, lon=lon, depth_from=np.array([s.depth_from for s in keep]), depth_to=np.array([s.depth_to for s in keep]),
-        iy=iy, ix=ix, status=status, times=times, ref=ref, dropped=dropped,
+        keys=[s.key for s in keep],
+        network=[s.network for s in keep],
+        station=[s.station for s in keep],
+        lat=lat,
+        lon=lon,
+        depth_from=np.array([s.depth_from for s in keep]),
+        depth_to=np.array([s.depth_to for s in keep]),
+        iy=iy,
+        ix=ix,
+        status=status,
+        times=times,
+        ref=ref,
+        dropped=dropped,
     )
 
 
@@ -123,7 +136,9 @@ def _reference_series(s: StationSeries, times: pd.DatetimeIndex, cfg: MatchConfi
     raise ValueError(f"unknown temporal matching {cfg.temporal!r} (valid: daily_mean, overpass)")
 
 
-def at_station_cells(field: xr.DataArray | np.ndarray, table: StationTable, out: np.ndarray | None = None) -> np.ndarray:
+def at_station_cells(
+    field: xr.DataArray | np.ndarray, table: StationTable, out: np.ndarray | None = None
+) -> np.ndarray:
     """Values of a (time, y, x) field at the stations' cells, time-major (T, S), in the field's own
     dtype (or into ``out``); NaN (or False) for unmatched stations. One gather over the flattened grid."""
     data: Any = field.data if isinstance(field, xr.DataArray) else field  # numpy or dask
@@ -132,7 +147,10 @@ def at_station_cells(field: xr.DataArray | np.ndarray, table: StationTable, out:
     if hasattr(data, "dask"):  # dask-backed: gather block by block of days, keep only (T, S)
         data = data.rechunk({1: -1, 2: -1})
         gathered = data.map_blocks(
-            lambda b: np.take(b.reshape(b.shape[0], -1), flat, axis=1), chunks=(data.chunks[0], (len(flat),)), drop_axis=2, dtype=data.dtype
+            lambda b: np.take(b.reshape(b.shape[0], -1), flat, axis=1),
+            chunks=(data.chunks[0], (len(flat),)),
+            drop_axis=2,
+            dtype=data.dtype,
         ).compute()
         if out is None:
             out = gathered

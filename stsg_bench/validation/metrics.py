@@ -15,6 +15,7 @@ over the data, fully vectorised. Sign convention: bias = mean(p - r). Confidence
 
 A vectorised percentile bootstrap (:func:`bootstrap_ci`) is available for any metric.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,7 +33,12 @@ from ..errors import ConfigError
 #: (:meth:`Moments.from_pairs`) and the fused torch kernel both sum exactly these; a metric that needs
 #: another moment adds one entry here and one field to :class:`Moments`.
 STATISTICS: dict[str, tuple[str, ...]] = {
-    "n": ("m",), "sp": ("p",), "sr": ("r",), "spp": ("p", "p"), "srr": ("r", "r"), "spr": ("p", "r"),
+    "n": ("m",),
+    "sp": ("p",),
+    "sr": ("r",),
+    "spp": ("p", "p"),
+    "srr": ("r", "r"),
+    "spr": ("p", "r"),
 }
 
 
@@ -49,7 +55,9 @@ class Moments:
     spr: np.ndarray
 
     @classmethod
-    def from_pairs(cls, p: np.ndarray, r: np.ndarray, mask: np.ndarray | None = None, axis: int | tuple = -1) -> Moments:
+    def from_pairs(
+        cls, p: np.ndarray, r: np.ndarray, mask: np.ndarray | None = None, axis: int | tuple = -1
+    ) -> Moments:
         """Sums over ``axis`` of the pairs where ``mask`` (default: both finite)."""
         m = np.isfinite(p) & np.isfinite(r) if mask is None else mask & np.isfinite(p) & np.isfinite(r)
         terms = {
@@ -162,7 +170,8 @@ def _fused_kernel():
                 return x.sum(dim)
 
             return torch.stack(
-                [total(base, f) for f in STATISTICS.values()] + [total(valid, f) for f in STATISTICS.values()]
+                [total(base, f) for f in STATISTICS.values()]
+                + [total(valid, f) for f in STATISTICS.values()]
                 + [(p.abs() < inf).to(p.dtype).sum(dim)]
             )
 
@@ -203,7 +212,9 @@ def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str =
             _fused_state["fn"] = None
         else:
             k = len(STATISTICS)
-            return SplitSums(Moments.from_stack(out[:k]), Moments.from_stack(out[k : 2 * k]), out[2 * k].round().astype(np.int64))
+            return SplitSums(
+                Moments.from_stack(out[:k]), Moments.from_stack(out[k : 2 * k]), out[2 * k].round().astype(np.int64)
+            )
     n_product = np.isfinite(np.broadcast_to(p, shape)).sum(axis=axis)
     return SplitSums(Moments.from_pairs(p, r, axis=axis), Moments.from_pairs(p, r, valid, axis=axis), n_product)
 
@@ -353,7 +364,9 @@ def get_metrics(names: list[str] | None = None) -> list[Metric]:
     return [METRICS[n] for n in names]
 
 
-def score_moments(m: Moments, metrics: list[Metric], alpha: float = 0.05) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def score_moments(
+    m: Moments, metrics: list[Metric], alpha: float = 0.05
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """{metric: (value, ci_lower, ci_upper)}; NaN where n is below the metric's minimum."""
     out = {}
     n = np.asarray(m.n)
@@ -365,7 +378,9 @@ def score_moments(m: Moments, metrics: list[Metric], alpha: float = 0.05) -> dic
     return out
 
 
-def bootstrap_ci(p: np.ndarray, r: np.ndarray, metrics: list[Metric], n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> dict[str, tuple[float, float]]:
+def bootstrap_ci(
+    p: np.ndarray, r: np.ndarray, metrics: list[Metric], n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap CIs of 1-D matched pairs, all replicates at once (memory n_boot x n)."""
     ok = np.isfinite(p) & np.isfinite(r)
     p, r = np.asarray(p, float)[ok], np.asarray(r, float)[ok]
@@ -373,10 +388,14 @@ def bootstrap_ci(p: np.ndarray, r: np.ndarray, metrics: list[Metric], n_boot: in
         return {met.name: (np.nan, np.nan) for met in metrics}
     idx = np.random.default_rng(seed).integers(0, p.size, (n_boot, p.size))
     m = Moments.from_pairs(p[idx], r[idx], axis=-1)
-    return {met.name: tuple(np.nanpercentile(met.value(m), [100 * alpha / 2, 100 * (1 - alpha / 2)])) for met in metrics}
+    return {
+        met.name: tuple(np.nanpercentile(met.value(m), [100 * alpha / 2, 100 * (1 - alpha / 2)])) for met in metrics
+    }
 
 
-def anomalies(x: np.ndarray, kind: str = "moving_average", window: int = 35, doy: np.ndarray | None = None) -> np.ndarray:
+def anomalies(
+    x: np.ndarray, kind: str = "moving_average", window: int = 35, doy: np.ndarray | None = None
+) -> np.ndarray:
     """Anomalies along the last axis (daily series): minus a centred ``window``-day moving average
     (NaN-aware, at least half the window present) or minus the day-of-year climatology (``doy`` needed)."""
     x = np.asarray(x, dtype=np.float64)

@@ -16,6 +16,7 @@ Results convention (written by :func:`save_results`, read by :func:`open_results
 Each product is scored on its own matched samples (n is reported); the gap-aware split is what makes
 gap-filling methods comparable.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,9 +62,12 @@ class ScoreConfig:
 def _check_product(name: str, da: xr.DataArray, case: xr.Dataset) -> xr.DataArray:
     if da.dims != ("time", "y", "x"):
         raise InputError(name, f"product dims {da.dims}, expected ('time', 'y', 'x')", "sm")
-    if da.sizes["y"] != case.sizes["y"] or da.sizes["x"] != case.sizes["x"] or (
-        "row" in da.coords and not np.array_equal(da["row"].values, case["row"].values)
-    ) or ("col" in da.coords and not np.array_equal(da["col"].values, case["col"].values)):
+    if (
+        da.sizes["y"] != case.sizes["y"]
+        or da.sizes["x"] != case.sizes["x"]
+        or ("row" in da.coords and not np.array_equal(da["row"].values, case["row"].values))
+        or ("col" in da.coords and not np.array_equal(da["col"].values, case["col"].values))
+    ):
         raise InputError(name, "product is on a different grid window than the case", "sm")
     missing = pd.DatetimeIndex(da["time"].values).difference(case.indexes["time"])
     if len(missing):
@@ -84,8 +88,14 @@ def _maybe_anom(x: np.ndarray, cfg: ScoreConfig, times: pd.DatetimeIndex) -> np.
 
 def _empty(methods, reference, groups, splits, metrics) -> xr.Dataset:
     shape = (len(methods), 1, len(groups), len(splits), len(metrics))
-    coords = {"method": methods, "reference": [reference], "group": groups, "split": list(splits), "metric": [m.name for m in metrics],
-              "metric_units": ("metric", [m.units for m in metrics])}
+    coords = {
+        "method": methods,
+        "reference": [reference],
+        "group": groups,
+        "split": list(splits),
+        "metric": [m.name for m in metrics],
+        "metric_units": ("metric", [m.units for m in metrics]),
+    }
     nanv = lambda: np.full(shape, np.nan)  # noqa: E731
     return xr.Dataset(
         {
@@ -131,7 +141,7 @@ def _fill_groups(bufs, mis: np.ndarray, mom: Moments, onehot: np.ndarray, metric
         value[at + (slice(None), k)], lower[at + (slice(None), k)], upper[at + (slice(None), k)] = v, lo, hi
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN station sets give NaN
-            value[mis, 0, 1, :, k] = np.nanmedian(v[:, 1 + n_net:, :], axis=1)
+            value[mis, 0, 1, :, k] = np.nanmedian(v[:, 1 + n_net :, :], axis=1)
     count[at] = np.where(keep, grouped.n, 0).transpose(0, 2, 1)
     count[mis, 0, 1, :] = enough.sum(axis=-1)
 
@@ -156,7 +166,9 @@ def _time_groups(products: dict[str, xr.DataArray]) -> list[tuple[pd.DatetimeInd
     return groups
 
 
-def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: StationTable, cfg: ScoreConfig | None = None) -> xr.Dataset:
+def score_insitu(
+    products: dict[str, xr.DataArray], case: xr.Dataset, table: StationTable, cfg: ScoreConfig | None = None
+) -> xr.Dataset:
     """Score every product against the matched in-situ stations.
 
     Products sharing a time axis are gathered at the station cells into one (product, time, station)
@@ -227,7 +239,9 @@ def score_insitu(products: dict[str, xr.DataArray], case: xr.Dataset, table: Sta
     return ds
 
 
-def _field_sums(p: np.ndarray, r: np.ndarray, base: np.ndarray, valid: np.ndarray, land: np.ndarray, splits: tuple[str, ...]) -> np.ndarray:
+def _field_sums(
+    p: np.ndarray, r: np.ndarray, base: np.ndarray, valid: np.ndarray, land: np.ndarray, splits: tuple[str, ...]
+) -> np.ndarray:
     """Per-day sums over (y, x) of the pairs on land where ``base``, per split: (..., split, 6)."""
     lead = p.shape[:-2]
     p2, r2 = (np.asarray(a).reshape(lead + (-1,)) for a in (p, r))
@@ -237,8 +251,15 @@ def _field_sums(p: np.ndarray, r: np.ndarray, base: np.ndarray, valid: np.ndarra
     return np.stack(out, axis=-2)
 
 
-def score_fields(products: dict[str, xr.DataArray], case: xr.Dataset, reference: xr.DataArray, reference_name: str,
-                 mask: xr.DataArray | None = None, cfg: ScoreConfig | None = None, splits: tuple[str, ...] | None = None) -> xr.Dataset:
+def score_fields(
+    products: dict[str, xr.DataArray],
+    case: xr.Dataset,
+    reference: xr.DataArray,
+    reference_name: str,
+    mask: xr.DataArray | None = None,
+    cfg: ScoreConfig | None = None,
+    splits: tuple[str, ...] | None = None,
+) -> xr.Dataset:
     """Score products against a gridded reference over land pixels (pooled over pixels and days).
 
     Sums are taken per day with ``xr.apply_ufunc(..., dask="parallelized")``, so dask-backed products
@@ -259,9 +280,15 @@ def score_fields(products: dict[str, xr.DataArray], case: xr.Dataset, reference:
             tchunks = next(a.chunks[0] for a in inputs if a.chunks is not None)
             inputs = [a.chunk({"time": tchunks, "y": -1, "x": -1}) for a in inputs]
         day_sums = xr.apply_ufunc(
-            _field_sums, *inputs, land, kwargs={"splits": tuple(splits)},
-            input_core_dims=[["y", "x"]] * 5, output_core_dims=[["split", "stat"]], dask="parallelized",
-            output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": len(STATISTICS)}},
+            _field_sums,
+            *inputs,
+            land,
+            kwargs={"splits": tuple(splits)},
+            input_core_dims=[["y", "x"]] * 5,
+            output_core_dims=[["split", "stat"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+            dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": len(STATISTICS)}},
         )
         totals = np.asarray(day_sums.sum("time").values)  # (split, statistic)
         for si in range(len(splits)):
@@ -278,8 +305,13 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
     out = xr.concat(core, dim="reference", join="outer", fill_value={"n": 0})
     out["n"] = out["n"].fillna(0).astype(np.int64)
     methods = list(dict.fromkeys(str(m) for r in results for m in r["method"].values))  # the products' order
-    out = out.reindex({"method": methods, "group": sorted(out["group"].values, key=_group_order),
-                       "split": [s for s in SPLITS if s in out["split"].values]})
+    out = out.reindex(
+        {
+            "method": methods,
+            "group": sorted(out["group"].values, key=_group_order),
+            "split": [s for s in SPLITS if s in out["split"].values],
+        }
+    )
     for r in results:
         extra = [v for v in r.data_vars if v not in ("value", "ci_lower", "ci_upper", "n")]
         if extra:
@@ -328,7 +360,11 @@ def open_results(path) -> xr.Dataset:
     ds = open_netcdf(path, "results file").load()
     version = ds.attrs.get("results_version")
     if version is None or int(version) != RESULTS_VERSION:
-        raise InputError(path, f"results_version {version!r}: written by another stsg-bench version (expected {RESULTS_VERSION})", "results_version")
+        raise InputError(
+            path,
+            f"results_version {version!r}: written by another stsg-bench version (expected {RESULTS_VERSION})",
+            "results_version",
+        )
     missing = [v for v in REQUIRED_VARS if v not in ds]
     if missing:
         raise InputError(path, f"missing results variable(s) {', '.join(missing)}", missing[0])

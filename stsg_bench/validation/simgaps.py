@@ -1,5 +1,6 @@
 """Simulated-gaps experiment: hide part of the usable SMAP (random days and square blocks), fuse the
 thinned case, then score the reconstruction against the hidden SMAP values (reference ``hidden_smap``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,10 +26,16 @@ def hide_smap(case: xr.Dataset, cfg: SimGapConfig | None = None, period=None) ->
     rng = np.random.default_rng([cfg.seed, 7])
     valid = valid_smap(case).values
     T, Y, X = valid.shape
-    in_period = np.ones(T, bool) if period is None else case.indexes["time"].isin(case.sel(time=slice(*period)).indexes["time"])
+    in_period = (
+        np.ones(T, bool) if period is None else case.indexes["time"].isin(case.sel(time=slice(*period)).indexes["time"])
+    )
     hidden = np.zeros_like(valid)
     days = np.nonzero(in_period)[0]
-    whole = rng.choice(days, size=int(round(cfg.day_fraction * len(days))), replace=False) if len(days) else np.array([], int)
+    whole = (
+        rng.choice(days, size=int(round(cfg.day_fraction * len(days))), replace=False)
+        if len(days)
+        else np.array([], int)
+    )
     hidden[whole] = valid[whole]
     target = cfg.fraction * valid[in_period].sum()
     tries = 0

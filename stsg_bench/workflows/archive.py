@@ -7,6 +7,7 @@ days do not match, stops the run with an error naming the file instead of being 
 result of an interrupted-and-resumed run is identical to an uninterrupted one (given a deterministic
 method fit, e.g. a seeded CPU run or a saved DrcGAN checkpoint).
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,11 +42,20 @@ def check_chunk(path: Path, days: pd.DatetimeIndex) -> None:
             raise InputError(path, "variable missing", "sm")
         got = pd.DatetimeIndex(ds["time"].values)
         if not got.equals(days):
-            raise InputError(path, f"chunk holds {len(got)} days, expected {len(days)} ({days[0].date()}..{days[-1].date()})", "time")
+            raise InputError(
+                path, f"chunk holds {len(got)} days, expected {len(days)} ({days[0].date()}..{days[-1].date()})", "time"
+            )
 
 
-def fuse_chunked(method: Method, case: xr.Dataset, out_dir: str | Path, period=None, provenance: dict | None = None, progress: bool = False,
-                 chunk_days: int = 32) -> list[Path]:
+def fuse_chunked(
+    method: Method,
+    case: xr.Dataset,
+    out_dir: str | Path,
+    period=None,
+    provenance: dict | None = None,
+    progress: bool = False,
+    chunk_days: int = 32,
+) -> list[Path]:
     """Predict ``period`` year by year into ``out_dir``; finished years are checked and skipped.
 
     Each year is predicted lazily in blocks of ``chunk_days`` days (:func:`stsg_bench.methods.predict_lazy`)

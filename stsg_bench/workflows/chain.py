@@ -5,6 +5,7 @@ Nothing here names a method or a metric: methods come from the registry in their
 say what they are (``kind``); scoring is one call of :func:`stsg_bench.validation.evaluate` with the
 references given as data.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -82,14 +83,20 @@ def _progress(items, desc: str, progress: bool):
     return tqdm(items, desc=desc, unit="method")
 
 
-def fit_predict(name: str, case: xr.Dataset, train, test, overrides: dict | None = None, progress: bool = False) -> tuple[xr.DataArray, dict]:
+def fit_predict(
+    name: str, case: xr.Dataset, train, test, overrides: dict | None = None, progress: bool = False
+) -> tuple[xr.DataArray, dict]:
     """Fit a registered method on ``train`` and predict ``test``; returns the product and timings."""
     m = get_method(name, **(overrides or {}))
     t0 = time.perf_counter()
     m.fit(case, train, progress=progress)
     t1 = time.perf_counter()
     prod = m.predict(case, test)
-    info = {"fit_seconds": round(t1 - t0, 2), "predict_seconds": round(time.perf_counter() - t1, 2), **{k: v for k, v in m.fit_info.items() if np.isscalar(v)}}
+    info = {
+        "fit_seconds": round(t1 - t0, 2),
+        "predict_seconds": round(time.perf_counter() - t1, 2),
+        **{k: v for k, v in m.fit_info.items() if np.isscalar(v)},
+    }
     return prod, info
 
 
@@ -112,26 +119,37 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         prod, info = fit_predict(name, case, train, test, cfg.method_config.get(name), progress)
         products[name] = prod
         infos[name] = info
-        save_product(prod, out / "products" / f"{name}.nc", {"case": bundle.card.name, "train_period": "/".join(train), **info})
+        save_product(
+            prod, out / "products" / f"{name}.nc", {"case": bundle.card.name, "train_period": "/".join(train), **info}
+        )
     test_case = select_period(case, test)
     references = standard_references(test_case, bundle.insitu)
     if cfg.simulated_gaps:
         thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
         fillers = [n for n in names if method_class(n).kind != "observation"]  # SMAP alone has nothing to fill with
-        sim = {n: fit_predict(n, thin, train, test, cfg.method_config.get(n))[0] for n in _progress(fillers, "simulated gaps", progress)}
-        references.append(FieldReference("hidden_smap", test_case["smap"], mask=hidden.sel(time=slice(*test)), splits=("all",), products=sim))
+        sim = {
+            n: fit_predict(n, thin, train, test, cfg.method_config.get(n))[0]
+            for n in _progress(fillers, "simulated gaps", progress)
+        }
+        references.append(
+            FieldReference(
+                "hidden_smap", test_case["smap"], mask=hidden.sel(time=slice(*test)), splits=("all",), products=sim
+            )
+        )
     ev = evaluate(products, test_case, references, vcfg)
     bundle.notes.extend(ev.notes)
     results = ev.results
-    results.attrs.update({
-        "case": bundle.card.name,
-        "train_period": "/".join(train),
-        "test_period": "/".join(test),
-        "methods": json.dumps(infos),
-        "products": json.dumps({n: f"products/{n}.nc" for n in products}),
-        "notes": json.dumps(bundle.notes),
-        "smap_quality_rule": str(case.attrs.get("smap_quality_rule", "")),
-    })
+    results.attrs.update(
+        {
+            "case": bundle.card.name,
+            "train_period": "/".join(train),
+            "test_period": "/".join(test),
+            "methods": json.dumps(infos),
+            "products": json.dumps({n: f"products/{n}.nc" for n in products}),
+            "notes": json.dumps(bundle.notes),
+            "smap_quality_rule": str(case.attrs.get("smap_quality_rule", "")),
+        }
+    )
     save_results(results, out / "results.nc")
     if cfg.report:
         from ..reports import write_report
@@ -148,7 +166,13 @@ def summary_table(results: xr.Dataset) -> str:
     return summary_frame(results).to_string(float_format=lambda v: f"{v:.4f}")
 
 
-def run_demo(out: str | Path = "demo_out", preset: str = "small", seed: int = 0, methods: list[str] | None = None, progress: bool = False) -> str:
+def run_demo(
+    out: str | Path = "demo_out",
+    preset: str = "small",
+    seed: int = 0,
+    methods: list[str] | None = None,
+    progress: bool = False,
+) -> str:
     """The main job: synthetic twin -> all methods -> scores -> report. Returns the summary text."""
     from ..twin import generate_twin, write_twin
 
@@ -198,9 +222,17 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
         if key in ("dataset",):
             _check_type(path, key, v, isinstance(v, str), "a card name or path")
         elif key == "methods":
-            _check_type(path, key, v, isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of method names")
+            _check_type(
+                path, key, v, isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of method names"
+            )
         elif key == "method_config":
-            _check_type(path, key, v, isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()), "tables of per-method options")
+            _check_type(
+                path,
+                key,
+                v,
+                isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+                "tables of per-method options",
+            )
         elif key in ("train_period", "test_period"):
             from ..cards import _period
 
@@ -208,12 +240,32 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
         elif key in ("simulated_gaps", "report"):
             _check_type(path, key, v, isinstance(v, bool), "true or false")
         elif key == "simgap_fraction":
-            _check_type(path, key, v, isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1, "a fraction in (0, 1]")
+            _check_type(
+                path,
+                key,
+                v,
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1,
+                "a fraction in (0, 1]",
+            )
         elif key in ("min_obs", "bootstrap"):
-            _check_type(path, key, v, isinstance(v, int) and not isinstance(v, bool) and v >= (1 if key == "min_obs" else 0), "a non-negative integer")
+            _check_type(
+                path,
+                key,
+                v,
+                isinstance(v, int) and not isinstance(v, bool) and v >= (1 if key == "min_obs" else 0),
+                "a non-negative integer",
+            )
         elif key == "depth":
-            _check_type(path, key, v, isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) and 0 <= v[0] <= v[1],
-                        "[from, to] in metres")
+            _check_type(
+                path,
+                key,
+                v,
+                isinstance(v, list)
+                and len(v) == 2
+                and all(isinstance(x, (int, float)) for x in v)
+                and 0 <= v[0] <= v[1],
+                "[from, to] in metres",
+            )
             v = (float(v[0]), float(v[1]))
         kw[key] = v
     return RunConfig(**kw)
@@ -225,5 +277,3 @@ def run_config(path: str | Path, out: str | Path, data_root=None, progress: bool
     results = run_chain(bundle, out, cfg, progress=progress)
     notes = "\n".join(f"note: {n}" for n in bundle.notes)
     return f"{notes}\n{summary_table(results)}\n\nresults: {Path(out) / 'results.nc'}"
-
-

@@ -1,4 +1,5 @@
 """Single-stage commands behind ``stsg-bench fuse``, ``train`` and ``score``."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,14 +18,27 @@ from .chain import default_periods, fit_predict
 from .scheduler import use_scheduler
 
 
-def fuse_command(method: str, case_path, out, config_file=None, checkpoint=None, device="cpu", train_period=None, period=None,
-                 chunk: bool = False, scheduler: str = "threads", chunk_days: int = 32) -> None:
+def fuse_command(
+    method: str,
+    case_path,
+    out,
+    config_file=None,
+    checkpoint=None,
+    device="cpu",
+    train_period=None,
+    period=None,
+    chunk: bool = False,
+    scheduler: str = "threads",
+    chunk_days: int = 32,
+) -> None:
     with use_scheduler(scheduler):
         case = open_case_lazy(case_path, chunk_days) if chunk else open_case(case_path)
         _fuse(method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days)
 
 
-def _fuse(method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days) -> None:
+def _fuse(
+    method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days
+) -> None:
     overrides: dict = {}
     if config_file:
         cname, overrides = load_method_config(config_file)
@@ -62,8 +76,16 @@ def train_command(case_path, config_file, out, device="cpu", train_period=None) 
     save_checkpoint(trainer, out, meta={"case": str(case_path)})
 
 
-def score_command(case_path, products, insitu, out, scheduler: str = "threads", chunk_days: int = 32,
-                  card: str | None = None, overrides: dict | None = None) -> xr.Dataset:
+def score_command(
+    case_path,
+    products,
+    insitu,
+    out,
+    scheduler: str = "threads",
+    chunk_days: int = 32,
+    card: str | None = None,
+    overrides: dict | None = None,
+) -> xr.Dataset:
     """Score product files (dask-backed, block by block); files of one method are joined in time.
 
     Stations are matched with the settings of dataset card ``card`` when given, else those the case was

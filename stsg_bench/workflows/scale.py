@@ -7,6 +7,7 @@ written files (stations gathered block by block; gridded truth summed per day). 
 chunk size, not by the length of the period. ``OUT/scale_summary.json`` records the timings, the
 throughput in days per second and the process's peak resident memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,13 @@ def peak_rss_mb() -> float:
     return peak / 1024.0 / (1024.0 if sys.platform == "darwin" else 1.0)
 
 
-def run_scale(case_path: str | Path, insitu: str | Path | None, out: str | Path, cfg: ScaleConfig | None = None, progress: bool = False) -> dict:
+def run_scale(
+    case_path: str | Path,
+    insitu: str | Path | None,
+    out: str | Path,
+    cfg: ScaleConfig | None = None,
+    progress: bool = False,
+) -> dict:
     cfg = cfg or ScaleConfig()
     out = Path(out)
     t_start = time.perf_counter()
@@ -64,8 +71,15 @@ def run_scale(case_path: str | Path, insitu: str | Path | None, out: str | Path,
             t0 = time.perf_counter()
             m.fit(case, train)
             t1 = time.perf_counter()
-            files = fuse_chunked(m, case, out / "products", period, {"case": str(case_path), "train_period": "/".join(train)},
-                                 progress=progress, chunk_days=cfg.chunk_days)
+            files = fuse_chunked(
+                m,
+                case,
+                out / "products",
+                period,
+                {"case": str(case_path), "train_period": "/".join(train)},
+                progress=progress,
+                chunk_days=cfg.chunk_days,
+            )
             timings[f"{name}_fit_s"] = round(t1 - t0, 2)
             timings[f"{name}_predict_s"] = round(time.perf_counter() - t1, 2)
             products[name] = open_product_lazy(files, cfg.chunk_days)
@@ -73,7 +87,9 @@ def run_scale(case_path: str | Path, insitu: str | Path | None, out: str | Path,
         test = select_period(case, period)
         references = standard_references(test, insitu)
         if references:
-            ev = evaluate(products, test, references, ValidationConfig(min_obs=cfg.min_obs), attrs={"case": str(case_path)})
+            ev = evaluate(
+                products, test, references, ValidationConfig(min_obs=cfg.min_obs), attrs={"case": str(case_path)}
+            )
             save_results(ev.results, out / "results.nc")
         timings["score_s"] = round(time.perf_counter() - t0, 2)
     total = time.perf_counter() - t_start

@@ -11,6 +11,7 @@
 
 An address that cannot be reached within ``timeout`` seconds is a one-line :class:`SchedulerError`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,7 +50,9 @@ class SchedulerSpec:
             return cls("local", workers=int(n) if n else None)
         if _ADDRESS.match(spec):
             return cls("address", address=spec if "://" in spec else f"tcp://{spec}")
-        raise ConfigError(f"unknown scheduler '{spec}' (valid: {', '.join(LOCAL_SCHEDULERS)}, local[:N], tcp://HOST:PORT)")
+        raise ConfigError(
+            f"unknown scheduler '{spec}' (valid: {', '.join(LOCAL_SCHEDULERS)}, local[:N], tcp://HOST:PORT)"
+        )
 
 
 def _import_distributed():
@@ -74,7 +77,9 @@ def use_scheduler(spec: str | SchedulerSpec | None = "threads", timeout: float =
     if sp.kind == "local":
         n = sp.workers or os.cpu_count() or 1
         try:
-            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
         except (OSError, RuntimeError, TimeoutError) as exc:
             raise SchedulerError(f"cannot start a Dask LocalCluster with {n} workers ({exc})") from None
         try:
@@ -88,7 +93,9 @@ def use_scheduler(spec: str | SchedulerSpec | None = "threads", timeout: float =
         client = distributed.Client(sp.address, timeout=f"{timeout}s")
     except (OSError, TimeoutError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SchedulerError(f"cannot reach the Dask scheduler at {sp.address} within {timeout:g} s ({reason})") from None
+        raise SchedulerError(
+            f"cannot reach the Dask scheduler at {sp.address} within {timeout:g} s ({reason})"
+        ) from None
     try:
         log.info("connected to the Dask scheduler at %s", sp.address)
         yield sp

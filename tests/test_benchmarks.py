@@ -1,5 +1,6 @@
 """Quick check of the asv suite (CI runs this, not the benchmarks themselves): every benchmark family
 imports, sets up and runs once on the smallest CPU tier. No timings are asserted."""
+
 import importlib
 import sys
 from pathlib import Path
@@ -69,3 +70,38 @@ def test_asv_check():
     r = subprocess.run([asv, "check", "--python=same"], cwd=BENCH, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "No problems found" in r.stdout
+
+
+def test_gpu_report_cpu_smoke(tmp_path):
+    """benchmarks/gpu_report.py (the one-run GPU figures) runs on the CPU tier and writes its table."""
+    import subprocess
+
+    out = tmp_path / "report.md"
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "gpu_report.py"),
+            "--device",
+            "cpu",
+            "--tier",
+            "tiny",
+            "--quick",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    text = out.read_text()
+    for family in (
+        "matmul peak",
+        "generator inference",
+        "GAN training step",
+        "streaming inference",
+        "STARFM day",
+        "scoring (fused kernel)",
+    ):
+        assert f"| {family} |" in text, family
+    assert "failed" not in text

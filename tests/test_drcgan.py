@@ -96,8 +96,14 @@ def test_product_passes_smap_through(tiny_case):
 def test_streaming_chunks_are_exact(tiny_case):
     tr = Trainer(get_config("test", steps=2), tiny_case, TRAIN).fit()
     state = tr.state_dict()
-    full = predict_case(FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 1000}}), tiny_case, TEST)
-    chunked = predict_case(FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 7, "infer_batch": 3}}), tiny_case, TEST)
+    full = predict_case(
+        FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 1000}}), tiny_case, TEST
+    )
+    chunked = predict_case(
+        FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 7, "infer_batch": 3}}),
+        tiny_case,
+        TEST,
+    )
     np.testing.assert_allclose(full, chunked, atol=1e-6)
 
 
@@ -117,3 +123,35 @@ def test_cuda_bf16_training_and_inference(tiny_case):
     m = get_method("drcgan", preset="test", steps=2, device="cuda").fit(tiny_case, TRAIN)
     p = m.predict(tiny_case, TEST)
     assert np.isfinite(p.values[:, tiny_case["land"].values]).all()
+
+
+def _devices():
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", _devices())
+@pytest.mark.parametrize("two_sided", [True, False])
+def test_device_input_builder_equals_numpy_builder(tiny_case, device, two_sided):
+    """The torch (device-side) inputs are the numpy builder's channels (CUDA too when present)."""
+    from stsg_bench.fusion.device_inputs import DeviceInputBuilder
+
+    norm = Normalizer.fit(tiny_case)
+    ref = InputBuilder(tiny_case, norm, two_sided=two_sided, max_age=20)
+    dev = DeviceInputBuilder(tiny_case, norm, two_sided, 20, torch.device(device))
+    t = np.array([0, 1, 5, 40, tiny_case.sizes["time"] - 1])
+    got = dev.channels(torch.as_tensor(t, device=device)).cpu().numpy()
+    np.testing.assert_allclose(got, ref.channels(t), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(dev.noah[torch.as_tensor(t, device=device)].cpu().numpy(), ref.noah[t])
+
+
+def test_predict_case_with_device_inputs_equals_host_inputs(tiny_case):
+    tr = Trainer(get_config("test", steps=2), tiny_case, TRAIN).fit()
+    state = tr.state_dict()
+    host = predict_case(
+        FusionModel.from_state({**state, "config": {**state["config"], "device_inputs": "never"}}), tiny_case, TEST
+    )
+    model = FusionModel.from_state(
+        {**state, "config": {**state["config"], "device_inputs": "always", "infer_chunk_days": 9}}
+    )
+    assert model.builds_inputs_on_device()
+    np.testing.assert_allclose(predict_case(model, tiny_case, TEST), host, rtol=0, atol=1e-6)

@@ -1,5 +1,6 @@
 """DrcGAN configuration: one dataclass, two presets (``paper``: ngf 64, 9 residual blocks; ``demo``: small
 enough to train on the ``small`` twin in under two minutes on two CPU cores)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,12 +44,15 @@ class DrcGanConfig:
     # inference
     infer_batch: int = 8
     infer_chunk_days: int = 92  # streaming chunk; memory ~ (chunk + 2 * max_ref_age) days of inputs
+    device_inputs: str = "auto"  # build inference inputs on the model's device: auto (on CUDA) | always | never
 
     def __post_init__(self):
         if self.crop % 4:
             raise ValueError(f"crop must be a multiple of 4, got {self.crop}")
         if self.norm not in ("instance", "batch", "none"):
             raise ValueError(f"norm must be instance, batch or none, got {self.norm!r}")
+        if self.device_inputs not in ("auto", "always", "never"):
+            raise ValueError(f"device_inputs must be auto, always or never, got {self.device_inputs!r}")
 
 
 PRESETS = {
@@ -73,7 +77,9 @@ def get_config(name_or_path: str | Path | None = "demo", **overrides) -> DrcGanC
     fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise ConfigError(f"method 'drcgan': unknown config key(s) {', '.join(unknown)} (valid: {', '.join(sorted(fields))})")
+        raise ConfigError(
+            f"method 'drcgan': unknown config key(s) {', '.join(unknown)} (valid: {', '.join(sorted(fields))})"
+        )
     try:
         return dataclasses.replace(cfg, **overrides)
     except ValueError as exc:

@@ -1,6 +1,7 @@
 """DrcGAN inference: whole fields (padded to a multiple of 4), batches of days, streamed over any period
 in chunks of ``infer_chunk_days`` with ``max_ref_age`` days of context on each side (exact, because
 references older than that are ignored by construction), so memory does not grow with the period."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +15,7 @@ import xarray as xr
 from ..case import select_period
 from ..errors import MethodError
 from .config import DrcGanConfig
+from .device_inputs import DeviceInputBuilder
 from .inputs import InputBuilder, Normalizer
 from .networks import ResnetGenerator
 
@@ -48,15 +50,23 @@ class FusionModel:
         return contextlib.nullcontext()
 
     @torch.no_grad()
+    def predict_tensor(self, x: torch.Tensor, noah: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) channels, noah (B, H, W) physical, on the model's device -> SMAP_hat (B, H, W)."""
+        if self.device.type == "cuda" and self.cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            r = self.G(x).float()[:, 0]
+        return (noah + r * self.norm.smap_std).clamp(0.0, self.cfg.max_sm)
+
     def predict_batch(self, x: np.ndarray, noah: np.ndarray) -> np.ndarray:
         """x (B, C, H, W) channels, noah (B, H, W) physical -> SMAP_hat (B, H, W)."""
-        xt = torch.from_numpy(x).to(self.device)
-        if self.device.type == "cuda" and self.cfg.channels_last:
-            xt = xt.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            r = self.G(xt).float()[:, 0]
-        nt = torch.from_numpy(noah).to(self.device)
-        return (nt + r * self.norm.smap_std).clamp(0.0, self.cfg.max_sm).cpu().numpy()
+        xt, nt = torch.from_numpy(x).to(self.device), torch.from_numpy(noah).to(self.device)
+        return self.predict_tensor(xt, nt).cpu().numpy()
+
+    def builds_inputs_on_device(self) -> bool:
+        """Whether inference inputs are built on the model's device (``device_inputs``)."""
+        mode = self.cfg.device_inputs
+        return mode == "always" or (mode == "auto" and self.device.type == "cuda")
 
 
 def predict_case(model: FusionModel, case: xr.Dataset, period=None, progress: bool = False) -> np.ndarray:
@@ -76,8 +86,16 @@ def predict_case(model: FusionModel, case: xr.Dataset, period=None, progress: bo
         k1 = min(k0 + step, len(index))
         lo, hi = int(index[k0]), int(index[k1 - 1]) + 1
         c0, c1 = max(lo - ctx, 0), min(hi + ctx, case.sizes["time"])
-        builder = InputBuilder(case.isel(time=slice(c0, c1)), model.norm, cfg.two_sided, max_age=cfg.max_ref_age)
+        sub = case.isel(time=slice(c0, c1))
         local = index[k0:k1] - c0
+        if model.builds_inputs_on_device():
+            dev = DeviceInputBuilder(sub, model.norm, cfg.two_sided, cfg.max_ref_age, model.device)
+            for b0 in range(0, len(local), cfg.infer_batch):
+                t = torch.as_tensor(local[b0 : b0 + cfg.infer_batch], device=model.device)
+                pred_t = model.predict_tensor(dev.channels(t), dev.noah[t])
+                result[k0 + b0 : k0 + b0 + len(t)] = pred_t[:, :Y, :X].cpu().numpy()
+            continue
+        builder = InputBuilder(sub, model.norm, cfg.two_sided, max_age=cfg.max_ref_age)
         for b0 in range(0, len(local), cfg.infer_batch):
             t = local[b0 : b0 + cfg.infer_batch]
             pred = model.predict_batch(builder.channels(t), builder.noah[t])

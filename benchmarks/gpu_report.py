@@ -28,8 +28,8 @@ import statistics
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -69,9 +69,9 @@ class Report:
         self.rows.append((name, params, result))
         print(f"{name:28s} {params:60s} {result}", flush=True)
 
-    def attempt(self, name: str, params: str, fn: Callable[[], str]) -> None:
+    def attempt(self, name: str, params: str, fn: Callable[..., str], *args) -> None:
         try:
-            self.add(name, params, fn())
+            self.add(name, params, fn(*args))
         except Exception as exc:  # keep going: one failing row must not cost the whole GPU run
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
             self.add(name, params, f"failed ({reason})")
@@ -283,7 +283,15 @@ def main(argv: list[str] | None = None) -> int:
                     rep.attempt(
                         "generator inference",
                         params,
-                        lambda: inference_row(config, precision, batch, mode, shape, device, min_time, peak),
+                        inference_row,
+                        config,
+                        precision,
+                        batch,
+                        mode,
+                        shape,
+                        device,
+                        min_time,
+                        peak,
                     )
 
     crop, batch = (256, 8) if device.type == "cuda" and not args.quick else (32, 2)
@@ -291,7 +299,12 @@ def main(argv: list[str] | None = None) -> int:
         rep.attempt(
             "GAN training step",
             f"{config}, batch {batch}, {crop}x{crop} crops" + (", bf16" if device.type == "cuda" else ""),
-            lambda: train_step_row(config, crop, batch, device, min_time),
+            train_step_row,
+            config,
+            crop,
+            batch,
+            device,
+            min_time,
         )
 
     days = min(args.days, 20) if args.quick else args.days
@@ -301,17 +314,23 @@ def main(argv: list[str] | None = None) -> int:
             rep.attempt(
                 "streaming inference",
                 f"{config}, {days} days, inputs built {where}",
-                lambda: streaming_row(config, shape, days, device, inputs),
+                streaming_row,
+                config,
+                shape,
+                days,
+                device,
+                inputs,
             )
 
-    rep.attempt(
-        "STARFM day", f"two-sided, window 7, {shape[0]}x{shape[1]}", lambda: starfm_row(shape, device, min_time)
-    )
+    rep.attempt("STARFM day", f"two-sided, window 7, {shape[0]}x{shape[1]}", starfm_row, shape, device, min_time)
     sc = (100, 300, 8) if args.quick else (1000, 3000, 8)
     rep.attempt(
         "scoring (fused kernel)",
         f"{sc[0]} stations x {sc[1]} days x {sc[2]} products",
-        lambda: scoring_row(*sc, device=device, min_time=min_time),
+        scoring_row,
+        *sc,
+        device,
+        min_time,
     )
 
     text = rep.markdown(header)

@@ -72,36 +72,29 @@ def test_asv_check():
     assert "No problems found" in r.stdout
 
 
-def test_gpu_report_cpu_smoke(tmp_path):
-    """benchmarks/gpu_report.py (the one-run GPU figures) runs on the CPU tier and writes its table."""
+def _gpu_report(tmp_path, device: str) -> str:
     import subprocess
 
     out = tmp_path / "report.md"
-    r = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "gpu_report.py"),
-            "--device",
-            "cpu",
-            "--tier",
-            "tiny",
-            "--quick",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    cmd = [sys.executable, str(BENCH / "gpu_report.py"), "--device", device, "--tier", "tiny", "--quick", "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     text = out.read_text()
-    for family in (
-        "matmul peak",
-        "generator inference",
-        "GAN training step",
-        "streaming inference",
-        "STARFM day",
-        "scoring (fused kernel)",
-    ):
+    families = ("matmul peak", "generator inference", "GAN training step", "streaming inference", "STARFM day")
+    for family in families + ("scoring (fused kernel)",):
         assert f"| {family} |" in text, family
     assert "failed" not in text
+    return text
+
+
+def test_gpu_report_cpu_smoke(tmp_path):
+    """benchmarks/gpu_report.py (the one-run GPU figures) runs on the CPU tier and writes its table."""
+    _gpu_report(tmp_path, "cpu")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_report_cuda_paths(tmp_path):
+    """The CUDA-only rows (bf16, torch.compile, CUDA graphs, inputs on the device) run on a GPU."""
+    text = _gpu_report(tmp_path, "cuda")
+    assert "compile+cudagraphs" in text and "inputs built on the device" in text

@@ -97,7 +97,7 @@ def _read(card: Card, src: Source, window: Window, root: Path | None) -> SourceD
     return spec.open(_resolve(card, src.path, f"{src.section}.path", root), window, card.period, src.options)
 
 
-def _closest(key: str, valid) -> str:
+def closest_hint(key: str, valid) -> str:
     near = difflib.get_close_matches(key, list(valid), n=1)
     return f"; did you mean '{near[0]}'?" if near else ""
 
@@ -106,10 +106,10 @@ def _reject_unknown(path: Path, section: str, keys, valid) -> None:
     for key in keys:
         if key not in valid:
             where = f"{section}.{key}" if section else key
-            raise InputError(path, f"unknown key{_closest(key, valid)} (valid: {', '.join(sorted(valid))})", where)
+            raise InputError(path, f"unknown key{closest_hint(key, valid)} (valid: {', '.join(sorted(valid))})", where)
 
 
-def _period(path: Path, key: str, value: Any) -> Period:
+def parse_period(path: Path, key: str, value: Any) -> Period:
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
         raise InputError(path, 'a period is ["YYYY-MM-DD", "YYYY-MM-DD"]', key)
     try:
@@ -210,7 +210,7 @@ def parse_card(data: dict[str, Any], path: Path) -> Card:
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(path, f"expected an integer >= 0, got {seed!r}", "seed")
-    periods = {k: _period(path, k, data[k]) for k in ("period", "train_period", "test_period") if k in data}
+    periods = {k: parse_period(path, k, data[k]) for k in ("period", "train_period", "test_period") if k in data}
     window = None
     grid = data.get("grid", {})
     if not isinstance(grid, dict):

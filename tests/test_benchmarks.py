@@ -76,7 +76,17 @@ def _gpu_report(tmp_path, device: str) -> str:
     import subprocess
 
     out = tmp_path / "report.md"
-    cmd = [sys.executable, str(BENCH / "gpu_report.py"), "--device", device, "--tier", "tiny", "--quick", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(BENCH / "gpu_report.py"),
+        "--device",
+        device,
+        "--tier",
+        "tiny",
+        "--quick",
+        "--out",
+        str(out),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     text = out.read_text()

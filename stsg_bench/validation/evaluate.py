@@ -164,7 +164,7 @@ class Evaluation:
 def standard_references(case: xr.Dataset, insitu: str | Path | Sequence[StationSeries] | None) -> list[Reference]:
     """The references every workflow scores against when they exist: the stations and the twin's truth."""
     refs: list[Reference] = []
-    if insitu is not None and (not isinstance(insitu, Sequence) or isinstance(insitu, str) or len(insitu)):
+    if isinstance(insitu, (str, Path)) or insitu:  # a download, or a non-empty list of station series
         refs.append(InsituReference(insitu))
     if "truth" in case:
         refs.append(FieldReference("truth", case["truth"]))

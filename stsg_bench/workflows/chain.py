@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..cards import Card, CaseBundle, build_bundle
+from ..cards import Card, CaseBundle, build_bundle, closest_hint, parse_period
 from ..case import save_case, select_period
 from ..errors import ConfigError, InputError
 from ..files import read_toml
@@ -212,10 +212,7 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(data) - fields)
     if unknown:
-        import difflib
-
-        near = difflib.get_close_matches(unknown[0], sorted(fields), n=1)
-        hint = f"; did you mean '{near[0]}'?" if near else ""
+        hint = closest_hint(unknown[0], fields)
         raise InputError(path, f"unknown key{hint} (valid: {', '.join(sorted(fields))})", unknown[0])
     kw: dict[str, Any] = {}
     for key, v in data.items():
@@ -234,9 +231,7 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
                 "tables of per-method options",
             )
         elif key in ("train_period", "test_period"):
-            from ..cards import _period
-
-            v = _period(path, key, v)
+            v = parse_period(path, key, v)
         elif key in ("simulated_gaps", "report"):
             _check_type(path, key, v, isinstance(v, bool), "true or false")
         elif key == "simgap_fraction":

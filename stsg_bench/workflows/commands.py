@@ -7,6 +7,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from ..cards import load_card, validation_from_case
 from ..case import open_case
 from ..errors import ConfigError, InputError
 from ..files import open_netcdf
@@ -91,8 +92,6 @@ def score_command(
     Stations are matched with the settings of dataset card ``card`` when given, else those the case was
     built with (its card's ``[ismn]``, see :func:`stsg_bench.cards.validation_from_case`), with
     ``overrides`` (depth, flags, min_obs; None = not given) on top: the same settings ``run`` uses."""
-    from ..cards import load_card, validation_from_case
-
     with use_scheduler(scheduler):
         case = open_case_lazy(case_path, chunk_days)
         by_method: dict[str, list[Path]] = {}

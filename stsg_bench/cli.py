@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
+from . import __version__, threads
 from .errors import StsgError
+from .threads import ENV
 
 log = logging.getLogger("stsg_bench")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -183,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"stsg-bench {__version__}")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    p.add_argument(
+        "--threads",
+        default=None,
+        metavar="N",
+        help=f"CPU threads for torch kernels (default: the usable CPUs minus those other processes keep busy, "
+        f"re-checked as the load changes; or ${ENV})",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("twin", help="generate the synthetic twin (case.nc + ISMN station files)")
@@ -299,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        threads.configure(args.threads)
         return COMMANDS[args.command](args)
     except StsgError as err:
         if args.debug:

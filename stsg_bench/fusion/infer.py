@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .. import threads
 from ..case import select_period
 from ..errors import MethodError
 from .config import DrcGanConfig
@@ -83,6 +84,7 @@ def predict_case(model: FusionModel, case: xr.Dataset, period=None, progress: bo
 
         chunks = tqdm(chunks, desc="DrcGAN inference", unit="chunk")
     for k0 in chunks:
+        threads.refresh()
         k1 = min(k0 + step, len(index))
         lo, hi = int(index[k0]), int(index[k1 - 1]) + 1
         c0, c1 = max(lo - ctx, 0), min(hi + ctx, case.sizes["time"])

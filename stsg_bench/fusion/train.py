@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .. import threads
 from ..case import select_period, valid_smap
 from ..errors import MethodError
 from .config import DrcGanConfig
@@ -217,6 +218,7 @@ class Trainer:
             it = bar
         t0 = time.perf_counter()
         for _ in it:
+            threads.refresh()  # follow the thread policy as the machine's load changes
             losses = self.train_step()
             if bar is not None:
                 bar.set_postfix(

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import threads
 from ..case import valid_smap
 from ..composites import next_composite, previous_composite
 from ..errors import ConfigError
@@ -201,6 +202,7 @@ class Starfm(Method):
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)  # noqa: E731
         with torch.no_grad():
             for k, i in enumerate(index):
+                threads.refresh()
                 p = (t(prev.smap[k]), t(prev.noah[k]), t(prev.age[k]))
                 n = (t(nxt.smap[k]), t(nxt.noah[k]), t(nxt.age[k])) if nxt is not None else None
                 pred = starfm_day(t(noah[i]), p, n, cfg.window, cfg.classes, cfg.eps, cfg.tile_rows)

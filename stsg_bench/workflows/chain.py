@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import threads
 from ..cards import Card, CaseBundle, build_bundle, closest_hint, parse_period
 from ..case import save_case, select_period
 from ..errors import ConfigError, InputError
@@ -87,6 +88,7 @@ def fit_predict(
     name: str, case: xr.Dataset, train, test, overrides: dict | None = None, progress: bool = False
 ) -> tuple[xr.DataArray, dict]:
     """Fit a registered method on ``train`` and predict ``test``; returns the product and timings."""
+    threads.refresh()
     m = get_method(name, **(overrides or {}))
     t0 = time.perf_counter()
     m.fit(case, train, progress=progress)

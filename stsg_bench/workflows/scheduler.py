@@ -1,26 +1,29 @@
 """Where Dask work runs: the ``--scheduler`` option of the archive-scale commands.
 
 ==================  =====================================================================
-``threads``         dask's local threaded scheduler (default; numpy/torch kernels release the GIL)
+``threads``         dask's local threaded scheduler (default; numpy/torch kernels release the GIL):
+                    as many task threads as the thread policy allows, torch at one thread per task
 ``synchronous``     one thread, for debugging and profiling
-``processes``       dask's local process pool
+``processes``       dask's local process pool, one process per policy thread, torch at its share
 ``local[:N]``       a ``dask.distributed.LocalCluster`` of N single-threaded worker processes
-                    (default N = number of CPUs)
+                    (default N = the policy's threads), each worker's torch at threads // N
 ``tcp://HOST:PORT`` an existing Dask cluster's scheduler (``HOST:PORT`` and ``tls://`` too)
 ==================  =====================================================================
 
-An address that cannot be reached within ``timeout`` seconds is a one-line :class:`SchedulerError`.
+The shares come from :mod:`stsg_bench.threads`, so Dask workers never multiply the CPU threads. An
+address that cannot be reached within ``timeout`` seconds is a one-line :class:`SchedulerError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from .. import threads
 from ..errors import ConfigError, StsgError
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,19 @@ class SchedulerSpec:
         )
 
 
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` inside the block, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _import_distributed():
     try:
         import distributed
@@ -69,16 +85,33 @@ def use_scheduler(spec: str | SchedulerSpec | None = "threads", timeout: float =
     import dask
 
     sp = spec if isinstance(spec, SchedulerSpec) else SchedulerSpec.parse(spec)
+    if sp.kind == "threads":  # n tasks at once, each running torch on one thread: n threads in all
+        with dask.config.set(scheduler="threads", num_workers=threads.current()), _torch_threads(1):
+            yield sp
+        return
+    if sp.kind == "processes":  # each worker process gets its share, set inside it
+        n = threads.current()
+        with ProcessPoolExecutor(
+            n, initializer=threads.set_worker_threads, initargs=(threads.worker_threads(n),)
+        ) as pool:
+            with dask.config.set(scheduler="processes", pool=pool):
+                yield sp
+        return
     if sp.kind in LOCAL_SCHEDULERS:
         with dask.config.set(scheduler=sp.kind):
             yield sp
         return
     distributed = _import_distributed()
     if sp.kind == "local":
-        n = sp.workers or os.cpu_count() or 1
+        n = sp.workers or threads.current()
+        share = str(threads.worker_threads(n))  # each worker's torch threads, set before it starts
         try:
             cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env={"OMP_NUM_THREADS": share, threads.ENV: share},
             )
         except (OSError, RuntimeError, TimeoutError) as exc:
             raise SchedulerError(f"cannot start a Dask LocalCluster with {n} workers ({exc})") from None

@@ -12,7 +12,6 @@ name ``[smap]``) and ``[model]`` (``[gldas]``).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -24,11 +23,13 @@ import pandas as pd
 import xarray as xr
 
 from .case import make_case, save_case, validate_case
+from .configs import closest
 from .errors import ConfigError, InputError
 from .files import read_toml
 from .grid import Window
 from .io import SourceData, get_reader
 from .io.ismn import StationSeries
+from .twin.presets import PRESETS as TWIN_PRESETS
 from .validation.evaluate import ValidationConfig
 
 log = logging.getLogger(__name__)
@@ -92,21 +93,28 @@ def _resolve(card: Card, rel: str, key: str, root: Path | None) -> Path:
     return p
 
 
+def card_inputs(card: Card, data_root: str | Path | None = None) -> list[Path]:
+    """The files and folders a card reads (the card itself and its sources under the data root)."""
+    root = default_data_root(data_root)
+    rels = [s.path for s in (card.observation, card.model) if s is not None]
+    rels += [card.ismn_path] if card.ismn_path else []
+    paths = [card.path] if card.path.exists() else []
+    for rel in rels:
+        p = Path(rel)
+        paths.append(p if p.is_absolute() or root is None else root / p)
+    return paths
+
+
 def _read(card: Card, src: Source, window: Window, root: Path | None) -> SourceData:
     spec = get_reader(src.reader)
     return spec.open(_resolve(card, src.path, f"{src.section}.path", root), window, card.period, src.options)
-
-
-def closest_hint(key: str, valid) -> str:
-    near = difflib.get_close_matches(key, list(valid), n=1)
-    return f"; did you mean '{near[0]}'?" if near else ""
 
 
 def _reject_unknown(path: Path, section: str, keys, valid) -> None:
     for key in keys:
         if key not in valid:
             where = f"{section}.{key}" if section else key
-            raise InputError(path, f"unknown key{closest_hint(key, valid)} (valid: {', '.join(sorted(valid))})", where)
+            raise InputError(path, f"unknown key{closest(key, valid)} (valid: {', '.join(sorted(valid))})", where)
 
 
 def parse_period(path: Path, key: str, value: Any) -> Period:
@@ -207,6 +215,8 @@ def parse_card(data: dict[str, Any], path: Path) -> Card:
     for key in ("name", "description", "preset"):
         if key in data and not isinstance(data[key], str):
             raise InputError(path, f"expected a string, got {data[key]!r}", key)
+    if kind == "twin" and data.get("preset", "small") not in TWIN_PRESETS:
+        raise InputError(path, f"unknown twin preset {data['preset']!r} (valid: {', '.join(TWIN_PRESETS)})", "preset")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(path, f"expected an integer >= 0, got {seed!r}", "seed")
@@ -290,7 +300,7 @@ def fill_land_gaps(noah: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def build_case_from_card(
-    name: str | Path, data_root: str | Path | None = None, out: str | Path | None = None, progress: bool = False
+    name: str | Path | Card, data_root: str | Path | None = None, out: str | Path | None = None, progress: bool = False
 ) -> tuple[xr.Dataset, list[str]]:
     b = build_bundle(name, data_root, progress=progress)
     if out is not None:
@@ -316,6 +326,14 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
     if len(times) == 0:
         raise InputError(card.path, "SMAP and GLDAS share no day in the card's period", "period")
     smap, noah = smap.sel(time=times), noah.sel(time=times)
+    for coord, lo, hi in (("row", window.row0, window.row1), ("col", window.col0, window.col1)):
+        got = smap[coord].values if coord in smap.coords else None
+        if got is not None and not np.array_equal(got, np.arange(lo, hi)):
+            raise InputError(
+                card.path,
+                f"the observation file covers {coord}s {int(got[0])}..{int(got[-1])}, the card's window {lo}..{hi - 1}",
+                "grid.window",
+            )
     if (smap.sizes["y"], smap.sizes["x"]) != window.shape:
         raise InputError(
             card.path,

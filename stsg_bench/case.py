@@ -35,6 +35,10 @@ from .files import open_netcdf, write_netcdf_atomic
 from .grid import Window, grid_mapping_attrs
 
 SM_UNITS = "m3 m-3"
+#: the largest volumetric soil moisture any product may hold (the CF valid_max of every sm variable)
+SM_MAX = 1.0
+#: spellings of volumetric soil-moisture units accepted on input (SPL3SMP writes cm**3/cm**3)
+SM_UNIT_ALIASES = (SM_UNITS, "m3/m3", "m^3 m^-3", "m^3/m^3", "m**3 m**-3", "m**3/m**3", "cm3/cm3", "cm**3/cm**3", "1")
 SM_STANDARD_NAME = "volume_fraction_of_condensed_water_in_soil"
 FIELDS = ("smap", "smap_quality", "noah", "truth")
 SM_FIELDS = ("smap", "noah", "truth")
@@ -49,7 +53,7 @@ def sm_attrs(long_name: str, **extra) -> dict:
         "standard_name": SM_STANDARD_NAME,
         "long_name": long_name,
         "valid_min": 0.0,
-        "valid_max": 1.0,
+        "valid_max": SM_MAX,
         "grid_mapping": "crs",
         **extra,
     }
@@ -159,12 +163,23 @@ def validate_case(ds: xr.Dataset, source: str | None = None) -> xr.Dataset:
     if not times.is_monotonic_increasing:
         i = int(np.argmax(np.diff(times.values.astype("datetime64[ns]").astype(np.int64)) < 0))
         _fail(source, "time", f"time stamps not increasing ({times[i].date()} then {times[i + 1].date()})")
+    steps = np.diff(times.values.astype("datetime64[D]").astype(np.int64))
+    if len(steps) and (steps != 1).any():
+        i = int(np.argmax(steps != 1))
+        _fail(
+            source,
+            "time",
+            f"not a daily axis: {times[i].date()} is followed by {times[i + 1].date()} ({steps[i]} days; "
+            "composites count ages in days, so every day must be present)",
+        )
+    if ds["land"].dtype == bool and not bool(ds["land"].any()):
+        _fail(source, "land", "no land cell in the window (GLDAS on 0..360 longitudes, or the wrong window?)")
     stats = _value_stats(ds)
     for var in SM_FIELDS:
         if var not in ds:
             continue
         units = ds[var].attrs.get("units", SM_UNITS)
-        if units not in (SM_UNITS, "m3/m3", "m^3 m^-3", "1"):
+        if units not in SM_UNIT_ALIASES:
             _fail(source, var, f"units '{units}', expected '{SM_UNITS}' (volumetric soil moisture)")
         vmin, vmax = stats[var] if ds[var].size else (np.nan, np.nan)
         if vmin < 0.0 or vmax > 1.0:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__, threads
 from .errors import StsgError
+from .files import guard_output, output_lock
 from .threads import ENV
 
 log = logging.getLogger("stsg_bench")
@@ -31,9 +34,26 @@ def command(name: str):
 # -- commands ----------------------------------------------------------------------------------------
 @command("twin")
 def _twin(args) -> int:
-    from .twin import generate_twin, get_spec, write_twin, write_twin_chunked
+    from .twin import get_spec
 
     spec = get_spec(args.preset, **({"ndays": args.days} if args.days else {}))
+    if not (spec.lazy or args.chunk_days):
+        need = spec.ndays * spec.window.shape[0] * spec.window.shape[1] * 40  # bytes: fields + the case copy
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if need > 0.5 * total:
+            raise StsgError(
+                f"--days {spec.ndays}: an in-memory twin of {spec.window.shape[0]}x{spec.window.shape[1]} cells needs "
+                f"~{need / 2**30:.0f} GiB (this machine has {total / 2**30:.0f}); "
+                "add --chunk-days N to write it day by day"
+            )
+    guard_output(args.out, overwrite=args.overwrite, folder=True)
+    with output_lock(args.out):
+        return _write_twin(args, spec)
+
+
+def _write_twin(args, spec) -> int:
+    from .twin import generate_twin, write_twin, write_twin_chunked
+
     if spec.lazy or args.chunk_days:
         out = write_twin_chunked(spec, args.out, seed=args.seed, chunk_days=args.chunk_days or 32, progress=True)
         print(f"wrote {out / 'case'} (one file per {args.chunk_days or 32} days) and stations under {out / 'ismn'}")
@@ -46,9 +66,12 @@ def _twin(args) -> int:
 
 @command("case")
 def _case(args) -> int:
-    from .cards import build_case_from_card
+    from .cards import build_case_from_card, card_inputs, load_card
 
-    ds, notes = build_case_from_card(args.name, data_root=args.data_root, out=args.out)
+    card = load_card(args.name)
+    guard_output(args.out, card_inputs(card, args.data_root), overwrite=args.overwrite)
+    with output_lock(args.out):
+        ds, notes = build_case_from_card(card, data_root=args.data_root, out=args.out)
     for n in notes:
         print(f"note: {n}")
     print(f"wrote {args.out}: {ds.sizes['time']} days on a {ds.sizes['y']}x{ds.sizes['x']} window")
@@ -80,6 +103,8 @@ def _fuse(args) -> int:
         chunk=args.chunk_by_year,
         scheduler=args.scheduler,
         chunk_days=args.chunk_days,
+        overwrite=args.overwrite,
+        restart=args.restart,
     )
     print(f"wrote {args.out}")
     return 0
@@ -114,6 +139,7 @@ def _score(args) -> int:
         chunk_days=args.chunk_days,
         card=args.card,
         overrides=overrides,
+        overwrite=args.overwrite,
     )
     print(f"wrote {args.out} ({res.sizes.get('method', 0)} products)")
     return 0
@@ -129,6 +155,7 @@ def _scale(args) -> int:
         min_obs=args.min_obs,
         train=tuple(args.train_period) if args.train_period else None,
         period=tuple(args.period) if args.period else None,
+        restart=args.restart,
     )
     if args.methods:
         cfg.methods = tuple(args.methods)
@@ -144,7 +171,9 @@ def _scale(args) -> int:
 def _report(args) -> int:
     from .reports import write_report
 
-    index = write_report(args.results, args.out, case_path=args.case)
+    out = guard_output(args.out, [args.results, args.case], overwrite=args.overwrite, folder=True)
+    with output_lock(out):
+        index = write_report(args.results, out, case_path=args.case)
     print(f"wrote {index}")
     return 0
 
@@ -160,7 +189,9 @@ def _check(args) -> int:
 def _demo(args) -> int:
     from .workflows.chain import run_demo
 
-    summary = run_demo(out=args.out, preset=args.preset, seed=args.seed, methods=args.methods, progress=True)
+    summary = run_demo(
+        out=args.out, preset=args.preset, seed=args.seed, methods=args.methods, progress=True, overwrite=args.overwrite
+    )
     print(summary)
     return 0
 
@@ -169,14 +200,51 @@ def _demo(args) -> int:
 def _run(args) -> int:
     from .workflows.chain import run_config
 
-    summary = run_config(args.config, out=args.out, data_root=args.data_root, progress=True)
+    summary = run_config(args.config, out=args.out, data_root=args.data_root, progress=True, overwrite=args.overwrite)
     print(summary)
     return 0
 
 
+# -- argument types: checked at the edge, one-line errors ---------------------------------------------
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {n}")
+        return n
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+def _date(text: str) -> str:
+    import pandas as pd
+
+    try:
+        return str(pd.Timestamp(text).date())
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"cannot parse the date {text!r} (YYYY-MM-DD)") from None
+
+
+def _device(text: str) -> str:
+    if text == "cpu" or re.fullmatch(r"cuda(:\d+)?", text):
+        return text
+    raise argparse.ArgumentTypeError(f"unknown device {text!r} (valid: cpu, cuda, cuda:N)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 # -- parser ------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="stsg-bench",
         description="Build, compare and regression-check seamless daily soil-moisture products "
         "(DrcGAN SMAP+GLDAS fusion and baselines, scored against ISMN in-situ data).",
@@ -194,18 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("twin", help="generate the synthetic twin (case.nc + ISMN station files)")
+    _overwrite_option(s)
     s.add_argument("--preset", default="small", help="tiny | gate | small | global (default: small)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--days", type=int, default=None, help="number of days (default: the preset's)")
+    s.add_argument("--seed", type=_count(0), default=0)
+    s.add_argument("--days", type=_count(1), default=None, help="number of days (default: the preset's)")
     s.add_argument(
         "--chunk-days",
-        type=int,
+        type=_count(1),
         default=None,
         help="write OUT/case/case_YYYYMMDD.nc per N days, generating day by day (always for 'global')",
     )
     s.add_argument("--out", type=Path, required=True, help="output folder")
 
     s = sub.add_parser("case", help="build a case dataset from a dataset card in datasets/ (e.g. hawaii)")
+    _overwrite_option(s)
     s.add_argument("name", help="card name (datasets/NAME.toml) or a path to a card")
     s.add_argument("--out", type=Path, required=True, help="case netCDF to write")
     s.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STSG_DATA or ../shared/data)")
@@ -213,29 +283,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("methods", help="list the registered fusion methods")
 
     s = sub.add_parser("fuse", help="fit a method on a case's training period and write its product")
+    _overwrite_option(s)
     s.add_argument("--method", required=True, help="a registered method (see `stsg-bench methods`)")
     s.add_argument("--case", type=Path, required=True)
     s.add_argument("--out", type=Path, required=True, help="product netCDF to write")
     s.add_argument("--config", type=Path, default=None, help="TOML config (see baselines/)")
     s.add_argument("--checkpoint", type=Path, default=None, help="DrcGAN checkpoint (skips training)")
-    s.add_argument("--device", default="cpu", help="cpu | cuda (torch methods)")
-    s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None)
-    s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None, help="period to predict")
+    s.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N (torch methods)")
+    s.add_argument("--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None)
+    s.add_argument("--period", nargs=2, type=_date, metavar=("START", "END"), default=None, help="period to predict")
     s.add_argument(
         "--chunk-by-year",
         action="store_true",
         help="CASE may be a folder of case_*.nc chunks; write OUT/NAME_YYYY.nc per year, streamed; a rerun resumes",
     )
+    s.add_argument("--restart", action="store_true", help="with --chunk-by-year: recompute the finished years")
     _dask_options(s)
 
     s = sub.add_parser("train", help="train DrcGAN on a case and write a checkpoint")
+    _overwrite_option(s)
     s.add_argument("--case", type=Path, required=True)
     s.add_argument("--config", default="demo", help="'demo', 'paper' or a TOML file")
     s.add_argument("--out", type=Path, required=True)
-    s.add_argument("--device", default="cpu")
-    s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None)
+    s.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N")
+    s.add_argument("--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None)
 
     s = sub.add_parser("score", help="score products against in-situ stations (and truth on the twin)")
+    _overwrite_option(s)
     s.add_argument("--case", type=Path, required=True)
     s.add_argument(
         "--products",
@@ -253,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--depth", nargs=2, type=float, metavar=("FROM", "TO"), default=None, help="sensor depth range, m")
     s.add_argument("--flags", nargs="+", default=None, help="ISMN quality flags kept (default: G)")
-    s.add_argument("--min-obs", type=int, default=None, help="matched days for per-station scores (default: 20)")
+    s.add_argument("--min-obs", type=_count(1), default=None, help="matched days for per-station scores (default: 20)")
     _dask_options(s)
 
     s = sub.add_parser("scale", help="archive-scale chain on a chunked case: fit -> per-year products -> scores")
@@ -261,12 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--insitu", type=Path, default=None, help="ISMN folder or zip")
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--methods", nargs="+", default=None, help="default: lin_cdf_match starfm")
-    s.add_argument("--train-period", nargs=2, metavar=("START", "END"), default=None, help="default: the first 60 days")
-    s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None)
-    s.add_argument("--min-obs", type=int, default=20)
+    s.add_argument(
+        "--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None, help="default: the first 60 days"
+    )
+    s.add_argument("--period", nargs=2, type=_date, metavar=("START", "END"), default=None)
+    s.add_argument("--min-obs", type=_count(1), default=20)
+    s.add_argument("--restart", action="store_true", help="recompute the finished years of an earlier run in OUT")
     _dask_options(s)
 
     s = sub.add_parser("report", help="render a results file as tables, figures and index.html")
+    _overwrite_option(s)
     s.add_argument("results", type=Path)
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--case", type=Path, default=None, help="case file (enables maps)")
@@ -280,16 +358,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--update", action="store_true", help="replace the reference with these results")
 
     s = sub.add_parser("demo", help="the main job: twin -> all methods -> scores -> report")
+    _overwrite_option(s)
     s.add_argument("--out", type=Path, default=Path("demo_out"))
     s.add_argument("--preset", default="small")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_count(0), default=0)
     s.add_argument("--methods", nargs="+", default=None, help="subset of methods (default: all)")
 
     s = sub.add_parser("run", help="the full chain on a case described by a run config / dataset card")
+    _overwrite_option(s)
     s.add_argument("config", type=Path)
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--data-root", type=Path, default=None)
     return p
+
+
+def _overwrite_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output (never an input)")
 
 
 def _dask_options(s: argparse.ArgumentParser) -> None:
@@ -298,7 +382,7 @@ def _dask_options(s: argparse.ArgumentParser) -> None:
         default="threads",
         help="dask scheduler: threads (default) | synchronous | processes | local[:N] (LocalCluster) | tcp://HOST:PORT",
     )
-    s.add_argument("--chunk-days", type=int, default=32, help="days per dask block (bounds memory)")
+    s.add_argument("--chunk-days", type=_count(1), default=32, help="days per dask block (bounds memory)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,14 @@
-"""Files in and out, the ground floor every layer may use: atomic writers (every output goes to a
-temporary file in the destination folder, then is renamed, so a crash or a bad input never leaves a
-half-written file behind) and readers of netCDF and TOML with one-line errors naming the file."""
+"""Files in and out, the ground floor every layer may use.
+
+* Atomic writers: every output goes to a temporary file or folder beside its target, named
+  ``.NAME.PID.*``, then is renamed, so a crash or a bad input never leaves a half-written output. Leftovers
+  of dead runs (their PID no longer running) are removed the next time the same output is written.
+* :func:`guard_output` checks an output location before any long work: an existing output is replaced
+  only with ``overwrite``; an output equal to or inside an input, or a folder output that holds an input,
+  is refused; the parent folder must be writable. :func:`output_lock` keeps a second run from writing
+  the same output at the same time.
+* Readers of netCDF and TOML with one-line errors naming the file.
+"""
 
 from __future__ import annotations
 
@@ -33,13 +41,48 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files/folders that dead runs left beside ``path`` (``.NAME.PID.*``)."""
+    path = Path(path)
+    removed: list[Path] = []
+    if not path.parent.is_dir():
+        return removed
+    head = f".{path.name}."
+    for cand in path.parent.iterdir():
+        rest = cand.name[len(head) :] if cand.name.startswith(head) else ""
+        pid = rest.split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(cand) if cand.is_dir() and not cand.is_symlink() else cand.unlink()
+            removed.append(cand)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     _check_dir(path)
+    remove_stale_temps(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix or ".tmp", dir=path.parent)
     except OSError as exc:
         raise StsgError(f"{path.parent}: cannot write in the output folder ({exc.strerror})") from None
     os.close(fd)
@@ -84,14 +127,13 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     _check_dir(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    remove_stale_temps(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
+            old = path.with_name(f"{_temp_prefix(path)}old")
             path.rename(old)
             tmp.rename(path)
             shutil.rmtree(old)
@@ -145,3 +187,92 @@ def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
         raise InputError(path, f"no such {what}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"invalid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(path, f"not a UTF-8 text {what} (TOML files are UTF-8)") from None
+    except IsADirectoryError:
+        raise InputError(path, f"is a folder, not a {what}") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read the {what} ({exc.strerror})") from None
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def guard_output(
+    path: str | os.PathLike,
+    inputs=(),
+    overwrite: bool = False,
+    folder: bool = False,
+    resume: bool = False,
+) -> Path:
+    """Check that ``path`` may be written before any long work starts (one-line errors naming it).
+
+    ``inputs``: files or folders this run reads (None entries are skipped). A ``folder`` output is
+    replaced as a whole, so it may not hold an input either. ``resume``: an existing output is the same
+    run's earlier, unfinished work (checked by the caller), not something to protect."""
+    out = Path(path)
+    real = out.resolve()
+    for inp in inputs:
+        if inp is None:
+            continue
+        src = Path(inp).resolve()
+        if real == src:
+            raise StsgError(f"{out}: the output is also an input of this run; choose another output")
+        if _inside(real, src) and src.is_dir():
+            raise StsgError(f"{out}: the output lies inside the input folder {inp}; choose another output")
+        if folder and _inside(src, real):
+            raise StsgError(f"{out}: the output folder holds the input {inp}, which writing it would remove")
+    if out.exists() or out.is_symlink():
+        if folder != out.is_dir():
+            kind = "a folder" if out.is_dir() else "a file"
+            raise StsgError(f"{out}: exists and is {kind}; the output must be {'a folder' if folder else 'a file'}")
+        if folder and (resume or not any(out.iterdir())):
+            pass  # the same run's unfinished work (the caller checks it), or an empty folder: nothing to lose
+        elif not overwrite:
+            raise StsgError(f"{out}: exists; give --overwrite to replace it")
+    _check_dir(out)
+    remove_stale_temps(out)
+    return out
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``path`` while writing it; a second run gets a one-line error. A lock
+    left by a dead run is taken over."""
+    path = Path(path)
+    _check_dir(path)
+    lock = path.parent / f".{path.name}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise StsgError(f"{path}: another stsg-bench run (pid {pid}) is writing this output") from None
+            with contextlib.suppress(OSError):
+                lock.unlink()  # stale: its run is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    else:  # pragma: no cover - lost a race twice
+        raise StsgError(f"{path}: could not take the output lock {lock}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
+def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy ``src`` onto ``dst`` through a temporary file: ``dst`` is either the old or the new file."""
+    with atomic_path(dst, suffix=Path(dst).suffix + ".tmp") as tmp:
+        try:
+            shutil.copyfile(src, tmp)
+        except OSError as exc:
+            raise StsgError(f"{dst}: could not be written ({exc.strerror}); the old file is unchanged") from None
+    return Path(dst)

@@ -16,7 +16,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "stsg_bench"
 
 #: floor -> first-level parts, ground floor first (keep in step with the README's code map)
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "errors", "grid", "files", "threads"),  # ground floor: errors, grid, files, the CPU thread policy
+    (
+        "__init__",
+        "errors",
+        "grid",
+        "files",
+        "threads",
+        "configs",
+    ),  # ground floor: errors, grid, files, the CPU thread policy
     ("case", "composites"),  # the fusion-case data model
     ("io",),  # readers of real formats (plug-ins), lazy cases and products
     ("twin",),  # the synthetic world (writes ISMN files with io)

@@ -38,4 +38,9 @@ def load_checkpoint(path: str | Path) -> dict:
         raise InputError(
             path, f"checkpoint version {state.get('version')} (this stsg-bench reads {VERSION})", "version"
         )
+    for key in ("nets", "config", "norm", "in_ch", "step"):
+        if key not in state:
+            raise InputError(path, "checkpoint holds no trained weights (incomplete file?)", key)
+    if not any(str(k).startswith("G.") for k in state["nets"]):
+        raise InputError(path, "checkpoint holds no generator weights", "nets")
     return state

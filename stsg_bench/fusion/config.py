@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..configs import check_ranges, check_types, closest
 from ..errors import ConfigError
 from ..files import read_toml
 
@@ -53,6 +54,28 @@ class DrcGanConfig:
             raise ValueError(f"norm must be instance, batch or none, got {self.norm!r}")
         if self.device_inputs not in ("auto", "always", "never"):
             raise ValueError(f"device_inputs must be auto, always or never, got {self.device_inputs!r}")
+        check_ranges(
+            self,
+            minimum={
+                "ngf": 1,
+                "n_blocks": 1,
+                "ndf": 1,
+                "d_layers": 1,
+                "max_ref_age": 1,
+                "steps": 1,
+                "batch_size": 1,
+                "crop": 8,
+                "infer_batch": 1,
+                "infer_chunk_days": 1,
+                "seed": 0,
+                "lambda_rec": 0,
+                "lambda_cyc": 0,
+                "lambda_adv": 0,
+                "lambda_rev": 0,
+            },
+            positive=("lr", "max_sm"),
+            fractions=("min_land_fraction", "sim_gap_fraction", "beta1", "beta2"),
+        )
 
 
 PRESETS = {
@@ -72,15 +95,20 @@ def get_config(name_or_path: str | Path | None = "demo", **overrides) -> DrcGanC
         if not path.is_file():
             raise ConfigError(f"unknown DrcGAN config '{name_or_path}' (presets: {', '.join(PRESETS)}, or a TOML file)")
         data = read_toml(path, "DrcGAN config")
-        cfg = PRESETS[data.get("preset", "demo")]
+        preset = data.get("preset", "demo")
+        if preset not in PRESETS:
+            raise ConfigError(f"{path}: preset {preset!r} is not one of {', '.join(PRESETS)}")
+        cfg = PRESETS[preset]
         overrides = {**data.get("config", {}), **overrides}
     fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ConfigError(
-            f"method 'drcgan': unknown config key(s) {', '.join(unknown)} (valid: {', '.join(sorted(fields))})"
+            f"method 'drcgan': unknown config key(s) {', '.join(unknown)}{closest(unknown[0], fields)} "
+            f"(valid: {', '.join(sorted(fields))})"
         )
     try:
+        check_types(cfg, overrides)
         return dataclasses.replace(cfg, **overrides)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"method 'drcgan': bad config ({exc})") from None

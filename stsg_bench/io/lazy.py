@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..case import decode_from_netcdf, global_attrs, validate_case
+from ..case import SM_MAX, SM_UNIT_ALIASES, SM_UNITS, decode_from_netcdf, global_attrs, validate_case
 from ..errors import InputError
 from ..files import open_netcdf, write_netcdf_atomic
 from ..grid import grid_mapping_attrs
@@ -51,6 +51,9 @@ def open_case_lazy(path: str | Path, chunk_days: int = 32, validate: bool = True
                 raise InputError(f, "variable missing from case chunk", var)
         if p.sizes["y"] != parts[0].sizes["y"] or p.sizes["x"] != parts[0].sizes["x"]:
             raise InputError(f, f"grid {p.sizes['y']}x{p.sizes['x']} differs from {files[0].name}", "smap")
+        for coord in ("row", "col"):
+            if coord in p.coords and not np.array_equal(p[coord].values, parts[0][coord].values):
+                raise InputError(f, f"window differs from {files[0].name} (other {coord}s)", coord)
     ds = (
         parts[0]
         if len(parts) == 1
@@ -70,12 +73,30 @@ def open_product_lazy(paths, chunk_days: int = 32) -> xr.DataArray:
         ds = open_netcdf(f, "product", chunks={})
         if "sm" not in ds:
             raise InputError(f, "variable missing from product", "sm")
+        check_product_values(f, ds["sm"])
         parts.append(ds["sm"])
     out = (parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", join="override")).chunk({"time": chunk_days})
     t = pd.DatetimeIndex(out["time"].values)
     if t.has_duplicates or not t.is_monotonic_increasing:
         raise InputError(files[0].parent, "product files overlap or are out of order", "time")
     return out
+
+
+def check_product_values(path: str | Path, sm: xr.DataArray, sample_days: int = 32) -> None:
+    """Refuse a product in other units or out of the physical range (a product in percent, say): its
+    ``units`` must be a volumetric soil-moisture unit and its first ``sample_days`` days within [0, 1]."""
+    units = sm.attrs.get("units")
+    if units is not None and units not in SM_UNIT_ALIASES:
+        raise InputError(path, f"units '{units}': expected volumetric soil moisture ({SM_UNITS})", "sm")
+    sample = np.asarray(sm.isel(time=slice(0, sample_days)).values, dtype=np.float64)
+    finite = sample[np.isfinite(sample)]
+    if finite.size and (finite.min() < -1e-6 or finite.max() > SM_MAX + 1e-6):
+        raise InputError(
+            path,
+            f"values from {finite.min():.3g} to {finite.max():.3g} are outside [0, {SM_MAX:g}] {SM_UNITS} "
+            "(a product in percent?)",
+            "sm",
+        )
 
 
 def save_product(prod: xr.DataArray, path: str | Path, provenance: dict) -> None:

@@ -303,6 +303,11 @@ def read_smap_window_netcdf(
     ``soil_moisture_am``/``_pm``, ``retrieval_qual_flag_am``/``_pm``, coords ``row``/``col``/``land``."""
     path = Path(path)
     src = open_netcdf(path)
+    if "time" not in src.coords:
+        raise InputError(path, "coordinate missing", "time")
+    times = pd.DatetimeIndex(src["time"].values)
+    if times.has_duplicates or not times.is_monotonic_increasing:
+        raise InputError(path, "time stamps are duplicated or not increasing", "time")
     if period:
         src = src.sel(time=slice(*period))
     passes = ("am", "pm") if pass_ == "am_pm" else (pass_,)

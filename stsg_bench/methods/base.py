@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from ..case import select_period, sm_attrs, valid_smap
+from ..case import SM_MAX, select_period, sm_attrs, valid_smap
+from ..configs import check_types, closest
 from ..errors import ConfigError, InputError, MethodError
 from ..files import read_toml
 
@@ -43,6 +44,16 @@ HIDDEN_VARS = ("truth",)
 #: what a method's product is: a complete model field that ignores SMAP (``model``), usable SMAP with the
 #: gaps left empty (``observation``), or usable SMAP with the gaps filled (``gap_filler``)
 KINDS = ("model", "observation", "gap_filler")
+
+
+def clamp_physical(values: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Values clipped to the physical range [0, :data:`SM_MAX`] (NaN kept), with how many were below
+    and above it: no method writes soil moisture that cannot exist."""
+    with np.errstate(invalid="ignore"):
+        low, high = int(np.sum(values < 0.0)), int(np.sum(values > SM_MAX))
+    if low or high:
+        values = np.clip(values, 0.0, SM_MAX)
+    return values, low, high
 
 
 def visible_case(case: xr.Dataset) -> xr.Dataset:
@@ -101,6 +112,8 @@ class Method(ABC):
         train = select_period(case, period)
         if train.sizes["time"] == 0:
             raise MethodError(f"{self.name}: the training period {period} selects no day of the case")
+        if self.needs_fit and self.kind != "model" and not bool(valid_smap(train).any()):
+            raise MethodError(f"{self.name}: no usable SMAP value in the training period {period}: nothing to learn")
         self._fit_case(case, train, period, progress)
         self.fitted = True
         return self
@@ -139,12 +152,17 @@ class Method(ABC):
             v = valid_smap(out).values
             values = np.where(v, out["smap"].values, values)
         values = np.where(land[None], values, np.nan).astype(np.float32)
+        values, low, high = clamp_physical(values)
+        if low or high:
+            log.warning("%s: %d value(s) below 0 and %d above %g m3 m-3 clamped", self.name, low, high, SM_MAX)
+        self.fit_info["clamped_values"] = self.fit_info.get("clamped_values", 0) + low + high
+        attrs = {**self.product_attrs(), "clamped_below_0": low, "clamped_above_max": high}
         da = xr.DataArray(
             values,
             dims=("time", "y", "x"),
             coords={k: out.coords[k] for k in ("time", "y", "x", "row", "col", "lat", "lon")},
             name="sm",
-            attrs=self.product_attrs(),
+            attrs=attrs,
         )
         return da
 
@@ -200,8 +218,12 @@ def get_method(name: str, **config) -> Method:
     fields = {f.name: f for f in dataclasses.fields(cls.Config)}
     unknown = sorted(set(config) - set(fields))
     if unknown:
-        raise ConfigError(f"method '{name}': unknown config key(s) {', '.join(unknown)} (valid: {', '.join(fields)})")
+        raise ConfigError(
+            f"method '{name}': unknown config key(s) {', '.join(unknown)}{closest(unknown[0], fields)} "
+            f"(valid: {', '.join(fields)})"
+        )
     try:
+        check_types(cls.make_config(), config)
         cfg = cls.make_config(**config)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"method '{name}': bad config ({exc})") from None

@@ -19,6 +19,7 @@ from scipy.fft import dctn, idctn
 from scipy.optimize import minimize_scalar
 
 from ..case import valid_smap
+from ..configs import check_ranges
 from .base import Method, MethodConfig, register
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ class DctPlsConfig(MethodConfig):
     overlap_days: int = 16
     max_iter: int = 60
     time_weight: float = 1.0  # relative smoothness penalty along time vs space
+
+    def __post_init__(self):
+        check_ranges(self, minimum={"block_days": 2, "overlap_days": 0, "max_iter": 1}, positive=("s", "time_weight"))
 
 
 @register

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from ..case import valid_smap
+from ..configs import check_ranges
 from ..errors import MethodError
 from .base import Method, MethodConfig, register
 
@@ -69,12 +70,16 @@ class ScalingConfig(MethodConfig):
     block_days: int = 92  # time block for prediction (bounds memory)
     fit_rows: int = 64  # rows per block when fitting a dask-backed (chunked) case
 
+    def __post_init__(self):
+        check_ranges(self, minimum={"min_common_days": 2, "block_days": 1, "fit_rows": 1})
+
 
 @dataclass
 class CdfConfig(ScalingConfig):
     percentiles: tuple[float, ...] = field(default=DEFAULT_PERCENTILES)
 
     def __post_init__(self):
+        super().__post_init__()
         p = np.asarray(self.percentiles, dtype=float)
         if p.ndim != 1 or len(p) < 2 or np.any(np.diff(p) <= 0) or p[0] < 0 or p[-1] > 100:
             raise ValueError(f"percentiles must increase within [0, 100], got {self.percentiles}")

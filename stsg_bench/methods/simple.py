@@ -10,6 +10,7 @@ import xarray as xr
 from scipy.ndimage import uniform_filter1d
 
 from ..case import valid_smap
+from ..configs import check_ranges
 from .base import Method, MethodConfig, register
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class SmapOnly(Method):
 class ClimatologyConfig(MethodConfig):
     window_days: int = 31  # circular moving window over day of year
     min_obs: int = 3  # fewer usable SMAP values in the window -> fall back to Noah
+
+    def __post_init__(self):
+        check_ranges(self, minimum={"window_days": 1, "min_obs": 1})
 
 
 @register

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from .. import threads
 from ..case import valid_smap
 from ..composites import next_composite, previous_composite
+from ..configs import check_ranges
 from ..errors import ConfigError
 from .base import Method, MethodConfig, register
 
@@ -51,6 +52,7 @@ class StarfmConfig(MethodConfig):
             raise ValueError(f"window must be a positive odd number of cells, got {self.window}")
         if self.max_age is not None and self.max_age < 1:
             raise ValueError(f"max_age must be at least 1 day, got {self.max_age}")
+        check_ranges(self, minimum={"classes": 1, "eps": 0, "tile_rows": 1})
 
 
 def _distance_factor(window: int, device, dtype=torch.float32) -> torch.Tensor:

@@ -8,7 +8,6 @@ the reference can be refreshed (``stsg-bench check ... --update``).
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InputError
-from ..files import read_toml
+from ..files import copy_atomic, output_lock, read_toml
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
 
@@ -95,10 +94,14 @@ def check_command(results: Path, reference: Path, tolerance_file: Path | None = 
     ref_file = reference / "results.nc" if reference.is_dir() or not reference.suffix else reference
     if update:
         new = open_results(results)  # validate before copying
-        reference.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(results, ref_file)
+        if Path(results).resolve() == ref_file.resolve():
+            raise InputError(results, "is the reference itself: nothing to update")
+        with output_lock(ref_file):
+            copy_atomic(results, ref_file)  # the old reference stays whole if the copy fails
         print(f"reference updated: {ref_file} ({new.sizes['method']} methods)")
         return 0
+    if tolerance_file is not None and not Path(tolerance_file).is_file():
+        raise InputError(tolerance_file, "no such tolerance file (omit --tolerances for REFERENCE/tolerances.toml)")
     new, ref = open_results(results), open_results(ref_file)
     tol = load_tolerances(tolerance_file or reference / "tolerances.toml")
     res = compare(new, ref, tol)

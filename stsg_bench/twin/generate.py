@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from ..case import make_case, save_case
+from ..files import atomic_directory
 from ..io.ismn import StationSeries, write_header_values
 from .presets import TwinSpec, get_spec
 from .stations import make_stations, station_cells
@@ -73,8 +74,14 @@ def write_twin_chunked(
     ``out/ismn/``; memory holds one chunk, whatever the period (the ``global`` preset's way to disk).
     Open the result with :func:`stsg_bench.io.lazy.open_case_lazy`."""
     spec = get_spec(preset, **overrides) if isinstance(preset, str) else preset
+    final = Path(out)
+    with atomic_directory(final) as tmp:  # built beside its target, swapped in when complete
+        _write_chunks(spec, tmp, seed, chunk_days, progress)
+    return final
+
+
+def _write_chunks(spec: TwinSpec, out: Path, seed: int, chunk_days: int, progress: bool) -> None:
     world = TwinWorld(spec, seed)
-    out = Path(out)
     cells = station_cells(world)
     series = {c: np.empty(spec.ndays, dtype=np.float32) for c in cells}
     days = world.iter_days()
@@ -103,14 +110,13 @@ def write_twin_chunked(
             buf = []
     for s in make_stations(world, series):
         write_header_values(s, out / "ismn")
-    return out
 
 
 def write_twin(twin: Twin, out: str | Path) -> Path:
     """Write ``out/case.nc`` and ``out/ismn/NETWORK/STATION/*.stm``; returns ``out``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for s in twin.stations:
-        write_header_values(s, out / "ismn")
-    save_case(twin.case, out / "case.nc")
+    with atomic_directory(out) as tmp:  # an existing folder is replaced whole: no stale station files
+        for s in twin.stations:
+            write_header_values(s, tmp / "ismn")
+        save_case(twin.case, tmp / "case.nc")
     return out

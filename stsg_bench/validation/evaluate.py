@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import xarray as xr
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StsgError
 from ..io.ismn import StationSeries, read_ismn
 from .match import OK, MatchConfig, match_stations
 from .metrics import get_metrics
@@ -186,4 +186,7 @@ def evaluate(
         ds, ref_notes = ref.score(ref.products if ref.products is not None else products, case, cfg)
         parts.append(ds)
         notes += ref_notes
+    if references and all(int(p["n"].sum()) == 0 for p in parts):
+        why = "; ".join(notes[:5]) + (f"; ... ({len(notes)} notes)" if len(notes) > 5 else "")
+        raise StsgError(f"nothing could be scored: no product value matched any reference ({why or 'no matches'})")
     return Evaluation(combine(parts, attrs), notes)

@@ -33,6 +33,8 @@ STATUSES = {
     "too_few_obs": "fewer matched days than min_obs",
     "all_nan_product": "the product has no value at the station's cell",
     "depth_filtered": "sensor depth outside the depth filter",
+    "out_of_range": "in-situ values outside [0, 1] m3 m-3 (other units?): not scored",
+    "duplicate_sensor": "the same sensor (network, station, depth, sensor) appears twice: the first is kept",
 }
 
 
@@ -82,8 +84,15 @@ def match_stations(
     rows, cols = case["row"].values, case["col"].values
     land = case["land"].values.astype(bool)
     lo, hi = cfg.depth
-    keep = [s for s in sensors if s.variable == "sm" and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9]
-    dropped = [(s.key, "depth_filtered") for s in sensors if s not in keep]
+    keep, dropped, seen = [], [], set()
+    for s in sensors:  # identity and keys, never dataclass equality (it would compare the data tables)
+        if not (s.variable == "sm" and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9):
+            dropped.append((s.key, "depth_filtered"))
+        elif s.key in seen:
+            dropped.append((s.key, "duplicate_sensor"))
+        else:
+            seen.add(s.key)
+            keep.append(s)
     S, T = len(keep), len(times)
     ref = np.full((S, T), np.nan)
     status, iy, ix = [], np.full(S, -1), np.full(S, -1)
@@ -104,7 +113,12 @@ def match_stations(
             status.append("ocean_cell")
             continue
         ref[k] = _reference_series(s, times, cfg)
-        status.append(OK if np.isfinite(ref[k]).any() else "no_insitu_data")
+        finite = ref[k][np.isfinite(ref[k])]
+        if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
+            ref[k] = np.nan
+            status.append("out_of_range")
+            continue
+        status.append(OK if finite.size else "no_insitu_data")
     for k, st in enumerate(status):
         if st != OK:
             log.info("station %s: %s", keep[k].key, STATUSES[st])

@@ -10,10 +10,12 @@ method fit, e.g. a seeded CPU run or a saved DrcGAN checkpoint).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -32,12 +34,36 @@ def chunk_path(out_dir: Path, method: str, year: int) -> Path:
     return Path(out_dir) / f"{method}_{year}.nc"
 
 
-def check_chunk(path: Path, days: pd.DatetimeIndex) -> None:
-    """Raise InputError unless ``path`` is a complete chunk holding exactly ``days``."""
+def run_fingerprint(method: Method, case: xr.Dataset, provenance: dict | None) -> str:
+    """What a finished chunk was made from: the case (window, days, land, source), the method and its
+    config, and the training period. A resumed run only keeps chunks with the same fingerprint."""
+    t = case.indexes["time"]
+    rows, cols = case["row"].values, case["col"].values
+    parts = [
+        f"rows {int(rows[0])}-{int(rows[-1])} cols {int(cols[0])}-{int(cols[-1])}",
+        f"days {t[0].date()}..{t[-1].date()} ({len(t)})",
+        f"land {int(np.asarray(case['land'].values).sum())}",
+        f"source {case.attrs.get('source', '')}",
+        f"method {method.name} {method.product_attrs().get('method_config', '')}",
+        f"train {(provenance or {}).get('train_period', '')}",
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def check_chunk(path: Path, days: pd.DatetimeIndex, fingerprint: str | None = None) -> None:
+    """Raise InputError unless ``path`` is a complete chunk holding exactly ``days`` (and, when given,
+    made from the same case, method config and training period)."""
     ds = open_netcdf(path, "product chunk")
     with ds:
         if int(ds.attrs.get("chunk_complete", 0)) != 1:
             raise InputError(path, "chunk is not marked complete (written by another tool?)", "chunk_complete")
+        if fingerprint is not None and ds.attrs.get("run_fingerprint") != fingerprint:
+            raise InputError(
+                path,
+                "finished chunk made from another case, method config or training period; "
+                "give --restart to recompute the finished years",
+                "run_fingerprint",
+            )
         if "sm" not in ds:
             raise InputError(path, "variable missing", "sm")
         got = pd.DatetimeIndex(ds["time"].values)
@@ -45,6 +71,19 @@ def check_chunk(path: Path, days: pd.DatetimeIndex) -> None:
             raise InputError(
                 path, f"chunk holds {len(got)} days, expected {len(days)} ({days[0].date()}..{days[-1].date()})", "time"
             )
+
+
+def check_resume(
+    method: Method, case: xr.Dataset, out_dir: str | Path, period=None, provenance: dict | None = None
+) -> None:
+    """Before any training: the finished chunks in ``out_dir`` must be complete, hold their year's days
+    and come from the same case, method config and training period (else the error says --restart)."""
+    fingerprint = run_fingerprint(method, case, provenance)
+    times = select_period(case, period).indexes["time"]
+    for year in sorted(set(times.year)):
+        path = chunk_path(Path(out_dir), method.name, year)
+        if path.exists():
+            check_chunk(path, times[times.year == year], fingerprint)
 
 
 def fuse_chunked(
@@ -55,6 +94,7 @@ def fuse_chunked(
     provenance: dict | None = None,
     progress: bool = False,
     chunk_days: int = 32,
+    restart: bool = False,
 ) -> list[Path]:
     """Predict ``period`` year by year into ``out_dir``; finished years are checked and skipped.
 
@@ -62,6 +102,7 @@ def fuse_chunked(
     and streamed into its file, so memory is bounded by the block, on whatever dask scheduler is active."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = run_fingerprint(method, case, provenance)
     times = select_period(case, period).indexes["time"]
     years = sorted(set(times.year))
     fault = int(os.environ.get(FAULT_ENV, "0") or 0)
@@ -75,12 +116,13 @@ def fuse_chunked(
         days = times[times.year == year]
         path = chunk_path(out_dir, method.name, year)
         paths.append(path)
-        if path.exists():
-            check_chunk(path, days)
+        if path.exists() and not restart:
+            check_chunk(path, days, fingerprint)
             log.info("chunk %s already complete: skipped", path.name)
             continue
         prod = predict_lazy(method, case, (str(days[0].date()), str(days[-1].date())), chunk_days)
-        save_product(prod, path, {**(provenance or {}), "chunk": str(year), "chunk_complete": 1})
+        attrs = {**(provenance or {}), "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
+        save_product(prod, path, attrs)
         written += 1
         if fault and written >= fault:
             os._exit(137)  # simulate a kill right after a chunk was finished

@@ -21,10 +21,11 @@ import pandas as pd
 import xarray as xr
 
 from .. import threads
-from ..cards import Card, CaseBundle, build_bundle, closest_hint, parse_period
+from ..cards import Card, CaseBundle, build_bundle, card_inputs, load_card, parse_period
 from ..case import save_case, select_period
+from ..configs import closest
 from ..errors import ConfigError, InputError
-from ..files import read_toml
+from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.lazy import save_product
 from ..methods import get_method, list_methods, method_class
 from ..validation import (
@@ -174,17 +175,22 @@ def run_demo(
     seed: int = 0,
     methods: list[str] | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> str:
-    """The main job: synthetic twin -> all methods -> scores -> report. Returns the summary text."""
+    """The main job: synthetic twin -> all methods -> scores -> report. Returns the summary text.
+
+    ``out`` is built beside its target and swapped in when complete; an existing ``out`` is replaced
+    only with ``overwrite``."""
     from ..twin import generate_twin, write_twin
 
-    out = Path(out)
+    out = guard_output(out, overwrite=overwrite, folder=True)
     t0 = time.perf_counter()
-    twin = generate_twin(preset, seed=seed, progress=progress)
-    write_twin(twin, out / "twin")
-    card = Card(name=f"twin-{preset}", kind="twin", path=Path("<demo>"), preset=preset, seed=seed)
-    bundle = CaseBundle(twin.case, card, twin.stations)
-    results = run_chain(bundle, out, RunConfig(methods=methods), progress=progress)
+    with output_lock(out), atomic_directory(out) as tmp:
+        twin = generate_twin(preset, seed=seed, progress=progress)
+        write_twin(twin, tmp / "twin")
+        card = Card(name=f"twin-{preset}", kind="twin", path=Path("<demo>"), preset=preset, seed=seed)
+        bundle = CaseBundle(twin.case, card, twin.stations)
+        results = run_chain(bundle, tmp, RunConfig(methods=methods), progress=progress)
     elapsed = time.perf_counter() - t0
     return (
         f"stsg-bench demo (twin '{preset}', seed {seed}) finished in {elapsed:.0f} s\n"
@@ -214,7 +220,7 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(data) - fields)
     if unknown:
-        hint = closest_hint(unknown[0], fields)
+        hint = closest(unknown[0], fields)
         raise InputError(path, f"unknown key{hint} (valid: {', '.join(sorted(fields))})", unknown[0])
     kw: dict[str, Any] = {}
     for key, v in data.items():
@@ -268,9 +274,16 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
     return RunConfig(**kw)
 
 
-def run_config(path: str | Path, out: str | Path, data_root=None, progress: bool = False) -> str:
+def run_config(
+    path: str | Path, out: str | Path, data_root=None, progress: bool = False, overwrite: bool = False
+) -> str:
+    """``stsg-bench run``: the chain on a run config or dataset card, built into ``out`` atomically."""
     cfg = load_run_config(path)
-    bundle = build_bundle(cfg.dataset, data_root, progress=progress)
-    results = run_chain(bundle, out, cfg, progress=progress)
+    card = load_card(cfg.dataset)
+    inputs = [Path(path) if Path(path).suffix == ".toml" else None, *card_inputs(card, data_root)]
+    out = guard_output(out, inputs, overwrite=overwrite, folder=True)
+    with output_lock(out), atomic_directory(out) as tmp:
+        bundle = build_bundle(card, data_root, progress=progress)
+        results = run_chain(bundle, tmp, cfg, progress=progress)
     notes = "\n".join(f"note: {n}" for n in bundle.notes)
     return f"{notes}\n{summary_table(results)}\n\nresults: {Path(out) / 'results.nc'}"

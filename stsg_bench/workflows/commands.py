@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 from pathlib import Path
 
 import xarray as xr
@@ -10,13 +12,15 @@ import xarray as xr
 from ..cards import load_card, validation_from_case
 from ..case import open_case
 from ..errors import ConfigError, InputError
-from ..files import open_netcdf
+from ..files import guard_output, open_netcdf, output_lock
 from ..io.lazy import open_case_lazy, open_product_lazy, save_product
 from ..methods import get_method, load_method_config, method_class
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .archive import fuse_chunked
+from .archive import check_resume, fuse_chunked
 from .chain import default_periods, fit_predict
 from .scheduler import use_scheduler
+
+log = logging.getLogger(__name__)
 
 
 def fuse_command(
@@ -31,16 +35,40 @@ def fuse_command(
     chunk: bool = False,
     scheduler: str = "threads",
     chunk_days: int = 32,
+    overwrite: bool = False,
+    restart: bool = False,
 ) -> None:
-    with use_scheduler(scheduler):
+    """``stsg-bench fuse``: fit a method and write its product (one file, or per-year chunks in a folder,
+    which a rerun resumes); the output is checked before any work and locked while written."""
+    method_class(method)  # an unknown name is an error before anything is opened
+    inputs = [case_path, config_file, checkpoint]
+    out = guard_output(out, inputs, overwrite=overwrite, folder=chunk, resume=chunk)
+    with output_lock(out), use_scheduler(scheduler):
         case = open_case_lazy(case_path, chunk_days) if chunk else open_case(case_path)
-        _fuse(method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days)
+        _fuse(
+            method,
+            case,
+            case_path,
+            out,
+            config_file,
+            checkpoint,
+            device,
+            train_period,
+            period,
+            chunk,
+            chunk_days,
+            restart,
+        )
 
 
 def _fuse(
-    method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days
+    method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days, restart
 ) -> None:
     overrides: dict = {}
+    if config_file and checkpoint:
+        raise ConfigError(
+            "give --config or --checkpoint, not both: a checkpoint carries the config it was trained with"
+        )
     if config_file:
         cname, overrides = load_method_config(config_file)
         if cname != method:
@@ -59,22 +87,27 @@ def _fuse(
     provenance = {"case": str(case_path), "train_period": "/".join(train)}
     if chunk:
         m = get_method(method, **overrides)
+        if not restart:
+            check_resume(m, case, out, test, provenance)  # a mismatch is found before the training
         m.fit(case, train, progress=True)
-        fuse_chunked(m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days)
+        fuse_chunked(m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days, restart=restart)
         return
     prod, info = fit_predict(method, case, train, test, overrides, progress=True)
     save_product(prod, Path(out), {**provenance, **info})
 
 
-def train_command(case_path, config_file, out, device="cpu", train_period=None) -> None:
+def train_command(case_path, config_file, out, device="cpu", train_period=None, overwrite: bool = False) -> None:
     """Train DrcGAN (the fusion the suite is built around) and write a checkpoint."""
     from ..fusion import Trainer, get_config, save_checkpoint
 
-    case = open_case(case_path)
-    cfg = get_config(config_file)
-    train = tuple(train_period) if train_period else default_periods(case)[0]
-    trainer = Trainer(cfg, case, train, device).fit(progress=True)
-    save_checkpoint(trainer, out, meta={"case": str(case_path)})
+    cfg_path = config_file if config_file and Path(str(config_file)).suffix == ".toml" else None
+    out = guard_output(out, [case_path, cfg_path], overwrite=overwrite)
+    with output_lock(out):
+        case = open_case(case_path)
+        cfg = get_config(config_file)
+        train = tuple(train_period) if train_period else default_periods(case)[0]
+        trainer = Trainer(cfg, case, train, device).fit(progress=True)
+        save_checkpoint(trainer, out, meta={"case": str(case_path)})
 
 
 def score_command(
@@ -86,13 +119,17 @@ def score_command(
     chunk_days: int = 32,
     card: str | None = None,
     overrides: dict | None = None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Score product files (dask-backed, block by block); files of one method are joined in time.
 
     Stations are matched with the settings of dataset card ``card`` when given, else those the case was
     built with (its card's ``[ismn]``, see :func:`stsg_bench.cards.validation_from_case`), with
     ``overrides`` (depth, flags, min_obs; None = not given) on top: the same settings ``run`` uses."""
-    with use_scheduler(scheduler):
+    out = guard_output(out, [case_path, *products, insitu], overwrite=overwrite)
+    if insitu is not None and not Path(insitu).exists():
+        raise InputError(insitu, "no such ISMN folder or zip")
+    with output_lock(out), use_scheduler(scheduler):
         case = open_case_lazy(case_path, chunk_days)
         by_method: dict[str, list[Path]] = {}
         for p in products:
@@ -106,5 +143,8 @@ def score_command(
         base: ValidationConfig = load_card(card).validation if card else validation_from_case(case)
         vcfg = base.replace(**(overrides or {}))
         ev = evaluate(prods, test, standard_references(test, insitu), vcfg, attrs={"case": str(case_path)})
+        ev.results.attrs["notes"] = json.dumps(ev.notes)
+        for note in ev.notes:
+            log.warning("%s", note)
         save_results(ev.results, out)
         return ev.results

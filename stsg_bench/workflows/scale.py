@@ -19,11 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..case import select_period
-from ..files import write_text_atomic
+from ..errors import InputError
+from ..files import guard_output, output_lock, write_text_atomic
 from ..io.lazy import open_case_lazy, open_product_lazy
 from ..methods import get_method, method_class
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .archive import fuse_chunked
+from .archive import check_resume, fuse_chunked
 from .scheduler import use_scheduler
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class ScaleConfig:
     chunk_days: int = 32
     scheduler: str = "threads"
     min_obs: int = 20
+    restart: bool = False  # recompute finished years (else a resumed run keeps them, fingerprints checked)
 
 
 def peak_rss_mb() -> float:
@@ -56,18 +58,27 @@ def run_scale(
     progress: bool = False,
 ) -> dict:
     cfg = cfg or ScaleConfig()
-    out = Path(out)
+    if insitu is not None and not Path(insitu).exists():  # before any work, not after the products
+        raise InputError(insitu, "no such ISMN folder or zip")
+    out = guard_output(out, [case_path, insitu], folder=True, resume=True)  # a rerun resumes the products
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    with use_scheduler(cfg.scheduler):
+    with output_lock(out), use_scheduler(cfg.scheduler):
         case = open_case_lazy(case_path, cfg.chunk_days)
         days = case.indexes["time"]
         train = cfg.train or (str(days[0].date()), str(days[min(59, len(days) - 1)].date()))
         period = cfg.period or (str(days[0].date()), str(days[-1].date()))
         n_days = select_period(case, period).sizes["time"]
         products = {}
-        for name in cfg.methods:
-            m = get_method(name, **{**method_class(name).stream_overrides, **cfg.method_config.get(name, {})})
+        provenance = {"case": str(case_path), "train_period": "/".join(train)}
+        methods = [
+            get_method(n, **{**method_class(n).stream_overrides, **cfg.method_config.get(n, {})}) for n in cfg.methods
+        ]
+        if not cfg.restart:  # every finished year of every method is checked before any training
+            for m in methods:
+                check_resume(m, case, out / "products", period, provenance)
+        for m in methods:
+            name = m.name
             t0 = time.perf_counter()
             m.fit(case, train)
             t1 = time.perf_counter()
@@ -76,9 +87,10 @@ def run_scale(
                 case,
                 out / "products",
                 period,
-                {"case": str(case_path), "train_period": "/".join(train)},
+                provenance,
                 progress=progress,
                 chunk_days=cfg.chunk_days,
+                restart=cfg.restart,
             )
             timings[f"{name}_fit_s"] = round(t1 - t0, 2)
             timings[f"{name}_predict_s"] = round(time.perf_counter() - t1, 2)

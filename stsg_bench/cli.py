@@ -169,8 +169,11 @@ def _scale(args) -> int:
 
 @command("report")
 def _report(args) -> int:
+    from .errors import InputError
     from .reports import write_report
 
+    if args.case is not None and not Path(args.case).is_file():
+        raise InputError(args.case, "no such case file (--case)")
     out = guard_output(args.out, [args.results, args.case], overwrite=args.overwrite, folder=True)
     with output_lock(out):
         index = write_report(args.results, out, case_path=args.case)

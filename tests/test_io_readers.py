@@ -1,6 +1,7 @@
 """Readers on files the tests write in the exact native layouts, and every bad-input case."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -272,3 +273,59 @@ def test_lazy_smap_folder_equals_eager_and_reads_only_needed_files(tmp_path, mon
     assert len(calls) == 1 and one.shape == (4, 12)
     np.testing.assert_array_equal(lazy.dataset["smap"].values, eager.dataset["smap"].values)
     np.testing.assert_array_equal(lazy.dataset["smap_quality"].values, eager.dataset["smap_quality"].values)
+
+
+def test_spl3smp_v9_dtypes_and_overpass_time(tmp_path):
+    """Files written with the real V9 dtypes (uint16 flags, float32 fills, string tb_time_utc, float64
+    tb_time_seconds): the overpass time is the same from the seconds and from the strings."""
+    import h5py
+
+    am = _sm_field(0)
+    name = "SMAP_L3_SM_P_20170101_R19240_001.h5"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write_spl3smp(tmp_path / "a" / name, "2017-01-01", am, am)
+    b = write_spl3smp(tmp_path / "b" / name, "2017-01-01", am, am, overpass_time="string")
+    with h5py.File(a) as f:
+        g = f["Soil_Moisture_Retrieval_Data_AM"]
+        assert g["tb_time_utc"].dtype.kind == "S" and g["retrieval_qual_flag"].dtype == np.uint16
+        assert g["tb_time_seconds"].dtype == np.float64 and g["soil_moisture"].attrs["units"] == "cm**3/cm**3"
+    ra, rb = read_spl3smp(a, WIN), read_spl3smp(b, WIN)
+    ok = np.isfinite(am[100:110, 500:512])
+    expect_am = (pd.Timestamp("2017-01-01T06:00") - pd.Timestamp("2000-01-01T12:00")).total_seconds()
+    np.testing.assert_allclose(ra["am"]["tb_time_utc"][ok], expect_am, atol=1e-3)
+    np.testing.assert_allclose(rb["am"]["tb_time_utc"][ok], expect_am, atol=1e-3)
+    np.testing.assert_allclose(ra["pm"]["tb_time_utc"][ok], expect_am + 12 * 3600, atol=1e-3)
+    assert np.isnan(ra["am"]["tb_time_utc"][~ok]).all() and np.isnan(ra["am"]["surface_flag"][~ok]).all()
+    np.testing.assert_allclose(ra["am"]["soil_moisture"][ok], am[100:110, 500:512][ok].astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "edit, key, words",
+    [
+        ("string_sm", "soil_moisture", "where a number is needed"),
+        ("drop_quality", "retrieval_qual_flag", "variable missing"),
+        ("percent_units", "soil_moisture", "units '%'"),
+        ("drop_group", None, "Soil_Moisture_Retrieval_Data_PM"),
+    ],
+)
+def test_spl3smp_bad_granules(tmp_path, edit, key, words):
+    import h5py
+
+    path = write_spl3smp(tmp_path / "SMAP_L3_SM_P_20170101_R19240_001.h5", "2017-01-01", _sm_field(0), _sm_field(1))
+    with h5py.File(path, "a") as f:
+        g = f["Soil_Moisture_Retrieval_Data_AM"]
+        if edit == "string_sm":
+            del g["soil_moisture"]
+            g.create_dataset("soil_moisture", data=np.full((NROWS, NCOLS), b"0.2", dtype="S4"))
+        elif edit == "drop_quality":
+            del g["retrieval_qual_flag"]
+        elif edit == "percent_units":
+            g["soil_moisture"].attrs["units"] = "%"
+        else:
+            del f["Soil_Moisture_Retrieval_Data_PM"]
+    with pytest.raises(InputError) as err:
+        read_spl3smp(path, WIN)
+    assert str(path) in str(err.value) and words in str(err.value)
+    if key:
+        assert f"[Soil_Moisture_Retrieval_Data_AM/{key}]" in str(err.value)

@@ -26,7 +26,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from ..case import sm_attrs
+from ..case import SM_UNIT_ALIASES, sm_attrs
 from ..errors import ConfigError, InputError
 from ..files import open_netcdf
 from ..grid import NCOLS, NROWS, Window
@@ -41,15 +41,22 @@ class Spl3smpLayout:
         ("am", "Soil_Moisture_Retrieval_Data_AM", ""),
         ("pm", "Soil_Moisture_Retrieval_Data_PM", "_pm"),
     )
-    fill_value: float = -9999.0
+    fill_value: float = -9999.0  # float32 datasets
+    flag_fill: int = 65534  # uint16 flag datasets
     shape: tuple[int, int] = (NROWS, NCOLS)
     soil_moisture: str = "soil_moisture"
     quality: str = "retrieval_qual_flag"
+    #: ancillary outputs: ``tb_time_utc`` is the overpass time in seconds since 2000-01-01T12:00:00 UTC,
+    #: decoded from the numeric ``tb_time_seconds`` (J2000) or, when absent, parsed from the string dataset
     extra: tuple[str, ...] = ("surface_flag", "tb_time_utc", "vegetation_opacity")
     filename: re.Pattern = re.compile(r"SMAP_L3_SM_P_(\d{8})_R\d+_\d+\.h5$")
 
 
 LAYOUT = Spl3smpLayout()
+#: how each dataset is decoded: 'value' (float, fill -9999 -> NaN), 'flag' (uint16, fill 65534 -> NaN)
+ROLES = {"soil_moisture": "value", "retrieval_qual_flag": "flag", "surface_flag": "flag", "vegetation_opacity": "value"}
+#: tb_time_seconds counts SI seconds from the J2000 epoch, 2000-01-01T11:58:55.816 UTC
+J2000_TO_NOON_S = (pd.Timestamp("2000-01-01T11:58:55.816") - pd.Timestamp("2000-01-01T12:00:00")).total_seconds()
 
 QUALITY_RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "recommended": lambda sm, q: (
@@ -97,26 +104,81 @@ def _open_h5(path: Path) -> h5py.File:
         raise InputError(path, "not an HDF5 file (truncated or wrong format?)") from None
 
 
+def _read_block(dset, path: Path, key: str, rs: slice, cs: slice) -> np.ndarray:
+    try:
+        return dset[rs, cs]
+    except OSError:
+        raise InputError(path, "cannot read data (truncated file?)", key) from None
+
+
+def _decode(dset, path: Path, key: str, role: str, rs: slice, cs: slice) -> np.ndarray:
+    """A numeric dataset as float64 with its fill value (attribute, else the product's) -> NaN."""
+    if dset.dtype.kind not in "iuf":
+        raise InputError(path, f"{dset.dtype} dataset where a number is needed (not SPL3SMP V9?)", key)
+    units = dset.attrs.get("units")
+    if var_is_sm(key) and units is not None:
+        u = units.decode() if isinstance(units, bytes) else str(units)
+        if u not in SM_UNIT_ALIASES:
+            raise InputError(path, f"units '{u}': expected volumetric soil moisture (cm**3/cm**3)", key)
+    arr = _read_block(dset, path, key, rs, cs).astype(np.float64)
+    default = LAYOUT.flag_fill if role == "flag" else LAYOUT.fill_value
+    fill = float(np.asarray(dset.attrs.get("_FillValue", default)).ravel()[0])
+    arr[(arr == fill) | (arr == default)] = np.nan
+    return arr
+
+
+def var_is_sm(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(LAYOUT.soil_moisture) and "error" not in key
+
+
+def _overpass_seconds(group, suffix: str, path: Path, rs: slice, cs: slice) -> np.ndarray | None:
+    """Overpass time in seconds since 2000-01-01T12:00:00 UTC: ``tb_time_seconds`` (float64, J2000),
+    else the 24-character ``tb_time_utc`` strings parsed; None when the file has neither."""
+    name = f"tb_time_seconds{suffix}"
+    if name in group:
+        arr = _decode(group[name], path, f"{group.name.strip('/')}/{name}", "value", rs, cs)
+        return arr + J2000_TO_NOON_S
+    name = f"tb_time_utc{suffix}"
+    if name not in group:
+        return None
+    dset = group[name]
+    key = f"{group.name.strip('/')}/{name}"
+    raw = _read_block(dset, path, key, rs, cs)
+    if dset.dtype.kind in "iuf":  # an older writer stored numbers here: seconds since noon, as written
+        arr = raw.astype(np.float64)
+        arr[arr == LAYOUT.fill_value] = np.nan
+        return arr
+    text = np.char.strip(np.char.decode(raw.astype("S"), "ascii", errors="replace")) if raw.dtype.kind in "SO" else raw
+    flat = pd.to_datetime(
+        pd.Series(np.asarray(text, dtype=str).ravel()).replace({"N/A": None, "": None}), errors="coerce", utc=True
+    )
+    seconds = (flat - pd.Timestamp("2000-01-01T12:00:00", tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
+    return seconds.reshape(raw.shape)
+
+
 def read_spl3smp(
-    path: str | Path, window: Window | None = None, passes: Iterable[str] = ("am", "pm")
+    path: str | Path, window: Window | None = None, passes: Iterable[str] = ("am", "pm"), ancillary: bool = True
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Read one SPL3SMP file: ``{pass: {variable: 2-D array}}`` with fill -> NaN, cut to ``window``."""
+    """Read one SPL3SMP file: ``{pass: {variable: 2-D array}}`` cut to ``window``, each dataset decoded by
+    its role (float values and uint16 flags with their fills -> NaN; the overpass time from
+    ``tb_time_seconds`` or the ``tb_time_utc`` strings). Only the datasets needed are read: soil moisture
+    and quality, plus the ancillary ones when ``ancillary``."""
     path = Path(path)
     window = window or Window()
     rs, cs = slice(window.row0, window.row1), slice(window.col0, window.col1)
     out: dict[str, dict[str, np.ndarray]] = {}
+    optional = tuple(v for v in LAYOUT.extra if v != "tb_time_utc") if ancillary else ()
     with _open_h5(path) as f:
-        for name, var, key, dset in _datasets(f, path, passes, LAYOUT.extra):
+        for name, var, key, dset in _datasets(f, path, passes, optional):
             out.setdefault(name, {})
-            if dset is None:
-                continue
-            try:
-                arr = dset[rs, cs].astype(np.float64)
-            except OSError:
-                raise InputError(path, "cannot read data (truncated file?)", key) from None
-            fill = dset.attrs.get("_FillValue", LAYOUT.fill_value)
-            arr[(arr == float(np.asarray(fill).ravel()[0])) | (arr == LAYOUT.fill_value)] = np.nan
-            out[name][var] = arr
+            if dset is not None:
+                out[name][var] = _decode(dset, path, key, ROLES.get(var, "value"), rs, cs)
+        if ancillary:
+            for name, group, suffix in LAYOUT.groups:
+                if name in passes:
+                    t = _overpass_seconds(f[group], suffix, path, rs, cs)
+                    if t is not None:
+                        out[name]["tb_time_utc"] = t
     return out
 
 
@@ -187,8 +249,8 @@ def read_smap_folder(
         oks.append(usable)
         for p in passes:
             for var, arr in data[p].items():
-                if var != LAYOUT.soil_moisture:
-                    extras.setdefault(f"{var}_{p}", []).append(arr.astype(np.float32))
+                if var != LAYOUT.soil_moisture:  # overpass seconds keep float64 (float32 would lose ~30 s)
+                    extras.setdefault(f"{var}_{p}", []).append(arr if var == "tb_time_utc" else arr.astype(np.float32))
     if not days:
         raise InputError(folder, "no readable SMAP file")
     coords = window.coords()
@@ -198,7 +260,13 @@ def read_smap_folder(
         "smap_quality": (("time", "y", "x"), np.stack(oks), {"long_name": f"SMAP quality rule '{quality_rule}' met"}),
     }
     for k, v in extras.items():
-        data_vars[k] = (("time", "y", "x"), np.stack(v), {"long_name": f"SPL3SMP {k}"})
+        attrs = {"long_name": f"SPL3SMP {k}"}
+        if k.startswith("tb_time_utc"):
+            attrs = {
+                "long_name": "overpass time (from tb_time_seconds or tb_time_utc)",
+                "units": "seconds since 2000-01-01 12:00:00",
+            }
+        data_vars[k] = (("time", "y", "x"), np.stack(v), attrs)
     ds = xr.Dataset(data_vars, coords=coords, attrs={"smap_quality_rule": quality_rule, "smap_pass": pass_})
     return SmapReadResult(ds, problems)
 
@@ -219,7 +287,7 @@ class _LazySpl3smpStack(BackendArray):
         passes = ("am", "pm") if self.pass_ == "am_pm" else (self.pass_,)
         out = []
         for d in np.atleast_1d(days):
-            data = read_spl3smp(self.paths[int(d)], self.window, passes)
+            data = read_spl3smp(self.paths[int(d)], self.window, passes, ancillary=False)
             value, usable = day_fields(data, self.pass_, self.rule)
             out.append(usable if self.kind == "quality" else value.astype(np.float32))
         arr = np.stack(out)[(slice(None),) + tuple(key[1:])]
@@ -340,6 +408,18 @@ def read_smap_window_netcdf(
     return ds
 
 
+def _write_value(g, name: str, data: np.ndarray, units: str | None) -> None:
+    d = g.create_dataset(name, data=np.where(np.isfinite(data), data, LAYOUT.fill_value).astype(np.float32))
+    d.attrs["_FillValue"] = np.float32(LAYOUT.fill_value)
+    if units:
+        d.attrs["units"] = units
+
+
+def _write_flag(g, name: str, data: np.ndarray) -> None:
+    d = g.create_dataset(name, data=np.asarray(data, dtype=np.uint16))
+    d.attrs["_FillValue"] = np.uint16(LAYOUT.flag_fill)
+
+
 def write_spl3smp(
     path: str | Path,
     date: str,
@@ -347,27 +427,36 @@ def write_spl3smp(
     pm: np.ndarray | None = None,
     qual_am: np.ndarray | None = None,
     qual_pm: np.ndarray | None = None,
+    overpass_time: str = "string+seconds",
 ) -> Path:
-    """Write a minimal file with the exact SPL3SMP layout (for tests and examples; global 406x964 arrays,
-    NaN -> fill -9999)."""
+    """Write a file with the SPL3SMP V9 layout, dtypes, fills and attributes (for tests and examples;
+    global 406x964 arrays): soil moisture and vegetation opacity float32 with fill -9999 and units
+    ``cm**3/cm**3``; ``retrieval_qual_flag`` and ``surface_flag`` uint16 with fill 65534;
+    ``tb_time_utc`` a 24-character UTC string dataset and ``tb_time_seconds`` float64 seconds since
+    J2000 (``overpass_time``: 'string+seconds', 'string' only, or 'none'). NaN -> the fill values."""
     path = Path(path)
+    noon = pd.Timestamp(date) + pd.Timedelta(hours=6)
     with h5py.File(path, "w") as f:
-        for (_name, group, suffix), sm, q in zip(LAYOUT.groups, (am, pm), (qual_am, qual_pm)):
+        for (name, group, suffix), sm, q in zip(LAYOUT.groups, (am, pm), (qual_am, qual_pm)):
             if sm is None:
                 sm = np.full(LAYOUT.shape, np.nan)
+            valid = np.isfinite(sm)
             g = f.create_group(group)
-            d = g.create_dataset(
-                LAYOUT.soil_moisture + suffix, data=np.where(np.isfinite(sm), sm, LAYOUT.fill_value).astype(np.float32)
-            )
-            d.attrs["_FillValue"] = np.float32(LAYOUT.fill_value)
-            d.attrs["units"] = "cm**3/cm**3"
-            q = np.where(np.isfinite(sm), 0, 65534) if q is None else q
-            g.create_dataset(LAYOUT.quality + suffix, data=np.asarray(q, dtype=np.uint16))
-            g.create_dataset("surface_flag" + suffix, data=np.zeros(LAYOUT.shape, dtype=np.uint16))
-            tb = np.full(
-                LAYOUT.shape, (pd.Timestamp(date) - pd.Timestamp("2000-01-01T12:00")).total_seconds(), dtype=np.float64
-            )
-            g.create_dataset("tb_time_utc" + suffix, data=tb)
+
+            _write_value(g, LAYOUT.soil_moisture + suffix, sm, "cm**3/cm**3")
+            d = g[LAYOUT.soil_moisture + suffix]
+            d.attrs["valid_min"], d.attrs["valid_max"] = np.float32(0.02), np.float32(0.5)
+            _write_flag(g, LAYOUT.quality + suffix, np.where(valid, 0, LAYOUT.flag_fill) if q is None else q)
+            _write_flag(g, "surface_flag" + suffix, np.where(valid, 0, LAYOUT.flag_fill))
+            _write_value(g, "vegetation_opacity" + suffix, np.where(valid, 0.1, np.nan), None)
+            t = noon + pd.Timedelta(hours=12 if name == "pm" else 0)
+            if overpass_time in ("string", "string+seconds"):
+                stamp = np.where(valid, t.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "N/A").astype("S24")
+                g.create_dataset("tb_time_utc" + suffix, data=stamp)
+            if overpass_time == "string+seconds":
+                secs = (t - pd.Timestamp("2000-01-01T11:58:55.816")).total_seconds()
+                d = g.create_dataset("tb_time_seconds" + suffix, data=np.where(valid, secs, LAYOUT.fill_value))
+                d.attrs["_FillValue"], d.attrs["units"] = np.float64(LAYOUT.fill_value), "seconds"
     return path
 
 

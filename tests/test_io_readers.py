@@ -329,3 +329,43 @@ def test_spl3smp_bad_granules(tmp_path, edit, key, words):
     assert str(path) in str(err.value) and words in str(err.value)
     if key:
         assert f"[Soil_Moisture_Retrieval_Data_AM/{key}]" in str(err.value)
+
+
+def test_full_ismn_download_reads_soil_moisture_only(tmp_path):
+    """A download with sm/ts/p/ta files, two sensors at one depth, a header name that differs from the
+    folder, static variables and one file in a layout the reader does not know."""
+    st = tmp_path / "SCAN" / "DemoStation"
+    st.mkdir(parents=True)
+    rows = "".join(f"2017/01/01 {h:02d}:00 0.{20 + h:02d} G M\n" for h in range(24))
+    header = HV.replace("Demo  ", "Demo_Station")
+    for var in ("sm", "ts", "p", "ta"):
+        for sensor in ("Probe-A", "Probe-B"):
+            name = f"SCAN_SCAN_DemoStation_{var}_0.050000_0.050000_{sensor}_20170101_20170101.stm"
+            (st / name).write_text(header + rows)
+    (st / "SCAN_SCAN_DemoStation_static_variables.csv").write_text(
+        "quantity_name;unit;depth_from[m];depth_to[m];value;description;\n"
+        "saturation;m^3*m^-3;0.00;0.30;0.52;;\n"
+        "clay fraction;% weight;0.00;0.30;12.00;;\n"
+        "land cover classification;;;;120;Shrubland;\n"
+        "climate classification;;;;Csb;Temperate - Dry Summer;\n"
+    )
+    (st / "SCAN_SCAN_DemoStation_sm_0.100000_0.100000_Odd_20170101_20170101.stm").write_text(
+        "2017/01/01 00:00 2017/01/01 00:00 SCAN SCAN Demo 19.9 -155.5\n"
+    )
+    coll = read_ismn(tmp_path)
+    keys = sorted(s.key for s in coll.sensors)
+    assert keys == [
+        "SCAN/DemoStation/Probe-A_0.0500_0.0500",
+        "SCAN/DemoStation/Probe-B_0.0500_0.0500",
+    ]
+    assert all(s.variable == "sm" for s in coll.sensors)
+    meta = coll.sensors[0].metadata
+    assert (
+        meta["saturation"] == 0.52
+        and meta["land_cover"] == "Shrubland"
+        and meta["climate_class"].startswith("Temperate")
+    )
+    assert any("Odd" in p and "[sm]" in p for p in coll.problems)
+    assert any("'SCAN/Demo_Station'" in p and "'SCAN/DemoStation'" in p for p in coll.problems)
+    every = read_ismn(tmp_path, variable=None)
+    assert len({s.key for s in every.sensors}) == 8  # variable + depth + sensor keep all apart

@@ -33,9 +33,13 @@ GOOD_FLAGS = ("G",)
 ONE_HOUR = pd.Timedelta("1h")
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two sensors are never 'equal' by comparing their data tables
 class StationSeries:
-    """One sensor's record: metadata and an hourly table (index UTC time; columns sm, flag, orig_flag)."""
+    """One sensor's record: metadata and an hourly table (index UTC time; columns sm, flag, orig_flag).
+
+    ``metadata`` holds the station's static variables when the download has them (``land_cover``,
+    ``climate_class``, ``saturation``, ``clay_fraction``, ``sand_fraction``, ``silt_fraction`` for the
+    layer holding the sensor)."""
 
     network: str
     station: str
@@ -48,11 +52,14 @@ class StationSeries:
     data: pd.DataFrame = field(repr=False)
     source: str = ""
     variable: str = "sm"
+    metadata: dict = field(default_factory=dict, repr=False)
 
     @property
     def key(self) -> str:
-        """Unique id ``NETWORK/STATION/SENSOR_DFROM_DTO``."""
-        return f"{self.network}/{self.station}/{self.sensor}_{self.depth_from:.4f}_{self.depth_to:.4f}"
+        """Unique id ``NETWORK/STATION/SENSOR_DFROM_DTO`` (``_VARIABLE`` appended for other variables than
+        soil moisture): variable, depth and sensor name keep sensors apart."""
+        tail = "" if self.variable == "sm" else f"_{self.variable}"
+        return f"{self.network}/{self.station}/{self.sensor}_{self.depth_from:.4f}_{self.depth_to:.4f}{tail}"
 
     @property
     def name(self) -> str:
@@ -156,6 +163,7 @@ def read_stm_bytes(raw: bytes, source: str) -> StationSeries:
         df = _parse_table(lines[1:], source, 2, {"date": 0, "time": 1, "value": 2, "flag": 3})
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         raise InputError(source, f"station coordinates lat={lat}, lon={lon} out of range", "sm")
+    header_name = f"{network}/{station}"
     if meta:
         network, station = meta["network"], meta["station"]
         dfrom, dto, sensor = meta["depth_from"], meta["depth_to"], meta["sensor"]
@@ -171,6 +179,7 @@ def read_stm_bytes(raw: bytes, source: str) -> StationSeries:
         data=df,
         source=source,
         variable=meta["variable"] if meta else "sm",
+        metadata={"header_name": header_name},
     )
 
 
@@ -227,20 +236,101 @@ class IsmnCollection:
         return IsmnCollection(keep, self.problems + dropped)
 
 
-def read_ismn(source: str | Path, strict: bool = False) -> IsmnCollection:
-    """Read every ``.stm`` file in a folder or zip. Bad files are reported (or raised if ``strict``)."""
+def _folder_identity(name: str) -> tuple[str, str] | None:
+    """(network, station) from the download's ``NETWORK/STATION/file.stm`` layout, if it has one."""
+    parts = Path(name.split("!", 1)[-1]).parts
+    return (parts[-3], parts[-2]) if len(parts) >= 3 else None
+
+
+STATIC_QUANTITIES = {
+    "land cover classification": "land_cover",
+    "climate classification": "climate_class",
+    "saturation": "saturation",
+    "clay fraction": "clay_fraction",
+    "sand fraction": "sand_fraction",
+    "silt fraction": "silt_fraction",
+}
+
+
+def parse_static_variables(text: str, depth: float = 0.05) -> dict:
+    """The ISMN ``*_static_variables.csv`` (semicolon-separated): land cover and climate class (their
+    descriptions; the last, newest source wins) and the soil values of the layer containing ``depth`` m."""
+    out: dict = {}
+    lines = [ln.split(";") for ln in text.replace("\r", "").split("\n") if ln.strip()]
+    for row in lines[1:]:
+        if len(row) < 6 or row[0] not in STATIC_QUANTITIES:
+            continue
+        key = STATIC_QUANTITIES[row[0]]
+        if key in ("land_cover", "climate_class"):
+            out[key] = row[5] or row[4]
+            continue
+        try:
+            lo, hi, value = float(row[2]), float(row[3]), float(row[4])
+        except ValueError:
+            continue
+        if lo <= depth <= hi and key not in out:
+            out[key] = value
+    return out
+
+
+def _static_files(source: Path) -> dict[tuple[str, str], str]:
+    """(network, station) -> static-variables CSV text, from a folder or zip download."""
+    found: dict[tuple[str, str], str] = {}
+    if source.is_dir():
+        for p in source.rglob("*_static_variables.csv"):
+            ident = _folder_identity(str(p))
+            if ident:
+                found[ident] = p.read_text(encoding="utf-8", errors="replace")
+    elif source.is_file() and source.suffix == ".zip":
+        with zipfile.ZipFile(source) as zf:
+            for info in zf.infolist():
+                if info.filename.endswith("_static_variables.csv"):
+                    ident = _folder_identity(info.filename)
+                    if ident:
+                        found[ident] = zf.read(info).decode("utf-8", errors="replace")
+    return found
+
+
+def read_ismn(source: str | Path, strict: bool = False, variable: str | None = "sm") -> IsmnCollection:
+    """Read the ``.stm`` files of ``variable`` (soil moisture by default; None: all) in a folder or zip.
+
+    Files of other variables (``_ts_``, ``_p_``, ``_ta_``, ...) are skipped by their names; station
+    identity comes from the download's NETWORK/STATION folders (a header name that differs is reported,
+    not fatal); static variables (land cover, climate class, soil) are attached when the download has
+    them. Every unreadable file is reported by name and reason (or raised if ``strict``)."""
     source = Path(source)
     if not source.exists():
         raise InputError(source, "ISMN folder or archive not found")
     sensors, problems = [], []
+    static = _static_files(source)
     for name, raw in _iter_sources(source):
+        meta = parse_filename(name)
+        if variable is not None and meta is not None and meta["variable"] != variable:
+            continue
         try:
-            sensors.append(read_stm_bytes(raw, name))
+            s = read_stm_bytes(raw, name)
         except InputError as err:
             if strict:
                 raise
             log.warning("skipping %s", err)
             problems.append(str(err))
+            continue
+        except (ValueError, IndexError, KeyError) as exc:  # a layout this reader does not know
+            if strict:
+                raise InputError(name, f"unreadable ISMN file ({type(exc).__name__}: {exc})", "sm") from None
+            problems.append(f"{name} [sm]: unreadable ISMN file ({type(exc).__name__}: {str(exc)[:80]})")
+            continue
+        if variable is not None and s.variable != variable:
+            continue
+        ident = _folder_identity(name)
+        header = s.metadata.get("header_name", "")
+        if ident and header and header != f"{ident[0]}/{ident[1]}":
+            problems.append(f"{name}: header names the station '{header}', the folders '{ident[0]}/{ident[1]}' (used)")
+        if ident:
+            s.network, s.station = ident
+        if ident in static:
+            s.metadata.update(parse_static_variables(static[ident], (s.depth_from + s.depth_to) / 2))
+        sensors.append(s)
     return IsmnCollection(sensors, problems)
 
 

@@ -249,8 +249,8 @@ def test_no_station_matched_is_an_error_and_duplicates_are_reported(twin, tmp_pa
     dup = tmp_path / "dup"
     subprocess.run(["cp", "-r", str(twin / "ismn"), str(dup)], check=True)
     first = sorted(dup.rglob("*_sm_0.050000_*.stm"))[0]
-    (first.parent / "copy").mkdir()
-    subprocess.run(["cp", str(first), str(first.parent / "copy" / first.name)], check=True)
+    stale = first.with_name(first.name[:-12] + "20170331.stm")  # an older download of the same sensor
+    subprocess.run(["cp", str(first), str(stale)], check=True)
     r = run("score", "--case", tmp_path / "case.nc", "--products", prod, "--insitu", dup, "--out", tmp_path / "r2.nc")
     assert r.returncode == 0, r.stderr
     assert (

@@ -80,6 +80,7 @@ class CaseBundle:
     card: Card
     insitu: Path | list[StationSeries] | None = None  # a folder/zip (real data) or station series (twin)
     notes: list[str] = field(default_factory=list)
+    external: list[tuple[ExternalSource, Path]] = field(default_factory=list)  # products to import, resolved
 
 
 def _resolve(card: Card, rel: str, key: str, root: Path | None) -> Path:
@@ -98,6 +99,7 @@ def card_inputs(card: Card, data_root: str | Path | None = None) -> list[Path]:
     root = default_data_root(data_root)
     rels = [s.path for s in (card.observation, card.model) if s is not None]
     rels += [card.ismn_path] if card.ismn_path else []
+    rels += [e.path for e in card.external]
     paths = [card.path] if card.path.exists() else []
     for rel in rels:
         p = Path(rel)
@@ -140,6 +142,47 @@ class Source:
 
 
 @dataclass(frozen=True)
+class ExternalSource:
+    """One ``[[external]]`` entry: a product on a regular lat/lon grid imported onto the case's cells
+    (:func:`stsg_bench.io.external.import_external`) and scored beside the methods."""
+
+    name: str
+    path: str
+    variable: str | None = None  # default: the file's only soil-moisture variable, else 'sm'
+    description: str = ""
+
+
+EXTERNAL_KEYS = ("name", "path", "variable", "description", "product", "version", "citation", "units")
+
+
+def parse_external(path: Path, value: Any, key: str = "external") -> tuple[ExternalSource, ...]:
+    """Check an ``[[external]]`` array of tables (card or run config): names unique, paths given."""
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise InputError(path, "expected [[external]] tables (name, path, variable)", key)
+    out: list[ExternalSource] = []
+    for i, t in enumerate(value):
+        where = f"{key}[{i}]"
+        _reject_unknown(path, where, t, EXTERNAL_KEYS)
+        for k in ("name", "path"):
+            if not isinstance(t.get(k), str) or not t[k]:
+                raise InputError(path, f'needs {k} = "..."', f"{where}.{k}")
+        for k in ("variable", "description", "product", "version", "citation", "units"):
+            if k in t and not isinstance(t[k], str):
+                raise InputError(path, f"expected a string, got {t[k]!r}", f"{where}.{k}")
+        if any(e.name == t["name"] for e in out):
+            raise InputError(path, f"external product name '{t['name']}' given twice", f"{where}.name")
+        desc = " ".join(str(t[k]) for k in ("product", "version", "description") if k in t)
+        out.append(ExternalSource(t["name"], t["path"], t.get("variable"), desc))
+    return tuple(out)
+
+
+def resolve_external(card: Card, data_root: str | Path | None = None) -> list[tuple[ExternalSource, Path]]:
+    """The card's external products with their paths under the data root (missing ones are errors)."""
+    root = default_data_root(data_root)
+    return [(e, _resolve(card, e.path, f"external.{e.name}.path", root)) for e in card.external]
+
+
+@dataclass(frozen=True)
 class Card:
     """A parsed dataset card."""
 
@@ -158,6 +201,7 @@ class Card:
     ismn_path: str | None = None
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     citations: dict[str, str] = field(default_factory=dict)
+    external: tuple[ExternalSource, ...] = ()
 
 
 CARD_KEYS = (
@@ -172,6 +216,7 @@ CARD_KEYS = (
     "grid",
     "ismn",
     "citations",
+    "external",
     *(s for names in ROLE_SECTIONS.values() for s in names),
 )
 
@@ -270,6 +315,7 @@ def parse_card(data: dict[str, Any], path: Path) -> Card:
         ismn_path=ismn.get("path"),
         validation=validation,
         citations={str(k): str(v) for k, v in data.get("citations", {}).items()},
+        external=parse_external(path, data["external"]) if "external" in data else (),
         **periods,
     )
 
@@ -315,7 +361,7 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
         from .twin import generate_twin
 
         twin = generate_twin(card.preset, seed=card.seed, progress=progress)
-        return CaseBundle(twin.case, card, twin.stations, [])
+        return CaseBundle(twin.case, card, twin.stations, [], resolve_external(card, data_root))
     assert card.window is not None and card.observation is not None and card.model is not None  # parse_card checked
     root = default_data_root(data_root)
     window = card.window
@@ -363,7 +409,7 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
     insitu = _resolve(card, card.ismn_path, "ismn.path", root) if card.ismn_path else None
     for n in notes:
         log.info("%s: %s", card.name, n)
-    return CaseBundle(case, card, insitu, notes)
+    return CaseBundle(case, card, insitu, notes, resolve_external(card, root))
 
 
 #: case attributes carrying the card's station-matching settings, so ``stsg-bench score`` on the case

@@ -121,6 +121,24 @@ def _train(args) -> int:
     return 0
 
 
+@command("product")
+def _product(args) -> int:
+    from .workflows.commands import import_command
+
+    notes = import_command(
+        source=args.source,
+        case_path=args.case,
+        out=args.out,
+        variable=args.variable,
+        name=args.name,
+        overwrite=args.overwrite,
+    )
+    for n in notes:
+        print(f"note: {n}")
+    print(f"wrote {args.out}")
+    return 0
+
+
 @command("score")
 def _score(args) -> int:
     from .workflows.commands import score_command
@@ -310,6 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N")
     s.add_argument("--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None)
+
+    s = sub.add_parser("product", help="external products: 'product import' maps one onto a case's cells")
+    psub = s.add_subparsers(dest="product_command", required=True, metavar="ACTION")
+    s = psub.add_parser(
+        "import",
+        help="a product on a regular lat/lon grid (ESA CCI SM, ERA5-Land, ...) -> a product file on the case's cells",
+    )
+    _overwrite_option(s)
+    s.add_argument("source", type=Path, help="CF netCDF with (time, lat, lon), or a folder of such files (one per day)")
+    s.add_argument("--case", type=Path, required=True, help="the case whose cells and days the product is put on")
+    s.add_argument("--out", type=Path, required=True, help="product netCDF to write")
+    s.add_argument("--variable", default=None, help="the soil-moisture variable (default: the only one, else 'sm')")
+    s.add_argument("--name", default=None, help="the product's name in scores and reports (default: file name)")
 
     s = sub.add_parser("score", help="score products against in-situ stations (and truth on the twin)")
     _overwrite_option(s)

@@ -18,6 +18,12 @@ import xarray as xr
 from ..validation.metrics import metric_names
 
 
+def product_label(res: xr.Dataset, method) -> str:
+    """A product's row label: its name, marked when it is an imported external product."""
+    kind = str(res["method_kind"].sel({"method": method}).values) if "method_kind" in res.coords else ""
+    return f"{method} (external)" if kind == "external" else str(method)
+
+
 def _has(res: xr.Dataset, reference: str, group: str = "pooled") -> bool:
     return (
         reference in res["reference"].values
@@ -45,7 +51,7 @@ def _n(res, method, reference, group, split) -> int:
 def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all") -> pd.DataFrame:
     rows = {}
     for m in res["method"].values:
-        rows[str(m)] = {
+        rows[product_label(res, m)] = {
             **{k: _cell(res, m, reference, "pooled", split, k) for k in metric_names("paper")},
             "n": _n(res, m, reference, "pooled", split),
         }
@@ -63,7 +69,7 @@ def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_val
             for k in metrics:
                 row[f"{k} ({sp})"] = _cell(res, m, reference, "pooled", sp, k, ci=False)
             row[f"n ({sp})"] = _n(res, m, reference, "pooled", sp)
-        rows[str(m)] = row
+        rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
@@ -76,7 +82,7 @@ def group_table(res: xr.Dataset, prefix: str, metrics=None) -> pd.DataFrame:
         for g in groups:
             for k in metrics:
                 row[f"{g.split(':', 1)[-1]} {k}"] = _cell(res, m, "insitu", g, "all", k, ci=False)
-        rows[str(m)] = row
+        rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
@@ -108,7 +114,7 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
 def _median_table(res: xr.Dataset) -> pd.DataFrame:
     rows = {}
     for m in res["method"].values:
-        rows[str(m)] = {
+        rows[product_label(res, m)] = {
             **{k: _cell(res, m, "insitu", "station_median", "all", k, ci=False) for k in metric_names("median")},
             "stations": _n(res, m, "insitu", "station_median", "all"),
         }
@@ -134,7 +140,7 @@ def summary_frame(res: xr.Dataset) -> pd.DataFrame:
             row["hidden SMAP RMSE"] = float(
                 res["value"].sel({"method": m}).sel(reference="hidden_smap", group="pooled", split="all", metric="RMSE")
             )
-        rows[str(m)] = row
+        rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 

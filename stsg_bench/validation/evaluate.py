@@ -189,4 +189,10 @@ def evaluate(
     if references and all(int(p["n"].sum()) == 0 for p in parts):
         why = "; ".join(notes[:5]) + (f"; ... ({len(notes)} notes)" if len(notes) > 5 else "")
         raise StsgError(f"nothing could be scored: no product value matched any reference ({why or 'no matches'})")
-    return Evaluation(combine(parts, attrs), notes)
+    results = combine(parts, attrs)
+    kinds: dict[str, str] = {}  # what each product is (a method's kind, or 'external'), for the reports
+    for prods in [products, *(r.products for r in references if r.products is not None)]:
+        for name, p in prods.items():
+            kinds.setdefault(str(name), str(p.attrs.get("method_kind", "")))
+    method_kind = [kinds.get(str(m), "") for m in results["method"].values]
+    return Evaluation(results.assign_coords(method_kind=("method", method_kind)), notes)

@@ -21,11 +21,22 @@ import pandas as pd
 import xarray as xr
 
 from .. import threads
-from ..cards import Card, CaseBundle, build_bundle, card_inputs, load_card, parse_period
+from ..cards import (
+    Card,
+    CaseBundle,
+    ExternalSource,
+    build_bundle,
+    card_inputs,
+    default_data_root,
+    load_card,
+    parse_external,
+    parse_period,
+)
 from ..case import save_case, select_period
 from ..configs import closest
 from ..errors import ConfigError, InputError
 from ..files import atomic_directory, guard_output, output_lock, read_toml
+from ..io.external import import_external
 from ..io.lazy import save_product
 from ..methods import get_method, list_methods, method_class
 from ..validation import (
@@ -57,6 +68,9 @@ class RunConfig:
     bootstrap: int = 0
     depth: tuple[float, float] | None = None  # default: the card's [ismn] depth or 0-0.10 m
     report: bool = True
+    #: external products to import and score beside the methods (in addition to the card's)
+    external: list[ExternalSource] = field(default_factory=list)
+    path: Path | None = None  # the run config file (relative external paths start from its folder)
 
     def validation(self, card: Card) -> ValidationConfig:
         """The card's matching settings with this run's overrides."""
@@ -118,12 +132,19 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     log.info("training period %s, test period %s", train, test)
     products, infos = {}, {}
     (out / "products").mkdir(parents=True, exist_ok=True)
+    external = _import_external(bundle, test, names)  # before any training: a bad file fails fast
     for name in _progress(names, "methods", progress):
         prod, info = fit_predict(name, case, train, test, cfg.method_config.get(name), progress)
         products[name] = prod
         infos[name] = info
         save_product(
             prod, out / "products" / f"{name}.nc", {"case": bundle.card.name, "train_period": "/".join(train), **info}
+        )
+    for name, prod in external.items():
+        products[name] = prod
+        infos[name] = {"external": prod.attrs["source_file"]}
+        save_product(
+            prod, out / "products" / f"{name}.nc", {"case": bundle.card.name, "source": prod.attrs["source_file"]}
         )
     test_case = select_period(case, test)
     references = standard_references(test_case, bundle.insitu)
@@ -160,6 +181,20 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         save_case(case, out / "case.nc")
         write_report(out / "results.nc", out / "report", case_path=out / "case.nc")
     return results
+
+
+def _import_external(bundle: CaseBundle, test: Period, names: list[str]) -> dict[str, xr.DataArray]:
+    """The bundle's external products on the case's cells, cut to the test period."""
+    out = {}
+    for src, path in bundle.external:
+        if src.name in names:
+            raise ConfigError(f"external product '{src.name}' has the name of a method in this run: rename it")
+        if src.name in out:
+            raise ConfigError(f"external product name '{src.name}' given twice (card and run config?)")
+        ext = import_external(path, bundle.case, src.name, src.variable)
+        bundle.notes.extend(ext.notes)
+        out[src.name] = ext.sm.sel(time=slice(*test))
+    return out
 
 
 def summary_table(results: xr.Dataset) -> str:
@@ -217,7 +252,7 @@ def _check_type(path: Path, key: str, value: Any, ok: bool, expected: str) -> No
 
 def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
     """Check a run config's keys and value types (one-line errors naming the file and key)."""
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    fields = {f.name for f in dataclasses.fields(RunConfig)} - {"path"}
     unknown = sorted(set(data) - fields)
     if unknown:
         hint = closest(unknown[0], fields)
@@ -258,6 +293,8 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
                 isinstance(v, int) and not isinstance(v, bool) and v >= (1 if key == "min_obs" else 0),
                 "a non-negative integer",
             )
+        elif key == "external":
+            v = list(parse_external(path, v))
         elif key == "depth":
             _check_type(
                 path,
@@ -271,7 +308,28 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
             )
             v = (float(v[0]), float(v[1]))
         kw[key] = v
-    return RunConfig(**kw)
+    return RunConfig(**kw, path=path)
+
+
+def _external_path(src: ExternalSource, cfg: RunConfig, data_root) -> Path:
+    """A run config's external product path: absolute, else relative to the config's folder, else to
+    the data root."""
+    p = Path(src.path)
+    candidates = [p] if p.is_absolute() else []
+    if not p.is_absolute():
+        if cfg.path is not None:
+            candidates.append(cfg.path.parent / p)
+        root = default_data_root(data_root)
+        if root is not None:
+            candidates.append(root / p)
+    for c in candidates:
+        if c.exists():
+            return c
+    raise InputError(
+        cfg.path,
+        f"external product '{src.name}': {src.path} not found (looked in: {', '.join(map(str, candidates))})",
+        "external.path",
+    )
 
 
 def run_config(
@@ -280,10 +338,12 @@ def run_config(
     """``stsg-bench run``: the chain on a run config or dataset card, built into ``out`` atomically."""
     cfg = load_run_config(path)
     card = load_card(cfg.dataset)
+    external = [(e, _external_path(e, cfg, data_root)) for e in cfg.external]
     inputs = [Path(path) if Path(path).suffix == ".toml" else None, *card_inputs(card, data_root)]
-    out = guard_output(out, inputs, overwrite=overwrite, folder=True)
+    out = guard_output(out, inputs + [p for _, p in external], overwrite=overwrite, folder=True)
     with output_lock(out), atomic_directory(out) as tmp:
         bundle = build_bundle(card, data_root, progress=progress)
+        bundle.external += external
         results = run_chain(bundle, tmp, cfg, progress=progress)
     notes = "\n".join(f"note: {n}" for n in bundle.notes)
     return f"{notes}\n{summary_table(results)}\n\nresults: {Path(out) / 'results.nc'}"

@@ -13,6 +13,7 @@ from ..cards import load_card, validation_from_case
 from ..case import open_case
 from ..errors import ConfigError, InputError
 from ..files import guard_output, open_netcdf, output_lock
+from ..io.external import import_external
 from ..io.lazy import open_case_lazy, open_product_lazy, save_product
 from ..methods import get_method, load_method_config, method_class
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
@@ -94,6 +95,21 @@ def _fuse(
         return
     prod, info = fit_predict(method, case, train, test, overrides, progress=True)
     save_product(prod, Path(out), {**provenance, **info})
+
+
+def import_command(
+    source, case_path, out, variable: str | None = None, name: str | None = None, overwrite: bool = False
+) -> list[str]:
+    """``stsg-bench product import``: an external product on a regular lat/lon grid (one file or a folder
+    of daily files) -> a product file on the case's cells and days that ``score``, ``report`` and the gate
+    treat like any method's (marked ``method_kind = external``). Returns the notes."""
+    out = guard_output(out, [case_path, source], overwrite=overwrite)
+    with output_lock(out):
+        case = open_case(case_path)
+        name = name or Path(source).stem
+        ext = import_external(source, case, name, variable)
+        save_product(ext.sm, out, {"case": str(case_path), "source": str(source), "notes": "; ".join(ext.notes)})
+    return ext.notes
 
 
 def train_command(case_path, config_file, out, device="cpu", train_period=None, overwrite: bool = False) -> None:

@@ -1,0 +1,284 @@
+"""External soil-moisture products (ESA CCI SM, ERA5-Land, ...) on a regular lat/lon grid -> a product
+on a case's EASE-Grid 2.0 M36 cells, scored beside the suite's own methods.
+
+The source is one CF netCDF with a ``(time, lat, lon)`` variable or a folder of such files (e.g. one per
+day, as ESA CCI SM is distributed). Each day's field is mapped onto the case's cells with the same
+area-weighted bucket mean as GLDAS (:class:`~stsg_bench.io.regrid.BucketRegridder`): every source cell
+whose centre falls inside a 36 km cell contributes with weight cos(lat). Gaps stay gaps (a 36 km cell is
+NaN on a day when none of its source cells has a value); nothing is filled or rescaled. Several time
+stamps on one UTC date (sub-daily products) are averaged into that date's mean; dates are matched by
+calendar day (ESA CCI stamps 00 UTC, ERA5-Land here 06 UTC).
+
+Checked on the way, each a one-line :class:`~stsg_bench.errors.InputError` naming the file and the
+variable: the variable exists (or a single soil-moisture variable can be chosen), 1-D latitude and
+longitude coordinates exist, units are volumetric (percent, kg m-2 and the like are refused, as are
+values outside [0, 1]), the source grid covers every land cell of the case, and the product shares
+days with the case.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..case import SM_MAX, SM_STANDARD_NAME, SM_UNIT_ALIASES, SM_UNITS, sm_attrs
+from ..errors import InputError
+from ..files import open_netcdf
+from ..grid import Window
+from .regrid import BucketRegridder
+
+log = logging.getLogger(__name__)
+
+#: the attribute value marking an imported product (``method_kind``), as methods mark theirs
+EXTERNAL_KIND = "external"
+LAT_NAMES = ("lat", "latitude", "nav_lat", "y_lat")
+LON_NAMES = ("lon", "longitude", "nav_lon", "x_lon")
+PERCENT_UNITS = ("%", "percent", "pct", "percent saturation", "% saturation", "% vol", "vol%")
+SUFFIXES = (".nc", ".nc4", ".netcdf")
+DAYS_PER_BLOCK = 64  # source days read at a time (bounds memory for global daily files)
+
+
+@dataclass
+class ExternalProduct:
+    """An imported product on the case's cells and what was noticed while importing it."""
+
+    sm: xr.DataArray
+    notes: list[str] = field(default_factory=list)
+
+
+def source_files(path: str | Path) -> list[Path]:
+    """One netCDF file, or the netCDF files of a folder (searched recursively) in name order."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+        if not files:
+            raise InputError(path, f"no netCDF files ({', '.join(SUFFIXES)}) in this folder")
+        return files
+    if not path.exists():
+        raise InputError(path, "no such external product file or folder")
+    return [path]
+
+
+def _coord_name(ds: xr.Dataset, names: tuple[str, ...], standard_name: str, units: str) -> str | None:
+    for name in ds.variables:
+        a = ds[name].attrs
+        if a.get("standard_name") == standard_name or a.get("units") == units:
+            if name in ds.coords or name in ds.dims:
+                return str(name)
+    for name in names:
+        if name in ds.variables:
+            return name
+    return None
+
+
+def choose_variable(ds: xr.Dataset, path: Path, variable: str | None) -> str:
+    """The product variable: ``variable`` when given, else the only soil-moisture variable (by CF
+    standard name), else ``sm``."""
+    if variable is not None:
+        if variable not in ds.data_vars:
+            raise InputError(path, f"variable missing (has: {', '.join(map(str, ds.data_vars))})", variable)
+        return variable
+    sm_vars = [str(v) for v in ds.data_vars if ds[v].attrs.get("standard_name") == SM_STANDARD_NAME]
+    if len(sm_vars) == 1:
+        return sm_vars[0]
+    if "sm" in ds.data_vars:
+        return "sm"
+    if sm_vars:
+        raise InputError(path, f"several soil-moisture variables ({', '.join(sm_vars)}): choose one with --variable")
+    raise InputError(
+        path, f"no soil-moisture variable found (has: {', '.join(map(str, ds.data_vars))}): name it with --variable"
+    )
+
+
+def check_units(path: Path, variable: str, units: str | None) -> None:
+    """Volumetric units only: percent and layer water amounts are refused (convert them first)."""
+    if units is None:
+        log.warning(
+            "%s [%s]: no units attribute: taken as %s (values are checked to lie in [0, 1])", path, variable, SM_UNITS
+        )
+        return
+    u = units.strip()
+    if u.lower() in PERCENT_UNITS:
+        raise InputError(path, f"units '{units}': percent, expected volumetric soil moisture ({SM_UNITS})", variable)
+    if u not in SM_UNIT_ALIASES:
+        raise InputError(path, f"units '{units}': expected volumetric soil moisture ({SM_UNITS})", variable)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The source grid of one file: the names of its coordinates and their values (lon in [-180, 180))."""
+
+    lat_name: str
+    lon_name: str
+    lat: np.ndarray
+    lon: np.ndarray
+    lat_slice: slice = field(default_factory=lambda: slice(None))  # the part read (set once the window is known)
+    lon_slice: slice = field(default_factory=lambda: slice(None))
+
+    def same_as(self, other: _Grid) -> bool:
+        return np.array_equal(self.lat, other.lat) and np.array_equal(self.lon, other.lon)
+
+    def describe(self) -> str:
+        return (
+            f"lat {self.lat.min():.3f}..{self.lat.max():.3f}, lon {self.lon.min():.3f}..{self.lon.max():.3f} "
+            f"({self.lat.size} x {self.lon.size} cells)"
+        )
+
+
+def _grid(ds: xr.Dataset, path: Path, variable: str) -> _Grid:
+    lat = _coord_name(ds, LAT_NAMES, "latitude", "degrees_north")
+    lon = _coord_name(ds, LON_NAMES, "longitude", "degrees_east")
+    if lat is None or lon is None:
+        raise InputError(path, "no latitude/longitude coordinates (a regular lat/lon grid is needed)", variable)
+    if ds[lat].ndim != 1 or ds[lon].ndim != 1:
+        raise InputError(path, "2-D latitude/longitude (a curvilinear grid): only regular lat/lon grids", lat)
+    da = ds[variable]
+    if lat not in da.dims or lon not in da.dims or "time" not in da.dims:
+        raise InputError(path, f"dimensions {da.dims}: expected (time, {lat}, {lon})", variable)
+    extra = [d for d in da.dims if d not in ("time", lat, lon) and da.sizes[d] != 1]
+    if extra:
+        raise InputError(path, f"extra dimension(s) {', '.join(map(str, extra))}: select one layer first", variable)
+    lon_v = np.asarray(ds[lon].values, dtype=np.float64)
+    lon_v = (lon_v + 180.0) % 360.0 - 180.0  # 0..360 grids (ERA5 native) -> -180..180
+    return _Grid(lat, lon, np.asarray(ds[lat].values, dtype=np.float64), lon_v)
+
+
+def _daily(ds: xr.Dataset, path: Path, variable: str, grid: _Grid) -> Iterator[tuple[pd.DatetimeIndex, np.ndarray]]:
+    """(dates, (n, nlat, nlon) float64 blocks) of one file; NaN for fills (decoded by xarray)."""
+    da = ds[variable]
+    da = da.isel({d: 0 for d in da.dims if d not in ("time", grid.lat_name, grid.lon_name)})
+    da = da.transpose("time", grid.lat_name, grid.lon_name)
+    da = da.isel({grid.lat_name: grid.lat_slice, grid.lon_name: grid.lon_slice})
+    try:
+        times = pd.DatetimeIndex(da["time"].values)
+    except (TypeError, ValueError):
+        raise InputError(
+            path, "time coordinate is not decodable as dates (CF units 'days since ...')", "time"
+        ) from None
+    for i in range(0, times.size, DAYS_PER_BLOCK):
+        block = np.asarray(da.isel(time=slice(i, i + DAYS_PER_BLOCK)).values, dtype=np.float64)
+        yield times[i : i + DAYS_PER_BLOCK], block
+
+
+def _check_values(path: Path, variable: str, block: np.ndarray) -> None:
+    finite = block[np.isfinite(block)]
+    if finite.size and (finite.min() < -1e-6 or finite.max() > SM_MAX + 1e-6):
+        hint = " (a product in percent?)" if finite.max() > SM_MAX + 1e-6 else ""
+        raise InputError(
+            path,
+            f"values from {finite.min():.3g} to {finite.max():.3g} are outside [0, {SM_MAX:g}] {SM_UNITS}{hint}",
+            variable,
+        )
+
+
+def _window_of(case: xr.Dataset) -> Window:
+    rows, cols = case["row"].values, case["col"].values
+    return Window(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+
+
+def _regridder(grid: _Grid, window: Window, land: np.ndarray, path: Path) -> tuple[BucketRegridder, _Grid]:
+    """The regridder of the part of the source grid that falls in the window (a global file is read only
+    there), after checking that the grid covers every land cell of the case."""
+    reg = BucketRegridder.from_latlon(grid.lat, grid.lon, window)
+    uncovered = land & (reg.coverage() == 0)
+    if uncovered.any():
+        lon2, lat2 = window.lonlat()
+        r, c = (int(v[0]) for v in np.nonzero(uncovered))
+        raise InputError(
+            path,
+            f"the grid ({grid.describe()}) does not cover {int(uncovered.sum())} of {int(land.sum())} land cells of "
+            f"the case (first at lat {lat2[r, c]:.3f}, lon {lon2[r, c]:.3f}; a window too small, or a grid coarser "
+            "than 36 km?)",
+            grid.lat_name,
+        )
+    used = np.unique(reg.weights.indices)
+    ilat, ilon = np.unravel_index(used, reg.src_shape)
+    sub = _Grid(
+        grid.lat_name,
+        grid.lon_name,
+        grid.lat,
+        grid.lon,
+        slice(int(ilat.min()), int(ilat.max()) + 1),
+        slice(int(ilon.min()), int(ilon.max()) + 1),
+    )
+    return BucketRegridder.from_latlon(grid.lat[sub.lat_slice], grid.lon[sub.lon_slice], window), sub
+
+
+def import_external(
+    source: str | Path, case: xr.Dataset, name: str | None = None, variable: str | None = None
+) -> ExternalProduct:
+    """Map an external product onto ``case``'s cells and days (see the module docstring)."""
+    files = source_files(source)
+    name = name or Path(source).stem
+    window = _window_of(case)
+    land = case["land"].values.astype(bool)
+    days = pd.DatetimeIndex(case["time"].values).normalize()
+    total = np.zeros((days.size,) + window.shape)  # sum of the values of each cell-day
+    nvalid = np.zeros(total.shape, dtype=np.uint16)  # and how many time stamps gave one
+    count = np.zeros(days.size, dtype=np.int64)
+    first: _Grid | None = None
+    reg: BucketRegridder | None = None
+    var = variable
+    attrs: dict = {}
+    for path in files:
+        ds = open_netcdf(path, "external product file")
+        with ds:
+            var = choose_variable(ds, path, var)
+            if "time" not in ds[var].dims:
+                raise InputError(path, "no time dimension (daily fields on (time, lat, lon) are needed)", var)
+            check_units(path, var, ds[var].attrs.get("units"))
+            grid = _grid(ds, path, var)
+            if first is None:
+                reg, first = _regridder(grid, window, land, path)
+                attrs = {"title": str(ds.attrs.get("title", "")), "references": str(ds.attrs.get("references", ""))}
+                attrs["long_name"] = str(ds[var].attrs.get("long_name", var))
+            elif not grid.same_as(first):
+                raise InputError(path, f"grid differs from {files[0].name} ({grid.describe()})", grid.lat_name)
+            assert reg is not None
+            for times, block in _daily(ds, path, var, first):
+                _check_values(path, var, block)
+                idx = days.get_indexer(times.normalize())
+                keep = idx >= 0
+                if not keep.any():
+                    continue
+                fields = reg(block[keep])  # (n, ny, nx): NaN where no source value
+                np.add.at(total, idx[keep], np.nan_to_num(fields, nan=0.0))
+                np.add.at(nvalid, idx[keep], np.isfinite(fields))
+                np.add.at(count, idx[keep], 1)
+    if not count.any():
+        raise InputError(source, f"shares no day with the case ({days[0].date()} .. {days[-1].date()})", var or "time")
+    notes = []
+    if (count > 1).any():
+        notes.append(f"{name}: {int((count > 1).sum())} day(s) with several time stamps: daily mean")
+    if (count == 0).any():
+        notes.append(f"{name}: {int((count == 0).sum())} of {days.size} case days missing from the source: gaps")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.where(nvalid > 0, total / nvalid, np.nan)
+    values = np.where(land[None], total, np.nan).astype(np.float32)
+    coords = {k: case.coords[k] for k in ("time", "y", "x", "row", "col", "lat", "lon") if k in case.coords}
+    sm = xr.DataArray(
+        values,
+        dims=("time", "y", "x"),
+        coords=coords,
+        name="sm",
+        attrs=sm_attrs(
+            f"{attrs.get('long_name', var)} ({name}), area-weighted bucket mean on EASE-Grid 2.0 M36",
+            method=name,
+            method_kind=EXTERNAL_KIND,
+            source_file=str(source),
+            source_variable=str(var),
+            source_title=attrs.get("title", ""),
+            source_references=attrs.get("references", ""),
+            smap_passthrough=0,
+        ),
+    )
+    land_days = int(land.sum()) * days.size
+    have = int(np.isfinite(values).sum())
+    notes.append(f"{name}: values on {have} of {land_days} land cell-days ({100 * have / max(land_days, 1):.1f} %)")
+    return ExternalProduct(sm, notes)

@@ -8,7 +8,7 @@ from stsg_bench.case import valid_smap
 from stsg_bench.composites import next_composite, previous_composite
 from stsg_bench.errors import ConfigError, MethodError
 from stsg_bench.methods import get_method, list_methods, load_method_config
-from stsg_bench.methods.dctpls import dctpls_smooth
+from stsg_bench.methods.dctpls import smoothn
 from stsg_bench.methods.scaling import matlab_percentiles
 from stsg_bench.methods.starfm import starfm_pixel_reference, starfm_side
 
@@ -193,7 +193,8 @@ def test_dctpls_recovers_smooth_field_with_half_missing():
     rng = np.random.default_rng(0)
     w = (rng.random(truth.shape) > 0.5).astype(float)
     obs = truth + 0.01 * rng.standard_normal(truth.shape)
-    z, s = dctpls_smooth(np.where(w > 0, obs, np.nan), w)
+    res = smoothn(np.where(w > 0, obs, np.nan), robust=False)
+    z, s = res.z, res.s
     gap_rmse = np.sqrt(np.mean((z - truth)[w == 0] ** 2))
     obs_rmse = np.sqrt(np.mean((z - truth)[w > 0] ** 2))
     assert gap_rmse < 0.005
@@ -210,3 +211,32 @@ def test_method_config_files_load():
     for f in files:
         name, cfg = load_method_config(f)
         get_method(name, **cfg)  # every shipped config is valid
+
+
+def test_smoothed_smap_is_a_same_day_window_mean_then_nearest_day(tiny_case):
+    """The diagnostic by an explicit loop: the 3x3 mean of usable SMAP on the day, else the nearest
+    day's (earlier on ties) within max_age, else Noah."""
+    from stsg_bench.case import valid_smap
+
+    c = tiny_case.isel(time=slice(0, 40))
+    period = (str(c.indexes["time"][0].date()), str(c.indexes["time"][-1].date()))
+    prod = get_method("smoothed_smap", max_age=5).fit(c, period).predict(c, period).values
+    v = valid_smap(c).values
+    sm, land, noah = c["smap"].values, c["land"].values, c["noah"].values
+    t_n, ny, nx = sm.shape
+    smooth = np.full(sm.shape, np.nan)
+    for t in range(t_n):
+        for y in range(ny):
+            for x in range(nx):
+                win = (slice(max(y - 1, 0), y + 2), slice(max(x - 1, 0), x + 2))
+                vals = sm[t][win][v[t][win]]
+                if land[y, x] and vals.size:
+                    smooth[t, y, x] = vals.astype(np.float64).mean()
+    checked = 0
+    for y, x in zip(*np.nonzero(land)):
+        for t in range(t_n):
+            days = [d for d in sorted(range(t_n), key=lambda d: (abs(d - t), d)) if np.isfinite(smooth[d, y, x])]
+            expected = smooth[days[0], y, x] if days and abs(days[0] - t) <= 5 else noah[t, y, x]
+            assert abs(prod[t, y, x] - np.clip(expected, 0, 1)) < 1e-6, (t, y, x)
+            checked += 1
+    assert checked > 1000

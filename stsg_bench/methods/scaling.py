@@ -5,8 +5,12 @@ complete), exactly as pytesmo does on a matched pair of series:
 
 * ``mean_std``: ``(noah - mean_n) / std_n * std_s + mean_s`` (population std, as ``pytesmo.scaling.mean_std``);
 * ``lin_cdf_match``: percentiles [0, 5, 10, 30, 50, 70, 90, 95, 100] of both series (Matlab-style
-  percentile ranks ``100 (i + 0.5) / n``, as ``pytesmo.cdf_matching.CDFMatching``), a piecewise-linear map
-  between them and linear extrapolation beyond the ends with the first/last segment's slope.
+  percentile ranks ``100 (i + 0.5) / n``), tied percentile values spread apart by linear interpolation
+  between the distinct ones (:func:`untie_percentiles`), a piecewise-linear map between them and linear
+  extrapolation beyond the ends with the first/last segment's slope: ``pytesmo.cdf_matching.CDFMatching``
+  with these percentiles, no bin resizing and no edge regression (equal to it to 1e-9, tested). Values
+  extrapolated out of [0, 1] are clamped like every method's. A pixel whose Noah percentiles are all
+  equal keeps raw Noah (pytesmo returns NaN there).
 
 Pixels with fewer than ``min_common_days`` common days fall back to raw Noah (counted in ``fit_info``).
 Everything is vectorised over pixels and processed in time blocks, so memory stays bounded.
@@ -46,6 +50,23 @@ def matlab_percentiles(values: np.ndarray, percentiles) -> np.ndarray:
     v_hi = np.take_along_axis(srt, hi, axis=0)
     out = v_lo + frac * (v_hi - v_lo)
     return np.where(n[None, :] > 0, out, np.nan)
+
+
+def untie_percentiles(perc: np.ndarray, percentiles) -> np.ndarray:
+    """Percentile values (P, N) with ties spread apart, as pytesmo does: where a value repeats, the
+    repeated percentiles are interpolated linearly between the first occurrence of each distinct value,
+    the last distinct value being placed at the last percentile (so nothing is extrapolated)."""
+    pct = np.asarray(percentiles, dtype=np.float64)
+    out = perc.copy()
+    first = np.ones(perc.shape, dtype=bool)
+    first[1:] = perc[1:] != perc[:-1]
+    n_unique = first.sum(axis=0)
+    for col in np.nonzero((n_unique < len(pct)) & (n_unique > 1) & np.isfinite(perc).all(axis=0))[0]:
+        idx = np.nonzero(first[:, col])[0]
+        knots = pct[idx]
+        knots[-1] = pct[-1]
+        out[:, col] = np.interp(pct, knots, perc[idx, col])
+    return out
 
 
 def piecewise_linear(x: np.ndarray, xp: np.ndarray, yp: np.ndarray) -> np.ndarray:
@@ -201,9 +222,8 @@ class LinCdfMatch(_PixelScaling):
         return 2 * len(self.config.percentiles)
 
     def _params_kernel(self, noah, smap):
-        return np.concatenate(
-            [matlab_percentiles(noah, self.config.percentiles), matlab_percentiles(smap, self.config.percentiles)]
-        ).T
+        pct = self.config.percentiles
+        return np.concatenate([untie_percentiles(matlab_percentiles(v, pct), pct) for v in (noah, smap)]).T
 
     def _set_params(self, params):
         P = len(self.config.percentiles)

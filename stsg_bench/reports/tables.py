@@ -2,11 +2,16 @@
 
 Tables (each a ``pandas.DataFrame`` with one row per method):
 
-* ``paper``: in-situ, pooled, all days: bias, R, RMSE, ubRMSE with 95 % CI and n (the paper's table);
+* ``paper``: in-situ, pooled, all days: bias, R, RMSE, ubRMSE with 95 % CI and n (the paper's table), on
+  the station-days every filled product has (the ``insitu_same`` reference; each product's own number
+  of station-days beside it as ``n own``); ``paper_own_samples``: each product on all its own days;
 * ``gap_aware``: in-situ pooled RMSE/ubRMSE/R on SMAP-valid vs SMAP-gap days;
 * ``networks``: in-situ ubRMSE and R per network; ``station_median``: median over stations;
 * ``truth``: against the twin's truth on every land pixel, all / valid / gap;
 * ``simulated_gaps``: against SMAP values hidden before fusion.
+
+Every table reads the same-sample variant of its reference (``NAME_same``, see
+:func:`stsg_bench.validation.evaluate.same_sample`) when the results hold it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..validation.evaluate import SAME_SUFFIX
 from ..validation.metrics import metric_names
 
 
@@ -30,6 +36,13 @@ def _has(res: xr.Dataset, reference: str, group: str = "pooled") -> bool:
         and group in res["group"].values
         and bool((res["n"].sel(reference=reference, group=group) > 0).any())
     )
+
+
+def _scored(res: xr.Dataset, reference: str, same: bool = True) -> str:
+    """The reference's same-sample variant (every product on the samples they all have) when the
+    results hold it and ``same``; else the reference itself (each product on its own samples)."""
+    variant = reference + SAME_SUFFIX
+    return variant if same and _has(res, variant) else reference
 
 
 def _cell(res, method, reference, group, split, metric, ci=True) -> str:
@@ -48,18 +61,23 @@ def _n(res, method, reference, group, split) -> int:
     return int(res["n"].sel({"method": method}).sel(reference=reference, group=group, split=split))
 
 
-def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all") -> pd.DataFrame:
+def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", same: bool = True) -> pd.DataFrame:
+    """Pooled metrics with CIs and n; on the same samples for every product when the results have them,
+    with each product's own number of samples (its coverage) beside them."""
+    ref = _scored(res, reference, same)
     rows = {}
     for m in res["method"].values:
-        rows[product_label(res, m)] = {
-            **{k: _cell(res, m, reference, "pooled", split, k) for k in metric_names("paper")},
-            "n": _n(res, m, reference, "pooled", split),
-        }
+        row: dict[str, str | int] = {k: _cell(res, m, ref, "pooled", split, k) for k in metric_names("paper")}
+        row["n"] = _n(res, m, ref, "pooled", split)
+        if ref != reference:
+            row["n own"] = _n(res, m, reference, "pooled", split)
+        rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
 def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_valid", "smap_gap")) -> pd.DataFrame:
     metrics = metric_names("split") if metrics is None else metrics
+    reference = _scored(res, reference)
     rows = {}
     for m in res["method"].values:
         row: dict[str, str | int] = {}
@@ -76,12 +94,13 @@ def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_val
 def group_table(res: xr.Dataset, prefix: str, metrics=None) -> pd.DataFrame:
     metrics = metric_names("groups") if metrics is None else metrics
     groups = [str(g) for g in res["group"].values if str(g).startswith(prefix)]
+    ref = _scored(res, "insitu")
     rows = {}
     for m in res["method"].values:
         row = {}
         for g in groups:
             for k in metrics:
-                row[f"{g.split(':', 1)[-1]} {k}"] = _cell(res, m, "insitu", g, "all", k, ci=False)
+                row[f"{g.split(':', 1)[-1]} {k}"] = _cell(res, m, ref, g, "all", k, ci=False)
         rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
@@ -90,12 +109,23 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
     """{key: (caption, table)} for every table the results support."""
     t = {}
     if _has(res, "insitu"):
+        same = _scored(res, "insitu") != "insitu"
         t["paper"] = (
-            "In-situ validation, all matched station-days (bias = product − in-situ; 95 % CI)",
+            (
+                "In-situ validation, the station-days every filled product has (same samples; SMAP alone on its "
+                "share of them; n own = each product's own matched station-days) (bias = product − in-situ; 95 % CI)"
+            )
+            if same
+            else "In-situ validation, all matched station-days (bias = product − in-situ; 95 % CI)",
             paper_table(res),
         )
+        if same:
+            t["paper_own_samples"] = (
+                "In-situ validation, each product on all its own matched station-days (not comparable across rows)",
+                paper_table(res, same=False),
+            )
         t["gap_aware"] = (
-            "In-situ, days with usable SMAP in the station's cell vs gap days",
+            "In-situ, days with usable SMAP in the station's cell vs gap days (same samples when available)",
             split_table(res, "insitu"),
         )
         t["station_median"] = ("Median over stations (each with ≥ min_obs days)", _median_table(res))
@@ -107,39 +137,44 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
             split_table(res, "truth", splits=("all", "smap_valid", "smap_gap")),
         )
     if _has(res, "hidden_smap"):
-        t["simulated_gaps"] = ("Simulated gaps: reconstruction of hidden SMAP values", paper_table(res, "hidden_smap"))
+        t["simulated_gaps"] = (
+            "Simulated gaps: reconstruction of hidden SMAP values (same samples when available)",
+            paper_table(res, "hidden_smap"),
+        )
     return t
 
 
 def _median_table(res: xr.Dataset) -> pd.DataFrame:
+    ref = _scored(res, "insitu")
     rows = {}
     for m in res["method"].values:
         rows[product_label(res, m)] = {
-            **{k: _cell(res, m, "insitu", "station_median", "all", k, ci=False) for k in metric_names("median")},
-            "stations": _n(res, m, "insitu", "station_median", "all"),
+            **{k: _cell(res, m, ref, "station_median", "all", k, ci=False) for k in metric_names("median")},
+            "stations": _n(res, m, ref, "station_median", "all"),
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
 def summary_frame(res: xr.Dataset) -> pd.DataFrame:
-    """The one-screen summary: pooled in-situ metrics and gap RMSE against truth and hidden SMAP."""
+    """The one-screen summary: pooled in-situ metrics and gap RMSE against truth and hidden SMAP, on the
+    same samples for every product when the results have them (``insitu n own``: each one's coverage)."""
+    value = lambda m, ref, split, k: float(  # noqa: E731
+        res["value"].sel({"method": m}).sel(reference=ref, group="pooled", split=split, metric=k)
+    )
     rows = {}
     for m in res["method"].values:
-        row = {}
+        row: dict[str, float] = {}
         if _has(res, "insitu"):
+            ref = _scored(res, "insitu")
             for k in metric_names("paper"):
-                row[f"insitu {k}"] = float(
-                    res["value"].sel({"method": m}).sel(reference="insitu", group="pooled", split="all", metric=k)
-                )
-            row["insitu n"] = _n(res, m, "insitu", "pooled", "all")
+                row[f"insitu {k}"] = value(m, ref, "all", k)
+            row["insitu n"] = _n(res, m, ref, "pooled", "all")
+            if ref != "insitu":
+                row["insitu n own"] = _n(res, m, "insitu", "pooled", "all")
         if _has(res, "truth"):
-            row["truth gap RMSE"] = float(
-                res["value"].sel({"method": m}).sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE")
-            )
+            row["truth gap RMSE"] = value(m, _scored(res, "truth"), "smap_gap", "RMSE")
         if _has(res, "hidden_smap"):
-            row["hidden SMAP RMSE"] = float(
-                res["value"].sel({"method": m}).sel(reference="hidden_smap", group="pooled", split="all", metric="RMSE")
-            )
+            row["hidden SMAP RMSE"] = value(m, _scored(res, "hidden_smap"), "all", "RMSE")
         rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 

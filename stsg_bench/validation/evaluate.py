@@ -43,6 +43,8 @@ class ValidationConfig:
     bootstrap: int = 0  # > 0: percentile bootstrap CIs for the pooled in-situ group
     alpha: float = 0.05  # 1 - confidence level
     metrics: tuple[str, ...] | None = None  # default: every registered metric
+    #: also score every reference on the samples all products share (reference ``NAME_same``)
+    same_sample: bool = True
 
     def __post_init__(self) -> None:
         lo, hi = self.depth
@@ -81,6 +83,10 @@ class ValidationConfig:
                     kw[k] = tuple(v)
                 elif k == "alpha":
                     kw[k] = float(v)
+                elif k == "same_sample":
+                    if not isinstance(v, bool):
+                        raise TypeError("same_sample must be true or false")
+                    kw[k] = v
                 else:
                     if isinstance(v, bool) or not isinstance(v, int):
                         raise TypeError(f"{k} must be an integer")
@@ -123,19 +129,20 @@ class InsituReference:
     source: str | Path | Sequence[StationSeries]
     name: str = "insitu"
     products: Mapping[str, xr.DataArray] | None = None
+    _sensors: Any = field(default=None, init=False, repr=False, compare=False)  # read once, scored twice
 
     def score(self, products, case, cfg):
         notes: list[str] = []
-        if isinstance(self.source, (str, Path)):
+        if self._sensors is None and isinstance(self.source, (str, Path)):
             coll = read_ismn(self.source)
             notes += [f"ISMN: {p}" for p in coll.problems]
-            sensors: Any = coll
-        else:
-            sensors = list(self.source)
-        table = match_stations(sensors, case, cfg.match_config())
+            self._sensors = coll
+        elif self._sensors is None:
+            self._sensors = list(self.source)
+        table = match_stations(self._sensors, case, cfg.match_config())
         notes += [f"station {key}: {status}" for key, status in table.dropped]
         notes += [f"station {key}: {status}" for key, status in zip(table.keys, table.status) if status != OK]
-        return score_insitu(dict(products), case, table, cfg.score_config()), notes
+        return score_insitu(dict(products), case, table, cfg.score_config(), self.name), notes
 
 
 @dataclass
@@ -171,6 +178,28 @@ def standard_references(case: xr.Dataset, insitu: str | Path | Sequence[StationS
     return refs
 
 
+SAME_SUFFIX = "_same"
+
+
+def same_sample(products: Mapping[str, xr.DataArray]) -> dict[str, xr.DataArray]:
+    """The products on their shared days, each masked where any gap-free-by-design product (every kind
+    but ``observation``: SMAP alone is gappy by definition) has no value; lazy for dask-backed products.
+
+    Scoring these compares the filled products (methods and external products) on exactly the same
+    samples, and in the ``smap_valid`` split every product, SMAP included, on the same samples (the
+    paper's "fused vs SMAP" comparison)."""
+    times = None
+    for p in products.values():
+        t = p.indexes["time"]
+        times = t if times is None else times.intersection(t)
+    sub = {n: p.sel(time=times) for n, p in products.items()}
+    filled = [n for n, p in sub.items() if p.attrs.get("method_kind") != "observation"] or list(sub)
+    ok = None
+    for n in filled:
+        ok = sub[n].notnull() if ok is None else ok & sub[n].notnull()
+    return {n: p.where(ok).assign_attrs(p.attrs) for n, p in sub.items()}
+
+
 def evaluate(
     products: Mapping[str, xr.DataArray],
     case: xr.Dataset,
@@ -183,9 +212,13 @@ def evaluate(
     cfg = cfg or ValidationConfig()
     parts, notes = [], []
     for ref in references:
-        ds, ref_notes = ref.score(ref.products if ref.products is not None else products, case, cfg)
+        prods = ref.products if ref.products is not None else products
+        ds, ref_notes = ref.score(prods, case, cfg)
         parts.append(ds)
         notes += ref_notes
+        if cfg.same_sample and len(prods) > 1:  # the same reference on the samples every product has
+            same, _ = ref.score(same_sample(prods), case, cfg)
+            parts.append(same.assign_coords(reference=[f"{ref.name}{SAME_SUFFIX}"]))
     if references and all(int(p["n"].sum()) == 0 for p in parts):
         why = "; ".join(notes[:5]) + (f"; ... ({len(notes)} notes)" if len(notes) > 5 else "")
         raise StsgError(f"nothing could be scored: no product value matched any reference ({why or 'no matches'})")

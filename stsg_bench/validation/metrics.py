@@ -309,9 +309,13 @@ class PearsonR(Metric):
     min_n = 4
 
     def value(self, m):
+        """NaN where either series is constant (as pytesmo/scipy): a variance below the rounding level of
+        the sums it comes from (64 eps x mean^2) counts as zero, so a constant series never scores +-1."""
         with np.errstate(invalid="ignore", divide="ignore"):
             r = m.cov / np.sqrt(m.var_p * m.var_r)
-        return np.clip(r, -1.0, 1.0)
+        eps = 64 * np.finfo(np.float64).eps
+        flat = (m.var_p <= eps * m.mean_p**2) | (m.var_r <= eps * m.mean_r**2)
+        return np.where(flat, np.nan, np.clip(r, -1.0, 1.0))
 
     def ci(self, m, alpha=0.05):
         n = _n(m)

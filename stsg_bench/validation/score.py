@@ -167,7 +167,11 @@ def _time_groups(products: dict[str, xr.DataArray]) -> list[tuple[pd.DatetimeInd
 
 
 def score_insitu(
-    products: dict[str, xr.DataArray], case: xr.Dataset, table: StationTable, cfg: ScoreConfig | None = None
+    products: dict[str, xr.DataArray],
+    case: xr.Dataset,
+    table: StationTable,
+    cfg: ScoreConfig | None = None,
+    reference_name: str = "insitu",
 ) -> xr.Dataset:
     """Score every product against the matched in-situ stations.
 
@@ -180,7 +184,7 @@ def score_insitu(
     checked = {name: _check_product(name, products[name], case) for name in methods}
     networks = sorted(set(np.array(table.network)[table.usable])) if len(table.keys) else []
     groups = ["pooled", "station_median"] + [f"network:{n}" for n in networks] + [f"station:{k}" for k in table.keys]
-    ds = _empty(methods, "insitu", groups, cfg.splits, metrics)
+    ds = _empty(methods, reference_name, groups, cfg.splits, metrics)
     status = np.array([list(table.status)] * len(methods), dtype=object).reshape(len(methods), len(table.keys))
     net_idx = np.array([networks.index(n) if n in networks else -1 for n in table.network], dtype=np.int64)
     onehot = np.zeros((len(table.keys), len(networks)))

@@ -35,8 +35,21 @@ def demo(tmp_path_factory):
 
 def test_demo_outputs(demo):
     res = xr.open_dataset(demo / "results.nc")
-    assert set(res["reference"].values) == {"insitu", "truth", "hidden_smap"}
+    assert set(res["reference"].values) == {
+        "insitu",
+        "truth",
+        "hidden_smap",
+        "insitu_same",
+        "truth_same",
+        "hidden_smap_same",
+    }
     assert res.attrs["Conventions"] == "CF-1.8"
+    # same samples: every filled product has the same n; SMAP alone shares them on SMAP-valid days
+    n = res["n"].sel(reference="insitu_same", group="pooled")
+    filled = [m for m, k in zip(res["method"].values, res["method_kind"].values) if k != "observation"]
+    assert len({int(n.sel({"method": m, "split": "all"})) for m in filled}) == 1
+    assert len({int(v) for v in n.sel(split="smap_valid").values}) == 1
+    assert int(n.sel({"method": "smap_only", "split": "all"})) < int(n.sel({"method": filled[0], "split": "all"}))
     for name in ("paper", "gap_aware", "truth", "simulated_gaps", "networks", "station_median"):
         for ext in ("md", "tex", "csv", "html"):
             assert (demo / "report" / "tables" / f"{name}.{ext}").stat().st_size > 0

@@ -138,7 +138,7 @@ def test_scale_command_end_to_end_and_resume(chunked, tmp_path):
     assert summary["days"] == 120 and summary["grid"] == [24, 32] and summary["peak_rss_mb"] > 0
     res = open_results(tmp_path / "run" / "results.nc")
     assert set(res["method"].values) == {"lin_cdf_match", "starfm"}
-    assert set(res["reference"].values) == {"insitu", "truth"}
+    assert set(res["reference"].values) == {"insitu", "truth", "insitu_same", "truth_same"}
     first = (tmp_path / "run" / "products" / "starfm_2017.nc").stat().st_mtime_ns
     r2 = subprocess.run(cmd, capture_output=True, text=True)  # finished chunks are checked and skipped
     assert r2.returncode == 0, r2.stderr

@@ -132,6 +132,12 @@ class Window:
         row, col = lonlat_to_rowcol(lons, lats)
         return cls(int(row.min()), int(row.max()) + 1, int(col.min()), int(col.max()) + 1)
 
+    @classmethod
+    def from_rowcol(cls, rows, cols) -> Window:
+        """The window whose global rows and columns are ``rows`` and ``cols`` (a case's row/col coords)."""
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        return cls(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+
     def contains(self, row, col) -> np.ndarray:
         row, col = np.asarray(row), np.asarray(col)
         return (row >= self.row0) & (row < self.row1) & (col >= self.col0) & (col < self.col1)

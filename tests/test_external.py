@@ -44,16 +44,21 @@ def latlon_product(case: xr.Dataset, step: float = 0.1, units: str | None = "m3 
     return ds
 
 
-def bucket_mean_loop(src: xr.Dataset, case: xr.Dataset) -> np.ndarray:
-    """The expected product, by an explicit loop over source cells: cos(lat)-weighted mean of the finite
-    values whose centres fall in each case cell (EASE2 cells found with pyproj directly)."""
+def ease_cell(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Global EASE-Grid 2.0 M36 (row, col) from pyproj and NSIDC's grid constants (not the package's)."""
     import pyproj
 
     to_ease = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:6933", always_xy=True)
-    size, x0, y0 = 36032.220840584, -17367530.44, 7314540.83  # EASE-Grid 2.0 M36 (NSIDC)
+    size, x0, y0 = 36032.220840584, -17367530.44, 7314540.83
+    x, y = to_ease.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.floor((y0 - y) / size).astype(int), np.floor((x - x0) / size).astype(int)
+
+
+def bucket_mean_loop(src: xr.Dataset, case: xr.Dataset) -> np.ndarray:
+    """The expected product, by an explicit loop over source cells: cos(lat)-weighted mean of the finite
+    values whose centres fall in each case cell (EASE2 cells found with pyproj directly)."""
     lon2, lat2 = np.meshgrid(src["lon"].values, src["lat"].values)
-    x, y = to_ease.transform(lon2, lat2)
-    col, row = np.floor((x - x0) / size).astype(int), np.floor((y0 - y) / size).astype(int)
+    row, col = ease_cell(lon2, lat2)
     rows, cols = case["row"].values, case["col"].values
     t, ny, nx = case.sizes["time"], rows.size, cols.size
     num, den = np.zeros((t, ny, nx)), np.zeros((t, ny, nx))
@@ -236,8 +241,6 @@ def _stm_daily(path: Path, min_hours: int = 12) -> pd.Series:
 def test_hawaii_gapfilled_scored_at_silversword_like_numpy(real_data, tmp_path):
     """ESA CCI SM GAPFILLED imported onto the Hawai'i case: the suite's pooled bias, R and ubRMSE at
     SCAN/SilverSword equal a numpy computation from the source file and the station file to 1e-9."""
-    import pyproj
-
     from stsg_bench.cards import build_bundle
     from stsg_bench.validation import evaluate, standard_references
 
@@ -257,18 +260,10 @@ def test_hawaii_gapfilled_scored_at_silversword_like_numpy(real_data, tmp_path):
     station = _stm_daily(stm)
     lat, lon = 19.767, -155.417  # the station header's coordinates
     src = xr.open_dataset(src_path)
-    to_ease = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:6933", always_xy=True)
-    size, x0, y0 = 36032.220840584, -17367530.44, 7314540.83
-    cell = lambda lo, la: tuple(  # noqa: E731
-        int(v)
-        for v in (
-            np.floor((y0 - to_ease.transform(lo, la)[1]) / size),
-            np.floor((to_ease.transform(lo, la)[0] - x0) / size),
-        )
-    )
-    target = cell(lon, lat)
     lon2, lat2 = np.meshgrid(src["lon"].values, src["lat"].values)
-    inside = np.array([[cell(a, b) == target for a, b in zip(ro, la)] for ro, la in zip(lon2, lat2)])
+    row, col = ease_cell(lon2, lat2)
+    target = ease_cell(lon, lat)
+    inside = (row == target[0]) & (col == target[1])
     w = np.cos(np.deg2rad(lat2[inside]))
     v = src["sm"].values[:, inside].astype(np.float64)
     ok = np.isfinite(v)

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..case import SM_MAX, SM_STANDARD_NAME, SM_UNIT_ALIASES, SM_UNITS, sm_attrs
+from ..case import SM_STANDARD_NAME, SM_UNIT_ALIASES, SM_UNITS, sm_attrs
 from ..errors import InputError
 from ..files import open_netcdf
 from ..grid import Window
+from .lazy import check_sm_range
 from .regrid import BucketRegridder
 
 log = logging.getLogger(__name__)
@@ -166,22 +167,6 @@ def _daily(ds: xr.Dataset, path: Path, variable: str, grid: _Grid) -> Iterator[t
         yield times[i : i + DAYS_PER_BLOCK], block
 
 
-def _check_values(path: Path, variable: str, block: np.ndarray) -> None:
-    finite = block[np.isfinite(block)]
-    if finite.size and (finite.min() < -1e-6 or finite.max() > SM_MAX + 1e-6):
-        hint = " (a product in percent?)" if finite.max() > SM_MAX + 1e-6 else ""
-        raise InputError(
-            path,
-            f"values from {finite.min():.3g} to {finite.max():.3g} are outside [0, {SM_MAX:g}] {SM_UNITS}{hint}",
-            variable,
-        )
-
-
-def _window_of(case: xr.Dataset) -> Window:
-    rows, cols = case["row"].values, case["col"].values
-    return Window(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-
-
 def _regridder(grid: _Grid, window: Window, land: np.ndarray, path: Path) -> tuple[BucketRegridder, _Grid]:
     """The regridder of the part of the source grid that falls in the window (a global file is read only
     there), after checking that the grid covers every land cell of the case."""
@@ -216,7 +201,7 @@ def import_external(
     """Map an external product onto ``case``'s cells and days (see the module docstring)."""
     files = source_files(source)
     name = name or Path(source).stem
-    window = _window_of(case)
+    window = Window.from_rowcol(case["row"].values, case["col"].values)
     land = case["land"].values.astype(bool)
     days = pd.DatetimeIndex(case["time"].values).normalize()
     total = np.zeros((days.size,) + window.shape)  # sum of the values of each cell-day
@@ -242,7 +227,7 @@ def import_external(
                 raise InputError(path, f"grid differs from {files[0].name} ({grid.describe()})", grid.lat_name)
             assert reg is not None
             for times, block in _daily(ds, path, var, first):
-                _check_values(path, var, block)
+                check_sm_range(path, block, var)
                 idx = days.get_indexer(times.normalize())
                 keep = idx >= 0
                 if not keep.any():

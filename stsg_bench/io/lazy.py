@@ -88,14 +88,18 @@ def check_product_values(path: str | Path, sm: xr.DataArray, sample_days: int = 
     units = sm.attrs.get("units")
     if units is not None and units not in SM_UNIT_ALIASES:
         raise InputError(path, f"units '{units}': expected volumetric soil moisture ({SM_UNITS})", "sm")
-    sample = np.asarray(sm.isel(time=slice(0, sample_days)).values, dtype=np.float64)
-    finite = sample[np.isfinite(sample)]
+    check_sm_range(path, np.asarray(sm.isel(time=slice(0, sample_days)).values, dtype=np.float64), "sm")
+
+
+def check_sm_range(path: str | Path, values: np.ndarray, variable: str) -> None:
+    """Refuse soil-moisture values outside [0, SM_MAX] (beyond rounding): another unit, or percent."""
+    finite = values[np.isfinite(values)]
     if finite.size and (finite.min() < -1e-6 or finite.max() > SM_MAX + 1e-6):
         raise InputError(
             path,
             f"values from {finite.min():.3g} to {finite.max():.3g} are outside [0, {SM_MAX:g}] {SM_UNITS} "
             "(a product in percent?)",
-            "sm",
+            variable,
         )
 
 

@@ -391,8 +391,7 @@ def read_smap_window_netcdf(
     for var in ("row", "col"):
         if var not in src.coords:
             raise InputError(path, "coordinate missing (global EASE2 row/col indices)", var)
-    rows, cols = src["row"].values, src["col"].values
-    window = Window(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    window = Window.from_rowcol(src["row"].values, src["col"].values)
     coords = window.coords()
     coords["time"] = ("time", pd.DatetimeIndex(src["time"].values))
     ds = xr.Dataset(

@@ -105,6 +105,22 @@ def valid_smap(ds: xr.Dataset) -> xr.DataArray:
     return ds["smap"].notnull() & ds["smap_quality"].astype(bool) & ds["land"].astype(bool)
 
 
+#: gap age given to pixels with no usable observation in the whole period
+NO_OBSERVATION_AGE = np.iinfo(np.int16).max
+
+
+def gap_age(valid: np.ndarray) -> np.ndarray:
+    """Days from each (time, ...) pixel to the nearest ``valid`` day of the same pixel, before or after
+    (0 on valid days; :data:`NO_OBSERVATION_AGE` where the pixel is never valid); int16."""
+    valid = np.asarray(valid, dtype=bool)
+    t = np.arange(valid.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (valid.ndim - 1))
+    big = np.int64(1) << 40
+    last = np.maximum.accumulate(np.where(valid, t, -big), axis=0)  # index of the latest valid day so far
+    nxt = np.flip(np.minimum.accumulate(np.flip(np.where(valid, t, big), axis=0), axis=0), axis=0)
+    age = np.minimum(t - last, nxt - t)
+    return np.minimum(age, NO_OBSERVATION_AGE).astype(np.int16)
+
+
 def _fail(source: str | None, var: str, problem: str) -> None:
     where = f"{source}: " if source else ""
     raise CaseError(f"{where}variable '{var}': {problem}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__, threads
-from .errors import StsgError
+from .errors import ConfigError, StsgError
 from .files import guard_output, output_lock
 from .threads import ENV
 
@@ -36,7 +36,8 @@ def command(name: str):
 def _twin(args) -> int:
     from .twin import get_spec
 
-    spec = get_spec(args.preset, **({"ndays": args.days} if args.days else {}))
+    overrides = {"ndays": args.days, "errors": args.errors}
+    spec = get_spec(args.preset, **{k: v for k, v in overrides.items() if v is not None})
     if not (spec.lazy or args.chunk_days):
         need = spec.ndays * spec.window.shape[0] * spec.window.shape[1] * 40  # bytes: fields + the case copy
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -58,9 +59,13 @@ def _write_twin(args, spec) -> int:
         out = write_twin_chunked(spec, args.out, seed=args.seed, chunk_days=args.chunk_days or 32, progress=True)
         print(f"wrote {out / 'case'} (one file per {args.chunk_days or 32} days) and stations under {out / 'ismn'}")
         return 0
+    from .validation.twin_stats import case_statistics, format_statistics
+
     twin = generate_twin(spec, seed=args.seed, progress=True)
     out = write_twin(twin, args.out)
     print(f"wrote {out / 'case.nc'} and {len(twin.stations)} stations under {out / 'ismn'}")
+    print(f"realised statistics ('{spec.errors}' errors):")
+    print(format_statistics(case_statistics(twin.case, twin.stations)))
     return 0
 
 
@@ -99,7 +104,7 @@ def _fuse(args) -> int:
         checkpoint=args.checkpoint,
         device=args.device,
         train_period=args.train_period,
-        period=args.period,
+        period=_period(args.period),
         chunk=args.chunk_by_year,
         scheduler=args.scheduler,
         chunk_days=args.chunk_days,
@@ -250,6 +255,21 @@ def _date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"cannot parse the date {text!r} (YYYY-MM-DD)") from None
 
 
+def _period(values: list[str] | None) -> tuple[str, str] | str | None:
+    """``--period``: None (not given), ``all``, or START END (dates checked)."""
+    if values is None:
+        return None
+    if values == ["all"]:
+        return "all"
+    if len(values) != 2:
+        raise ConfigError("--period takes 'all' or two dates START END (YYYY-MM-DD)")
+    try:
+        start, end = (_date(v) for v in values)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+    return start, end
+
+
 def _device(text: str) -> str:
     if text == "cpu" or re.fullmatch(r"cuda(:\d+)?", text):
         return text
@@ -284,7 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("twin", help="generate the synthetic twin (case.nc + ISMN station files)")
     _overwrite_option(s)
-    s.add_argument("--preset", default="small", help="tiny | gate | small | global (default: small)")
+    s.add_argument(
+        "--preset", default="realistic", help="tiny | gate | small | realistic | global (default: realistic)"
+    )
+    s.add_argument(
+        "--errors", choices=("white", "realistic"), default=None, help="observation error model (default: the preset's)"
+    )
     s.add_argument("--seed", type=_count(0), default=0)
     s.add_argument("--days", type=_count(1), default=None, help="number of days (default: the preset's)")
     s.add_argument(
@@ -312,7 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", type=Path, default=None, help="DrcGAN checkpoint (skips training)")
     s.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N (torch methods)")
     s.add_argument("--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None)
-    s.add_argument("--period", nargs=2, type=_date, metavar=("START", "END"), default=None, help="period to predict")
+    s.add_argument(
+        "--period",
+        nargs="+",
+        metavar="all | START END",
+        default=None,
+        help="days to predict (default: the test period, after the training period; 'all': every day of the case)",
+    )
     s.add_argument(
         "--chunk-by-year",
         action="store_true",
@@ -394,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="the main job: twin -> all methods -> scores -> report")
     _overwrite_option(s)
     s.add_argument("--out", type=Path, default=Path("demo_out"))
-    s.add_argument("--preset", default="small")
+    s.add_argument("--preset", default="realistic", help="twin preset (default: realistic; 'small': white errors)")
     s.add_argument("--seed", type=_count(0), default=0)
     s.add_argument("--methods", nargs="+", default=None, help="subset of methods (default: all)")
 

@@ -37,6 +37,8 @@ def _fuse(case, out, env=None):
         "--train-period",
         "2017-01-01",
         "2017-12-31",
+        "--period",
+        "all",
     ]
     return subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
 

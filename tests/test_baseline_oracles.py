@@ -156,3 +156,48 @@ def test_pearson_r_of_a_constant_series_is_nan():
         m = Moments.from_pairs(p, r)
         assert np.isnan(METRICS["R"].value(m)) and np.isnan(METRICS["R"].ci(m)[0])
     assert METRICS["R"].value(Moments.from_pairs(0.3 + 1e-6 * r, r)) == pytest.approx(1.0)
+
+
+def _direct_scores(p: np.ndarray, r: np.ndarray) -> dict[str, float]:
+    """Bias, R, RMSE, ubRMSE straight from the (centred) definitions, in float64."""
+    p, r = np.asarray(p, np.float64), np.asarray(r, np.float64)
+    d = p - r
+    pc, rc = p - p.mean(), r - r.mean()
+    return {
+        "bias": float(d.mean()),
+        "R": float((pc * rc).sum() / np.sqrt((pc * pc).sum() * (rc * rc).sum())),
+        "RMSE": float(np.sqrt((d * d).mean())),
+        "ubRMSE": float(np.sqrt(((d - d.mean()) ** 2).mean())),
+    }
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e6])
+def test_moments_stay_exact_far_from_zero(offset, tiny_case):
+    """Moments are shifted sums: an offset of 1e6 keeps 1e-9 agreement with the direct definitions, in
+    the numpy and fused pair paths and in the gridded (field-sum) path; pytesmo's R agrees too."""
+    from pytesmo.metrics import pearsonr
+
+    from stsg_bench.validation.metrics import METRICS, Moments, split_moments
+    from stsg_bench.validation.score import ScoreConfig, score_fields
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(5000)
+    r = offset + x
+    p = offset + 0.9 * x + 0.45 * rng.standard_normal(5000) + 0.02
+    want = _direct_scores(p, r)
+    assert want["R"] == pytest.approx(float(pearsonr(p, r)[0]), abs=1e-9)
+    valid = np.ones(5000, bool)
+    for m in (Moments.from_pairs(p, r), split_moments(p, r, valid, "fused").all):
+        for name, v in want.items():
+            assert float(METRICS[name].value(m)) == pytest.approx(v, abs=1e-9), name
+    # gridded path: the twin's truth + offset against itself with noise, over the land pixels
+    truth = tiny_case["truth"]
+    noise = 0.01 * rng.standard_normal(truth.shape)
+    ref = truth + offset
+    prod = (truth + offset + noise).astype(np.float64)
+    res = score_fields({"p": prod}, tiny_case, ref, "truth", cfg=ScoreConfig(), splits=("all",))
+    land = np.broadcast_to(tiny_case["land"].values, truth.shape) & np.isfinite(truth.values)
+    direct = _direct_scores(prod.values[land], ref.values[land])
+    for name, v in direct.items():
+        got = float(res["value"].sel({"method": "p"}).sel(reference="truth", group="pooled", split="all", metric=name))
+        assert got == pytest.approx(v, abs=1e-9), name

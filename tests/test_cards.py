@@ -136,7 +136,7 @@ def test_historical_section_names_still_read(tmp_path):
 
 
 def test_shipped_cards_parse():
-    for name in ("hawaii", "twin-tiny", "twin-gate", "twin-small"):
+    for name in ("hawaii", "twin-tiny", "twin-gate", "twin-small", "twin-realistic"):
         card = load_card(name)
         assert card.name == name
     hawaii = load_card("hawaii")

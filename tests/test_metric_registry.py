@@ -37,7 +37,8 @@ def mse_metric():
 
 
 def test_moments_fields_are_the_declared_statistics():
-    assert tuple(f.name for f in dataclasses.fields(Moments)) == tuple(STATISTICS)
+    # the sums, then the two shifts they were summed with
+    assert tuple(f.name for f in dataclasses.fields(Moments)) == tuple(STATISTICS) + ("kp", "kr")
 
 
 def test_new_metric_flows_through_scores_tables_and_gate(tiny_case, mse_metric):

@@ -108,6 +108,22 @@ def test_score_and_fuse_commands(demo, tmp_path):
     assert "mean_std" in res["method"].values
 
 
+def test_fuse_predicts_the_test_period_unless_asked_for_all(demo, tmp_path):
+    """In-sample days never mix into a product by default: ``fuse`` predicts the days after the training
+    period; ``--period all`` predicts every day; a bad --period is one line naming it."""
+    case = demo / "case.nc"
+    times = xr.open_dataset(case).indexes["time"]
+    end = xr.open_dataset(case).attrs["train_end"]
+    base = ["fuse", "--method", "noah_raw", "--case", str(case)]
+    assert main([*base, "--out", str(tmp_path / "test.nc")]) == 0
+    t = xr.open_dataset(tmp_path / "test.nc").indexes["time"]
+    assert str(t[0].date()) > end and t[-1] == times[-1] and len(t) == int((times > end).sum())
+    assert main([*base, "--out", str(tmp_path / "all.nc"), "--period", "all"]) == 0
+    assert xr.open_dataset(tmp_path / "all.nc").indexes["time"].equals(times)
+    assert main([*base, "--out", str(tmp_path / "x.nc"), "--period", "2017-01-01"]) == 2
+    assert not (tmp_path / "x.nc").exists()
+
+
 def test_train_then_fuse_with_checkpoint(demo, tmp_path):
     case = demo / "case.nc"
     cfg = tmp_path / "c.toml"

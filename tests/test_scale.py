@@ -190,6 +190,8 @@ def _fuse(case, out, preexec=None, env=None):
         "--train-period",
         "2017-01-01",
         "2017-12-31",
+        "--period",
+        "all",
     ]
     return subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec, env={**os.environ, **(env or {})})
 
@@ -238,6 +240,8 @@ def test_read_only_output_folder(two_year_chunks, tmp_path):
         "--train-period",
         "2017-01-01",
         "2017-12-31",
+        "--period",
+        "all",
     ]
     if os.geteuid() == 0:  # root ignores permissions: drop the capabilities that let it (a real refusal)
         import shutil

@@ -81,3 +81,46 @@ def test_global_preset_is_lazy():
     assert 0.2 < land.mean() < 0.35
     cov = np.isfinite(first.smap[land]).mean()
     assert 0.3 < cov < 0.9
+
+
+@pytest.mark.parametrize("seed", [3, 90417])
+def test_realistic_errors_are_correlated_and_do_not_flatter_smoothers(seed):
+    """The realistic preset (any seed): SMAP - truth has lag-1 autocorrelation 0.3-0.6 and a spatial
+    e-folding length of 2-4 cells, and a 3x3 same-day SMAP mean beats SMAP against truth by at most 15 %
+    (the white twin: ~0 / ~0.6 cells / 48 %)."""
+    from stsg_bench.validation.twin_stats import case_statistics
+
+    twin = generate_twin("realistic", seed=seed, ndays=150)
+    stats = case_statistics(twin.case, twin.stations)
+    assert 0.3 <= stats["error_lag1"] <= 0.6
+    assert 2.0 <= stats["error_length_cells"] <= 4.0
+    assert 0.0 < stats["smoother_gain"] <= 0.15
+    assert 0.03 <= stats["smap_ubrmse_truth"] <= 0.05  # published SMAP ubRMSE ~0.04 at core sites
+    assert stats["noah_r_truth"] < stats["smap_r_truth"]  # the model is complete but less skilful
+    assert 0.04 <= stats["smap_ubrmse_station_median"] <= 0.08
+    white = case_statistics(generate_twin("small", seed=seed, ndays=150).case)
+    assert abs(white["error_lag1"]) < 0.05 and white["smoother_gain"] > 0.4
+
+
+def test_realistic_world_keeps_the_truth_and_has_orbit_gaps():
+    """Same seed, same truth whatever the error model; SMAP coverage from the AM/PM swaths at these
+    latitudes is 35-60 % of land cell-days with a 1.5-3-day mean revisit."""
+    from stsg_bench.validation.twin_stats import case_statistics
+
+    white = generate_twin("tiny", seed=1)
+    real = generate_twin("tiny", seed=1, errors="realistic")
+    np.testing.assert_array_equal(white.case["truth"].values, real.case["truth"].values)
+    assert real.case.attrs["twin_errors"] == "realistic"
+    stats = case_statistics(generate_twin("realistic", seed=1, ndays=120).case)
+    assert 0.35 <= stats["smap_coverage"] <= 0.6 and 1.5 <= stats["revisit_days"] <= 3.0
+    with pytest.raises(Exception, match="error model"):
+        get_spec("tiny", errors="pink")
+
+
+def test_twin_command_prints_realised_statistics(tmp_path, capsys):
+    from stsg_bench.cli import main
+
+    assert main(["twin", "--preset", "tiny", "--errors", "realistic", "--out", str(tmp_path / "t")]) == 0
+    out = capsys.readouterr().out
+    assert "realised statistics ('realistic' errors)" in out
+    assert "lag-1 autocorrelation of SMAP - truth anomalies" in out and "SMAP ubRMSE against stations" in out

@@ -1,5 +1,6 @@
 """Report figures (matplotlib, Agg backend, deterministic file names): maps of one day, station time
-series with every product, a Taylor diagram and per-network box plots of station metrics."""
+series with every product, a Taylor diagram, per-network box plots of station metrics and the score
+against truth by gap age."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import xarray as xr  # noqa: E402
 from matplotlib.projections.polar import PolarAxes  # noqa: E402
 
 from ..case import valid_smap  # noqa: E402
+from ..validation.score import GAP_AGE_SPLITS  # noqa: E402
+from .tables import product_label, scored_reference  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
@@ -109,4 +112,28 @@ def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") 
         ax.boxplot(data, tick_labels=[str(m) for m in res["method"].values]) if data else None
         ax.set_title(f"{net}: station {metric}", fontsize=9)
         ax.tick_params(axis="x", rotation=60, labelsize=7)
+    return _save(fig, path)
+
+
+def gap_age_figure(res: xr.Dataset, path: Path, metric: str = "RMSE") -> Path | None:
+    """``metric`` against truth per gap-age bin, one line per product (same samples when available);
+    the n of each bin on the x axis labels. None when the results have no gap-age splits."""
+    bins = [s for s in GAP_AGE_SPLITS if s in res["split"].values]
+    if not bins or "truth" not in res["reference"].values:
+        return None
+    ref = scored_reference(res, "truth")
+    sel = res.sel(reference=ref, group="pooled", split=bins)
+    n = sel["n"].max("method").values
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    x = np.arange(len(bins))
+    for m in res["method"].values:
+        y = sel["value"].sel({"method": m}).sel(metric=metric).values
+        if np.isfinite(y).any():
+            ax.plot(x, y, marker="o", lw=1.2, label=product_label(res, m))
+    ax.set_xticks(x, [f"{b.split(':', 1)[1]}\n(n {int(k):,})" for b, k in zip(bins, n)], fontsize=8)
+    ax.set_xlabel("days to the nearest usable SMAP value")
+    units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""
+    ax.set_ylabel(f"{metric} against truth ({units.replace('m3 m-3', 'm³ m⁻³')})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)

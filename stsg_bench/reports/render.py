@@ -71,6 +71,7 @@ def write_report(results_path: str | Path, out: str | Path, case_path: str | Pat
                 figures.network_boxplot_figure(res, tmp / "figures" / "network_boxplots.png"),
             )
         )
+        figs.append(("Score against truth by gap age", figures.gap_age_figure(res, tmp / "figures" / "gap_age.png")))
         notes = json.loads(res.attrs.get("notes", "[]"))
         page = [
             "<!doctype html><html><head><meta charset='utf-8'><title>stsg-bench report</title>",

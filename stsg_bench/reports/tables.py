@@ -8,6 +8,7 @@ Tables (each a ``pandas.DataFrame`` with one row per method):
 * ``gap_aware``: in-situ pooled RMSE/ubRMSE/R on SMAP-valid vs SMAP-gap days;
 * ``networks``: in-situ ubRMSE and R per network; ``station_median``: median over stations;
 * ``truth``: against the twin's truth on every land pixel, all / valid / gap;
+* ``gap_age``: against truth by days to the nearest usable SMAP value (1, 2–3, 4–7, 8–30, 31–60, > 60);
 * ``simulated_gaps``: against SMAP values hidden before fusion.
 
 Every table reads the same-sample variant of its reference (``NAME_same``, see
@@ -22,6 +23,7 @@ import xarray as xr
 
 from ..validation.evaluate import SAME_SUFFIX
 from ..validation.metrics import metric_names
+from ..validation.score import GAP_AGE_SPLITS
 
 
 def product_label(res: xr.Dataset, method) -> str:
@@ -38,7 +40,7 @@ def _has(res: xr.Dataset, reference: str, group: str = "pooled") -> bool:
     )
 
 
-def _scored(res: xr.Dataset, reference: str, same: bool = True) -> str:
+def scored_reference(res: xr.Dataset, reference: str, same: bool = True) -> str:
     """The reference's same-sample variant (every product on the samples they all have) when the
     results hold it and ``same``; else the reference itself (each product on its own samples)."""
     variant = reference + SAME_SUFFIX
@@ -64,7 +66,7 @@ def _n(res, method, reference, group, split) -> int:
 def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", same: bool = True) -> pd.DataFrame:
     """Pooled metrics with CIs and n; on the same samples for every product when the results have them,
     with each product's own number of samples (its coverage) beside them."""
-    ref = _scored(res, reference, same)
+    ref = scored_reference(res, reference, same)
     rows = {}
     for m in res["method"].values:
         row: dict[str, str | int] = {k: _cell(res, m, ref, "pooled", split, k) for k in metric_names("paper")}
@@ -77,7 +79,7 @@ def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", 
 
 def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_valid", "smap_gap")) -> pd.DataFrame:
     metrics = metric_names("split") if metrics is None else metrics
-    reference = _scored(res, reference)
+    reference = scored_reference(res, reference)
     rows = {}
     for m in res["method"].values:
         row: dict[str, str | int] = {}
@@ -94,7 +96,7 @@ def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_val
 def group_table(res: xr.Dataset, prefix: str, metrics=None) -> pd.DataFrame:
     metrics = metric_names("groups") if metrics is None else metrics
     groups = [str(g) for g in res["group"].values if str(g).startswith(prefix)]
-    ref = _scored(res, "insitu")
+    ref = scored_reference(res, "insitu")
     rows = {}
     for m in res["method"].values:
         row = {}
@@ -109,7 +111,7 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
     """{key: (caption, table)} for every table the results support."""
     t = {}
     if _has(res, "insitu"):
-        same = _scored(res, "insitu") != "insitu"
+        same = scored_reference(res, "insitu") != "insitu"
         t["paper"] = (
             (
                 "In-situ validation, the station-days every filled product has (same samples; SMAP alone on its "
@@ -136,6 +138,12 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
             "Against the twin's truth, every land pixel: all days / SMAP usable / SMAP gaps",
             split_table(res, "truth", splits=("all", "smap_valid", "smap_gap")),
         )
+    if _has(res, "truth") and any(s in res["split"].values for s in GAP_AGE_SPLITS):
+        t["gap_age"] = (
+            "Against the twin's truth by gap age (days to the nearest usable SMAP value of the cell; same "
+            "samples when available): RMSE and n per bin",
+            gap_age_table(res),
+        )
     if _has(res, "hidden_smap"):
         t["simulated_gaps"] = (
             "Simulated gaps: reconstruction of hidden SMAP values (same samples when available)",
@@ -144,8 +152,23 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
     return t
 
 
+def gap_age_table(res: xr.Dataset, reference: str = "truth", metric: str = "RMSE") -> pd.DataFrame:
+    """``metric`` and n per gap-age bin (one column pair per bin), one row per product."""
+    ref = scored_reference(res, reference)
+    bins = [s for s in GAP_AGE_SPLITS if s in res["split"].values]
+    rows = {}
+    for m in res["method"].values:
+        row: dict[str, str | int] = {}
+        for sp in bins:
+            label = sp.split(":", 1)[1]
+            row[f"{metric} {label} d"] = _cell(res, m, ref, "pooled", sp, metric, ci=False)
+            row[f"n {label} d"] = _n(res, m, ref, "pooled", sp)
+        rows[product_label(res, m)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
 def _median_table(res: xr.Dataset) -> pd.DataFrame:
-    ref = _scored(res, "insitu")
+    ref = scored_reference(res, "insitu")
     rows = {}
     for m in res["method"].values:
         rows[product_label(res, m)] = {
@@ -165,16 +188,16 @@ def summary_frame(res: xr.Dataset) -> pd.DataFrame:
     for m in res["method"].values:
         row: dict[str, float] = {}
         if _has(res, "insitu"):
-            ref = _scored(res, "insitu")
+            ref = scored_reference(res, "insitu")
             for k in metric_names("paper"):
                 row[f"insitu {k}"] = value(m, ref, "all", k)
             row["insitu n"] = _n(res, m, ref, "pooled", "all")
             if ref != "insitu":
                 row["insitu n own"] = _n(res, m, "insitu", "pooled", "all")
         if _has(res, "truth"):
-            row["truth gap RMSE"] = value(m, _scored(res, "truth"), "smap_gap", "RMSE")
+            row["truth gap RMSE"] = value(m, scored_reference(res, "truth"), "smap_gap", "RMSE")
         if _has(res, "hidden_smap"):
-            row["hidden SMAP RMSE"] = value(m, _scored(res, "hidden_smap"), "all", "RMSE")
+            row["hidden SMAP RMSE"] = value(m, scored_reference(res, "hidden_smap"), "all", "RMSE")
         rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 

@@ -13,8 +13,15 @@ from ..case import make_case, save_case
 from ..files import atomic_directory
 from ..io.ismn import StationSeries, write_header_values
 from .presets import TwinSpec, get_spec
+from .realistic import RealisticWorld
 from .stations import make_stations, station_cells
 from .world import DayFields, TwinWorld
+
+
+def make_world(spec: TwinSpec, seed: int = 0) -> TwinWorld:
+    """The world of ``spec``'s error model: ``white`` (:class:`TwinWorld`) or ``realistic``
+    (:class:`~stsg_bench.twin.realistic.RealisticWorld`)."""
+    return RealisticWorld(spec, seed) if spec.errors == "realistic" else TwinWorld(spec, seed)
 
 
 @dataclass
@@ -30,7 +37,7 @@ class Twin:
 def generate_twin(preset: str | TwinSpec = "small", seed: int = 0, progress: bool = False, **overrides) -> Twin:
     """Generate a whole twin in memory (not for the lazy ``global`` preset: use ``TwinWorld.iter_days``)."""
     spec = get_spec(preset, **overrides) if isinstance(preset, str) else preset
-    world = TwinWorld(spec, seed)
+    world = make_world(spec, seed)
     n, (ny, nx) = spec.ndays, world.shape
     arrays = {k: np.empty((n, ny, nx), dtype=np.float32) for k in ("truth", "smap", "noah")}
     quality = np.empty((n, ny, nx), dtype=bool)
@@ -60,6 +67,7 @@ def _twin_attrs(spec: TwinSpec, seed: int) -> dict:
         "source": f"stsg-bench synthetic twin, preset '{spec.name}', seed {seed}",
         "twin_preset": spec.name,
         "twin_seed": int(seed),
+        "twin_errors": spec.errors,
         "smap_quality_rule": "synthetic: False in the dense-vegetation region and 2% random flags",
     }
     if spec.train_end:
@@ -81,7 +89,7 @@ def write_twin_chunked(
 
 
 def _write_chunks(spec: TwinSpec, out: Path, seed: int, chunk_days: int, progress: bool) -> None:
-    world = TwinWorld(spec, seed)
+    world = make_world(spec, seed)
     cells = station_cells(world)
     series = {c: np.empty(spec.ndays, dtype=np.float32) for c in cells}
     days = world.iter_days()

@@ -1,10 +1,11 @@
 """Synthetic in-situ stations: hourly point measurements of the twin's truth.
 
 Each station sits at a random point inside a land cell. Its hourly value is the cell truth
-(interpolated between days) + a station bias (sd 0.02) + an AR(1) representativeness error (daily,
-phi 0.9, sd 0.02) + sensor noise (sd 0.003). About 2 % of hours are missing, 1 % flagged dubious
-(``D03``, spiked) and 0.5 % out of range (``C03``). 15 % of sensors sit at 0.20 m (outside the default
-0-0.10 m depth filter), the rest at 0.05 m.
+(interpolated between days) + a station bias + an AR(1) representativeness error (daily) + sensor noise
+(sd 0.003), with the world's :class:`~stsg_bench.twin.world.StationError` (white twin: bias sd 0.02,
+phi 0.9, sd 0.02; realistic twin: larger, plus a sensor gain on the cell's anomalies). About 2 % of
+hours are missing, 1 % flagged dubious (``D03``, spiked) and 0.5 % out of range (``C03``). 15 % of
+sensors sit at 0.20 m (outside the default 0-0.10 m depth filter), the rest at 0.05 m.
 """
 
 from __future__ import annotations
@@ -52,14 +53,18 @@ def make_stations(world: TwinWorld, truth: np.ndarray | Mapping[tuple[int, int],
         y = float(y0) + (rng.random() - 0.5) * 0.9 * CELL
         lon, lat = (float(v) for v in xy_to_lonlat(x, y))
         depth = 0.20 if rng.random() < 0.15 else 0.05
-        bias = 0.02 * rng.standard_normal()
+        se = world.station_error
+        bias = se.bias_sd * rng.standard_normal()
         ar = np.empty(len(world.dates))
         e = 0.0
         for d in range(len(ar)):
-            e = 0.9 * e + np.sqrt(1 - 0.81) * 0.02 * rng.standard_normal()
+            e = se.phi * e + np.sqrt(1 - se.phi**2) * se.sd * rng.standard_normal()
             ar[d] = e
-        cell_truth = truth[(r, c)] if isinstance(truth, Mapping) else truth[:, r, c]
-        daily = np.asarray(cell_truth, dtype=np.float64) + bias + ar
+        cell_truth = np.asarray(truth[(r, c)] if isinstance(truth, Mapping) else truth[:, r, c], dtype=np.float64)
+        if se.gain_sd > 0:  # the probe sees the cell's anomalies scaled (soil, installation)
+            gain = np.exp(se.gain_sd * rng.standard_normal())
+            cell_truth = cell_truth.mean() + gain * (cell_truth - cell_truth.mean())
+        daily = cell_truth + bias + ar
         hourly = np.interp(t_hour, t_day, daily) + 0.003 * rng.standard_normal(len(hours))
         hourly = np.clip(hourly, 0.0, 0.7)
         flag = np.full(len(hours), "G", dtype=object)

@@ -11,6 +11,10 @@ keeps its retrievals but flags them (``smap_quality`` False). Noah-like: complet
 damped and regionally biased output of the same water balance run with other soil parameters and a
 perturbed rain forcing (so Noah's errors have real temporal structure, as a land model's do).
 
+This is the ``white`` error model; :mod:`stsg_bench.twin.realistic` overrides the observation hooks
+(``_observe_smap``, ``_model_rain``, ``_noah_bias``, ``station_error``) for realistic errors and gaps
+with the same truth. :func:`~stsg_bench.twin.generate.make_world` picks the class from ``TwinSpec.errors``.
+
 Every random draw comes from ``numpy.random.default_rng([seed, stream, day])``, so the world is
 bit-reproducible and any day can be generated in order without storing the archive (``iter_days``).
 """
@@ -46,6 +50,17 @@ def _uniform(z: np.ndarray) -> np.ndarray:
     return ndtr(z)
 
 
+@dataclass(frozen=True)
+class StationError:
+    """Representativeness error of a twin station: static bias, AR(1) daily error, sensor gain (log-normal
+    factor on the cell's anomalies; 0 = none)."""
+
+    bias_sd: float = 0.02
+    phi: float = 0.9
+    sd: float = 0.02
+    gain_sd: float = 0.0
+
+
 @dataclass
 class DayFields:
     date: pd.Timestamp
@@ -58,6 +73,8 @@ class DayFields:
 
 class TwinWorld:
     """Static fields of one seeded world and a day-by-day generator of its dynamic fields."""
+
+    station_error = StationError()
 
     def __init__(self, spec: TwinSpec, seed: int = 0):
         self.spec = spec
@@ -79,6 +96,7 @@ class TwinWorld:
         self.noah_bias = 0.03 + 0.02 * smooth_noise(rng, self.shape, 10.0, wrap)
         self.smap_bias = 0.01 + 0.005 * smooth_noise(rng, self.shape, 10.0, wrap)
         veg = smooth_noise(rng, self.shape, 7.0, wrap)
+        self.vegetation = _uniform(veg)  # 0 bare .. 1 dense
         self.dense_veg = self.land & (veg > np.quantile(veg[self.land], 0.92)) if self.land.any() else veg > 9
         # a persistent RFI source: one disc of radius ~2 cells
         cy, cx = rng.integers(0, ny), rng.integers(0, nx)
@@ -112,10 +130,19 @@ class TwinWorld:
         z = smooth_noise(rng, self.shape, 3.0, self.shape[1] == 964)
         if z_prev is not None:  # storms persist a little from day to day
             z = 0.5 * z_prev + np.sqrt(0.75) * z
-        p_wet = np.clip((0.08 + 0.32 * self.wetness) * (1.0 + 0.35 * self._season(doy)), 0.02, 0.6)
-        thr = ndtri(1.0 - p_wet)
+        thr = ndtri(1.0 - self._wet_probability(doy))
         rain = np.maximum(z - thr, 0.0) * 12.0  # mm/day
         return rain, z
+
+    def _wet_probability(self, doy: int) -> np.ndarray:
+        return np.clip((0.08 + 0.32 * self.wetness) * (1.0 + 0.35 * self._season(doy)), 0.02, 0.6)
+
+    def _model_rain(self, day: int, doy: int, rain: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """The land model's precipitation forcing: the true rain with a multiplicative error."""
+        return rain * self._forcing_error(day)
+
+    def _noah_bias(self, doy: int) -> np.ndarray:
+        return self.noah_bias
 
     def iter_days(self, include_spinup: bool = False) -> Iterator[DayFields]:
         """Yield the dynamic fields day by day (memory: a handful of 2-D arrays)."""
@@ -134,7 +161,7 @@ class TwinWorld:
             theta = _water_balance(theta, rain, frozen, self.theta_r, self.porosity, self.tau * (1.0 - 0.35 * season))
             theta_model = _water_balance(
                 theta_model,
-                rain * self._forcing_error(day),
+                self._model_rain(day, doy, rain, z),
                 frozen,
                 self.model_theta_r,
                 self.model_porosity,
@@ -144,7 +171,7 @@ class TwinWorld:
                 continue
             truth = np.where(ocean, np.nan, theta)
             smap, quality = self._observe_smap(day, truth, frozen)
-            noah = self._noah(theta_model)
+            noah = self._noah(theta_model, doy)
             yield DayFields(date, truth.astype(np.float32), smap, quality, noah, frozen & self.land)
 
     def _forcing_error(self, day: int) -> np.ndarray:
@@ -166,10 +193,10 @@ class TwinWorld:
         smap = np.where(missing, np.nan, obs).astype(np.float32)
         return smap, quality & ~missing
 
-    def _noah(self, theta_model: np.ndarray) -> np.ndarray:
+    def _noah(self, theta_model: np.ndarray, doy: int) -> np.ndarray:
         w = gaussian_filter(self.land.astype(np.float64), 1.2)
         sm = gaussian_filter(np.where(self.land, theta_model, 0.0), 1.2) / np.maximum(w, 1e-6)
-        noah = self.anchor + 0.75 * (sm - self.anchor) + self.noah_bias
+        noah = self.anchor + 0.75 * (sm - self.anchor) + self._noah_bias(doy)
         return np.where(self.land, np.clip(noah, 0.02, 0.6), np.nan).astype(np.float32)
 
 

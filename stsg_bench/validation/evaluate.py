@@ -29,7 +29,7 @@ from ..errors import ConfigError, StsgError
 from ..io.ismn import StationSeries, read_ismn
 from .match import OK, MatchConfig, match_stations
 from .metrics import get_metrics
-from .score import ScoreConfig, combine, score_fields, score_insitu
+from .score import GAP_AGE_SPLITS, SPLITS, ScoreConfig, combine, score_fields, score_insitu
 
 
 @dataclass(frozen=True)
@@ -169,12 +169,14 @@ class Evaluation:
 
 
 def standard_references(case: xr.Dataset, insitu: str | Path | Sequence[StationSeries] | None) -> list[Reference]:
-    """The references every workflow scores against when they exist: the stations and the twin's truth."""
+    """The references every workflow scores against when they exist: the stations and the twin's truth
+    (also by gap-age bins when the case is in memory)."""
     refs: list[Reference] = []
     if isinstance(insitu, (str, Path)) or insitu:  # a download, or a non-empty list of station series
         refs.append(InsituReference(insitu))
-    if "truth" in case:
-        refs.append(FieldReference("truth", case["truth"]))
+    if "truth" in case:  # in memory: also by gap age (the age field needs the whole SMAP series)
+        splits = SPLITS + GAP_AGE_SPLITS if case["smap"].chunks is None else SPLITS
+        refs.append(FieldReference("truth", case["truth"], splits=splits))
     return refs
 
 

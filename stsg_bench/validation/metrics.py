@@ -4,8 +4,9 @@ Every metric is a function of the *moments* of matched pairs (product p, referen
 
     n, mean_p, mean_r, var_p, var_r, cov (population, ddof 0)
 
-so scores for stations, networks and the pooled sample come from summing per-station sums — one pass
-over the data, fully vectorised. Sign convention: bias = mean(p - r). Confidence intervals
+summed from values shifted by a representative value, so they stay exact far from zero. Scores for
+stations, networks and the pooled sample come from summing per-station sums — one pass over the data,
+fully vectorised. Sign convention: bias = mean(p - r). Confidence intervals
 (``alpha`` = 0.05 for 95 %), as pytesmo:
 
 * bias: Student t, ``b +- t(1 - alpha/2, n - 1) * sd(p - r, ddof=1) / sqrt(n)``;
@@ -42,10 +43,24 @@ STATISTICS: dict[str, tuple[str, ...]] = {
 }
 
 
+def center(a: np.ndarray, size: int = 4096) -> float:
+    """A representative value of ``a`` (the median of at most ``size`` evenly spaced finite values; 0 if
+    none): the shift that keeps sums of squares from cancelling (:class:`Moments`)."""
+    flat = np.asarray(a).reshape(-1)
+    if flat.size > 4 * size:
+        flat = flat[:: flat.size // size]
+    flat = flat[np.isfinite(flat)]
+    return float(np.median(flat)) if flat.size else 0.0
+
+
 @dataclass
 class Moments:
     """Sufficient statistics of matched pairs (:data:`STATISTICS`); arrays of any shape (one entry per
-    group)."""
+    group).
+
+    The sums are of *shifted* values, ``p - kp`` and ``r - kr`` (scalars, e.g. :func:`center` of the
+    data), so variances and covariances do not cancel catastrophically when the values sit far from zero
+    (1e6 + noise keeps 1e-9 agreement); moments to be added or subtracted share their shifts."""
 
     n: np.ndarray
     sp: np.ndarray
@@ -53,17 +68,26 @@ class Moments:
     spp: np.ndarray
     srr: np.ndarray
     spr: np.ndarray
+    kp: float = 0.0
+    kr: float = 0.0
 
     @classmethod
     def from_pairs(
-        cls, p: np.ndarray, r: np.ndarray, mask: np.ndarray | None = None, axis: int | tuple = -1
+        cls,
+        p: np.ndarray,
+        r: np.ndarray,
+        mask: np.ndarray | None = None,
+        axis: int | tuple = -1,
+        shift: tuple[float, float] | None = None,
     ) -> Moments:
-        """Sums over ``axis`` of the pairs where ``mask`` (default: both finite)."""
+        """Sums over ``axis`` of the pairs where ``mask`` (default: both finite), shifted by ``shift``
+        (default: :func:`center` of ``p`` and of ``r``)."""
+        kp, kr = (center(p), center(r)) if shift is None else shift
         m = np.isfinite(p) & np.isfinite(r) if mask is None else mask & np.isfinite(p) & np.isfinite(r)
         terms = {
             "m": m,
-            "p": np.where(m, p, 0.0).astype(np.float64, copy=False),
-            "r": np.where(m, r, 0.0).astype(np.float64, copy=False),
+            "p": np.where(m, np.asarray(p, dtype=np.float64) - kp, 0.0),
+            "r": np.where(m, np.asarray(r, dtype=np.float64) - kr, 0.0),
         }
         hot = axis == -1 and terms["p"].shape == terms["r"].shape  # products of pairs without temporaries
 
@@ -73,25 +97,29 @@ class Moments:
             a, b = (terms[f] for f in factors)
             return np.einsum("...t,...t->...", a, b) if hot else (a * b).sum(axis=axis)
 
-        return cls(**{name: total(factors) for name, factors in STATISTICS.items()})
+        return cls(**{name: total(factors) for name, factors in STATISTICS.items()}, kp=kp, kr=kr)
 
     @classmethod
-    def from_stack(cls, a: np.ndarray, axis: int = 0) -> Moments:
-        """Moments from an array holding the statistics along ``axis`` in :data:`STATISTICS` order."""
+    def from_stack(cls, a: np.ndarray, axis: int = 0, shift: tuple[float, float] = (0.0, 0.0)) -> Moments:
+        """Moments from an array holding the statistics along ``axis`` in :data:`STATISTICS` order, summed
+        from values shifted by ``shift``."""
         a = np.moveaxis(np.asarray(a), axis, 0)
-        return cls(**{name: (np.round(v).astype(np.int64) if name == "n" else v) for name, v in zip(STATISTICS, a)})
+        sums = {name: (np.round(v).astype(np.int64) if name == "n" else v) for name, v in zip(STATISTICS, a)}
+        return cls(**sums, kp=float(shift[0]), kr=float(shift[1]))
 
     def stack(self, axis: int = -1) -> np.ndarray:
-        """The statistics stacked along ``axis`` in :data:`STATISTICS` order (float64)."""
+        """The statistics stacked along ``axis`` in :data:`STATISTICS` order (float64; shifts not included)."""
         return np.stack([np.asarray(getattr(self, f), dtype=np.float64) for f in STATISTICS], axis=axis)
 
     def __sub__(self, other: Moments) -> Moments:
-        """Sums are additive: moments of a subset's complement."""
-        return Moments(**{f: getattr(self, f) - getattr(other, f) for f in STATISTICS})
+        """Sums are additive: moments of a subset's complement (both summed with the same shifts)."""
+        if (self.kp, self.kr) != (other.kp, other.kr):
+            raise ValueError("moments with different shifts cannot be subtracted")
+        return Moments(**{f: getattr(self, f) - getattr(other, f) for f in STATISTICS}, kp=self.kp, kr=self.kr)
 
     def reduce(self, fn: Callable[[np.ndarray], np.ndarray]) -> Moments:
         """Apply a summation (e.g. ``lambda a: a.sum(axis=-1)``) to every sum."""
-        return Moments(**{f: fn(getattr(self, f)) for f in STATISTICS})
+        return Moments(**{f: fn(getattr(self, f)) for f in STATISTICS}, kp=self.kp, kr=self.kr)
 
     # derived (population) statistics; NaN where n == 0
     def _div(self, a):
@@ -99,28 +127,48 @@ class Moments:
             return np.where(self.n > 0, a / np.maximum(self.n, 1), np.nan)
 
     @property
-    def mean_p(self):
+    def dev_p(self):
+        """Mean of ``p - kp``."""
         return self._div(self.sp)
 
     @property
-    def mean_r(self):
+    def dev_r(self):
+        """Mean of ``r - kr``."""
         return self._div(self.sr)
 
     @property
+    def mean_p(self):
+        return self.kp + self.dev_p
+
+    @property
+    def mean_r(self):
+        return self.kr + self.dev_r
+
+    @property
+    def mean_diff(self):
+        """mean(p - r), with the shifts subtracted first (exact when p and r are close to each other)."""
+        return (self.kp - self.kr) + (self.dev_p - self.dev_r)
+
+    @property
     def var_p(self):
-        return np.maximum(self._div(self.spp) - self.mean_p**2, 0.0)
+        return np.maximum(self._div(self.spp) - self.dev_p**2, 0.0)
 
     @property
     def var_r(self):
-        return np.maximum(self._div(self.srr) - self.mean_r**2, 0.0)
+        return np.maximum(self._div(self.srr) - self.dev_r**2, 0.0)
 
     @property
     def cov(self):
-        return self._div(self.spr) - self.mean_p * self.mean_r
+        return self._div(self.spr) - self.dev_p * self.dev_r
+
+    @property
+    def var_diff(self):
+        """Population variance of p - r."""
+        return np.maximum(self.var_p + self.var_r - 2 * self.cov, 0.0)
 
     @property
     def msd(self):
-        return np.maximum(self._div(self.spp - 2 * self.spr + self.srr), 0.0)
+        return self.var_diff + self.mean_diff**2
 
 
 _FUSED_MIN_SIZE = 1_000_000  # elements; below this numpy is faster than compiling
@@ -150,15 +198,16 @@ def _fused_kernel():
     try:
         import torch
 
-        def sums(p, r, v, dim: int):
+        def sums(p, r, v, kp, kr, dim: int):
             # few vector ops per element: one finiteness test on p - r (NaN or inf in either fails it),
-            # masks as 0/1 floats, and the 'valid' sums as products with those masks
+            # masks as 0/1 floats, and the 'valid' sums as products with those masks; values shifted
+            # by (kp, kr) as in Moments.from_pairs
             p = p.to(torch.float64)
             r = r.to(torch.float64)
             inf = float("inf")
             m = (p - r).abs() < inf
             z = torch.zeros((), dtype=p.dtype, device=p.device)
-            p0, r0 = torch.where(m, p, z), torch.where(m, r, z)
+            p0, r0 = torch.where(m, p - kp, z), torch.where(m, r - kr, z)
             mf, vf = m.to(p.dtype), v.to(p.dtype)
             base = {"m": mf, "p": p0, "r": r0}
             valid = {k: t * vf for k, t in base.items()}  # the first factor carries the valid mask
@@ -196,6 +245,7 @@ def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str =
     axis = axis % len(shape)
     use_fused = engine == "fused" or (engine == "auto" and int(np.prod(shape)) >= _FUSED_MIN_SIZE)
     fn = _fused_kernel() if use_fused else None
+    shift = (center(p), center(r))
     if fn is not None:
         import torch
 
@@ -206,17 +256,24 @@ def split_moments(p: np.ndarray, r: np.ndarray, valid: np.ndarray, engine: str =
             return torch.from_numpy(np.ascontiguousarray(a))
 
         try:
-            out = fn(t(p, "f"), t(r, "f"), t(np.asarray(valid, bool), "b"), axis).numpy()
+            kp, kr = (torch.tensor(k, dtype=torch.float64) for k in shift)
+            out = fn(t(p, "f"), t(r, "f"), t(np.asarray(valid, bool), "b"), kp, kr, axis).numpy()
         except Exception as exc:  # pragma: no cover - compiler failure at first call
             logging.getLogger(__name__).warning("fused scoring kernel failed (%s); using numpy", exc)
             _fused_state["fn"] = None
         else:
             k = len(STATISTICS)
             return SplitSums(
-                Moments.from_stack(out[:k]), Moments.from_stack(out[k : 2 * k]), out[2 * k].round().astype(np.int64)
+                Moments.from_stack(out[:k], shift=shift),
+                Moments.from_stack(out[k : 2 * k], shift=shift),
+                out[2 * k].round().astype(np.int64),
             )
     n_product = np.isfinite(np.broadcast_to(p, shape)).sum(axis=axis)
-    return SplitSums(Moments.from_pairs(p, r, axis=axis), Moments.from_pairs(p, r, valid, axis=axis), n_product)
+    return SplitSums(
+        Moments.from_pairs(p, r, axis=axis, shift=shift),
+        Moments.from_pairs(p, r, valid, axis=axis, shift=shift),
+        n_product,
+    )
 
 
 def _ppf(dist, q: float, df) -> np.ndarray:
@@ -290,11 +347,11 @@ class Bias(Metric):
     ci_method, tolerance, tables = "Student t, n - 1 dof", 0.005, ("paper", "median")
 
     def value(self, m):
-        return m.mean_p - m.mean_r
+        return m.mean_diff
 
     def ci(self, m, alpha=0.05):
         n = _n(m)
-        var_d = np.maximum(m.var_p + m.var_r - 2 * m.cov, 0.0)
+        var_d = m.var_diff
         with np.errstate(invalid="ignore", divide="ignore"):
             sd = np.sqrt(n / (n - 1) * var_d)
             delta = sd / np.sqrt(n) * _ppf(stats.t, 1 - alpha / 2, n - 1)
@@ -310,11 +367,12 @@ class PearsonR(Metric):
 
     def value(self, m):
         """NaN where either series is constant (as pytesmo/scipy): a variance below the rounding level of
-        the sums it comes from (64 eps x mean^2) counts as zero, so a constant series never scores +-1."""
+        the shifted sums it comes from (64 eps x mean(x - shift)^2) counts as zero, so a constant series
+        never scores +-1."""
         with np.errstate(invalid="ignore", divide="ignore"):
             r = m.cov / np.sqrt(m.var_p * m.var_r)
         eps = 64 * np.finfo(np.float64).eps
-        flat = (m.var_p <= eps * m.mean_p**2) | (m.var_r <= eps * m.mean_r**2)
+        flat = (m.var_p <= eps * m.dev_p**2) | (m.var_r <= eps * m.dev_r**2)
         return np.where(flat, np.nan, np.clip(r, -1.0, 1.0))
 
     def ci(self, m, alpha=0.05):
@@ -348,7 +406,7 @@ class UbRmse(Metric):
     ci_method, tolerance = "chi-square, n - 1 dof", 0.003
 
     def value(self, m):
-        return np.sqrt(np.maximum(m.var_p + m.var_r - 2 * m.cov, 0.0))
+        return np.sqrt(m.var_diff)
 
     def ci(self, m, alpha=0.05):
         n = _n(m)

@@ -11,7 +11,10 @@ Results convention (written by :func:`save_results`, read by :func:`open_results
   ``hidden_smap`` (the simulated-gaps experiment).
 * ``group``: ``pooled`` (all matched samples: the paper's table), ``station_median``,
   ``network:NAME``, ``station:NETWORK/STATION/SENSOR``.
-* ``split``: ``all``, ``smap_valid`` (days SMAP was usable in that cell), ``smap_gap`` (the others).
+* ``split``: ``all``, ``smap_valid`` (days SMAP was usable in that cell), ``smap_gap`` (the others);
+  gridded references may add gap-age bins ``gap_age:1``, ``gap_age:2-3``, ``gap_age:4-7``,
+  ``gap_age:8-30``, ``gap_age:31-60``, ``gap_age:>60`` (days to the nearest usable SMAP value of the
+  same cell, before or after; :func:`stsg_bench.case.gap_age`).
 
 Each product is scored on its own matched samples (n is reported); the gap-aware split is what makes
 gap-filling methods comparable.
@@ -28,7 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__
-from ..case import valid_smap
+from ..case import gap_age, valid_smap
 from ..errors import InputError, StsgError
 from .match import OK, StationTable, at_station_cells
 from .metrics import (
@@ -37,6 +40,7 @@ from .metrics import (
     Moments,
     anomalies,
     bootstrap_ci,
+    center,
     get_metrics,
     score_moments,
     split_moments,
@@ -44,6 +48,16 @@ from .metrics import (
 
 log = logging.getLogger(__name__)
 SPLITS = ("all", "smap_valid", "smap_gap")
+#: gap-age bins (days to the nearest usable SMAP value, inclusive; None: no upper bound)
+GAP_AGE_BINS: dict[str, tuple[int, int | None]] = {
+    "gap_age:1": (1, 1),
+    "gap_age:2-3": (2, 3),
+    "gap_age:4-7": (4, 7),
+    "gap_age:8-30": (8, 30),
+    "gap_age:31-60": (31, 60),
+    "gap_age:>60": (61, None),
+}
+GAP_AGE_SPLITS = tuple(GAP_AGE_BINS)
 RESULTS_VERSION = 1
 
 
@@ -75,9 +89,18 @@ def _check_product(name: str, da: xr.DataArray, case: xr.Dataset) -> xr.DataArra
     return da
 
 
-def _split_masks(valid: np.ndarray, splits) -> dict[str, np.ndarray]:
-    table = {"all": np.ones_like(valid, dtype=bool), "smap_valid": valid, "smap_gap": ~valid}
-    return {s: table[s] for s in splits}
+def _split_masks(valid: np.ndarray, splits, age: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Boolean masks of the named splits; gap-age bins need ``age`` (days to the nearest valid day)."""
+    out = {}
+    for s in splits:
+        if s in GAP_AGE_BINS:
+            if age is None:
+                raise StsgError(f"split '{s}' needs the gap age of every pixel")
+            lo, hi = GAP_AGE_BINS[s]
+            out[s] = (age >= lo) & (age <= (hi if hi is not None else np.iinfo(np.int64).max))
+        else:
+            out[s] = {"all": np.ones_like(valid, dtype=bool), "smap_valid": valid, "smap_gap": ~valid}[s]
+    return out
 
 
 def _maybe_anom(x: np.ndarray, cfg: ScoreConfig, times: pd.DatetimeIndex) -> np.ndarray:
@@ -211,7 +234,8 @@ def score_insitu(
         st[(st == OK) & (sums.all.n < cfg.min_obs)] = "too_few_obs"
         status[mis] = st
         by_split = {"all": sums.all, "smap_valid": sums.valid, "smap_gap": sums.gap}
-        mom = Moments(**{f: np.stack([getattr(by_split[s], f) for s in cfg.splits], axis=1) for f in STATISTICS})
+        stacked = {f: np.stack([getattr(by_split[s], f) for s in cfg.splits], axis=1) for f in STATISTICS}
+        mom = Moments(**stacked, kp=sums.all.kp, kr=sums.all.kr)
         _fill_groups(bufs, mis, mom, onehot, metrics, cfg)
         for j, (mi, name) in enumerate(zip(mis, names)):
             series_p[name] = (tidx, prods[j].T)
@@ -244,15 +268,38 @@ def score_insitu(
 
 
 def _field_sums(
-    p: np.ndarray, r: np.ndarray, base: np.ndarray, valid: np.ndarray, land: np.ndarray, splits: tuple[str, ...]
+    p: np.ndarray,
+    r: np.ndarray,
+    base: np.ndarray,
+    age: np.ndarray,
+    land: np.ndarray,
+    splits: tuple[str, ...],
+    shift: tuple[float, float],
 ) -> np.ndarray:
-    """Per-day sums over (y, x) of the pairs on land where ``base``, per split: (..., split, 6)."""
+    """Per-day sums over (y, x) of the pairs on land where ``base``, per split: (..., split, 6).
+    ``age`` is the gap age (0 where SMAP is valid); sums are of values shifted by ``shift``."""
     lead = p.shape[:-2]
     p2, r2 = (np.asarray(a).reshape(lead + (-1,)) for a in (p, r))
     b2 = np.asarray(base, dtype=bool).reshape(lead + (-1,)) & np.asarray(land, dtype=bool).reshape(-1)
-    v2 = np.asarray(valid, dtype=bool).reshape(lead + (-1,))
-    out = [Moments.from_pairs(p2, r2, b2 & smask, axis=-1).stack() for smask in _split_masks(v2, splits).values()]
+    a2 = np.asarray(age).reshape(lead + (-1,))
+    masks = _split_masks(a2 == 0, splits, a2).values()
+    out = [Moments.from_pairs(p2, r2, b2 & smask, axis=-1, shift=shift).stack() for smask in masks]
     return np.stack(out, axis=-2)
+
+
+def _sample_center(da: xr.DataArray, days: int = 8) -> float:
+    """:func:`center` of a few evenly spaced days of ``da`` (the shift of its sums)."""
+    idx = np.unique(np.linspace(0, da.sizes["time"] - 1, min(days, da.sizes["time"])).astype(int))
+    return center(np.asarray(da.isel(time=idx).values))
+
+
+def _age_field(case: xr.Dataset, splits: tuple[str, ...]) -> xr.DataArray:
+    """The gap age of every pixel (int16, 0 where SMAP is valid); computed in memory only when a gap-age
+    split asks for it, else just 0 (valid) / 1 (not), lazily for dask-backed cases."""
+    valid = valid_smap(case)
+    if not any(s in GAP_AGE_BINS for s in splits):
+        return xr.where(valid, 0, 1).astype(np.int16)
+    return xr.DataArray(gap_age(valid.values), dims=valid.dims, coords=valid.coords)
 
 
 def score_fields(
@@ -267,27 +314,30 @@ def score_fields(
     """Score products against a gridded reference over land pixels (pooled over pixels and days).
 
     Sums are taken per day with ``xr.apply_ufunc(..., dask="parallelized")``, so dask-backed products
-    and references are scored chunk by chunk in bounded memory."""
+    and references are scored chunk by chunk in bounded memory (gap-age splits hold one int16 age
+    field of the case in memory)."""
     cfg = cfg or ScoreConfig()
     metrics = get_metrics(cfg.metrics)
-    splits = splits or cfg.splits
+    splits = tuple(splits or cfg.splits)
     methods = list(products)
     ds = _empty(methods, reference_name, ["pooled"], splits, metrics)
     land = case["land"].astype(bool)
-    valid_case = valid_smap(case)
+    age_case = _age_field(case, splits)
     for mi, name in enumerate(methods):
         da = _check_product(name, products[name], case)
         times = da.indexes["time"]
         base = xr.ones_like(da, dtype=bool) if mask is None else mask.sel(time=times)
-        inputs = [da, reference.sel(time=times), base, valid_case.sel(time=times)]
+        ref = reference.sel(time=times)
+        inputs = [da, ref, base, age_case.sel(time=times)]
         if any(a.chunks is not None for a in inputs):  # align the chunks over time, whole days per block
             tchunks = next(a.chunks[0] for a in inputs if a.chunks is not None)
             inputs = [a.chunk({"time": tchunks, "y": -1, "x": -1}) for a in inputs]
+        shift = (_sample_center(da), _sample_center(ref))
         day_sums = xr.apply_ufunc(
             _field_sums,
             *inputs,
             land,
-            kwargs={"splits": tuple(splits)},
+            kwargs={"splits": splits, "shift": shift},
             input_core_dims=[["y", "x"]] * 5,
             output_core_dims=[["split", "stat"]],
             dask="parallelized",
@@ -296,7 +346,7 @@ def score_fields(
         )
         totals = np.asarray(day_sums.sum("time").values)  # (split, statistic)
         for si in range(len(splits)):
-            mom = Moments.from_stack(totals[si])
+            mom = Moments.from_stack(totals[si], shift=shift)
             _fill(ds, mi, 0, si, score_moments(mom, metrics, cfg.alpha), mom.n)
     return ds
 
@@ -313,7 +363,7 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
         {
             "method": methods,
             "group": sorted(out["group"].values, key=_group_order),
-            "split": [s for s in SPLITS if s in out["split"].values],
+            "split": [s for s in SPLITS + GAP_AGE_SPLITS if s in out["split"].values],
         }
     )
     for r in results:

@@ -206,7 +206,7 @@ def summary_table(results: xr.Dataset) -> str:
 
 def run_demo(
     out: str | Path = "demo_out",
-    preset: str = "small",
+    preset: str = "realistic",
     seed: int = 0,
     methods: list[str] | None = None,
     progress: bool = False,

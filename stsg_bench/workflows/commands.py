@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import pandas as pd
 import xarray as xr
 
 from ..cards import load_card, validation_from_case
@@ -82,9 +83,7 @@ def _fuse(
         if not cls.supports_checkpoint:
             raise ConfigError(f"--checkpoint: method '{method}' has no checkpoints")
         overrides["checkpoint"] = str(checkpoint)
-    dtrain, dtest = default_periods(case)
-    train = tuple(train_period) if train_period else dtrain
-    test = tuple(period) if period else (str(case.indexes["time"][0].date()), str(case.indexes["time"][-1].date()))
+    train, test = _fuse_periods(case, train_period, period)
     provenance = {"case": str(case_path), "train_period": "/".join(train)}
     if chunk:
         m = get_method(method, **overrides)
@@ -95,6 +94,30 @@ def _fuse(
         return
     prod, info = fit_predict(method, case, train, test, overrides, progress=True)
     save_product(prod, Path(out), {**provenance, **info})
+
+
+def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Training and prediction periods of ``fuse``: by default the test period (the days after the training
+    period), so in-sample days never mix into a product unless asked for (``period='all'``)."""
+    times = case.indexes["time"]
+    whole = (str(times[0].date()), str(times[-1].date()))
+    if train_period:
+        train = tuple(train_period)
+        if not ((times >= pd.Timestamp(train[0])) & (times <= pd.Timestamp(train[1]))).any():
+            raise ConfigError(f"the training period {train[0]}..{train[1]} selects no day of the case")
+    else:  # the case's training period (train_end attribute, else the first half)
+        end = pd.Timestamp(case.attrs.get("train_end", times[len(times) // 2 - 1]))
+        train = (whole[0], str(end.date()))
+    if period == "all":
+        return train, whole
+    if period:
+        return train, tuple(period)
+    after = times[times > pd.Timestamp(train[1])]
+    if len(after) == 0:
+        raise ConfigError(
+            f"no days after the training period ending {train[1]} to predict: give --period START END or --period all"
+        )
+    return train, (str(after[0].date()), whole[1])
 
 
 def import_command(

@@ -50,13 +50,17 @@ def test_demo_outputs(demo):
     assert len({int(n.sel({"method": m, "split": "all"})) for m in filled}) == 1
     assert len({int(v) for v in n.sel(split="smap_valid").values}) == 1
     assert int(n.sel({"method": "smap_only", "split": "all"})) < int(n.sel({"method": filled[0], "split": "all"}))
-    for name in ("paper", "gap_aware", "truth", "simulated_gaps", "networks", "station_median"):
+    for name in ("paper", "gap_aware", "truth", "gap_age", "simulated_gaps", "networks", "station_median"):
         for ext in ("md", "tex", "csv", "html"):
             assert (demo / "report" / "tables" / f"{name}.{ext}").stat().st_size > 0
-    for fig in ("maps", "station_series", "taylor", "network_boxplots"):
+    for fig in ("maps", "station_series", "taylor", "network_boxplots", "gap_age"):
         assert (demo / "report" / "figures" / f"{fig}.png").stat().st_size > 1000
     html = (demo / "report" / "index.html").read_text()
-    assert "figures/maps.png" in html and "drcgan" in html
+    assert "figures/maps.png" in html and "figures/gap_age.png" in html and "drcgan" in html
+    # the gap-age bins partition the truth gap split
+    truth = res["n"].sel(reference="truth", group="pooled").sel({"method": "drcgan"})
+    bins = [s for s in res["split"].values if str(s).startswith("gap_age:")]
+    assert len(bins) == 6 and int(truth.sel(split=bins).sum()) == int(truth.sel(split="smap_gap"))
     tex = (demo / "report" / "tables" / "paper.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex
     prod = xr.open_dataset(demo / "products" / "drcgan.nc")

@@ -72,7 +72,8 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 3) ->
 
 
 def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
-    """Taylor diagram of the pooled in-situ matches (normalised standard deviation vs correlation)."""
+    """Taylor diagram of the pooled in-situ matches (normalised standard deviation vs correlation), with
+    arcs of equal normalised centred RMS difference around the reference point."""
     if "product_series" not in res:
         return None
     ref = res["insitu_series"].values
@@ -82,6 +83,7 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
     ax.set_thetamin(0)
     ax.set_thetamax(90)
     ax.plot([0], [1.0], "k*", ms=12, label="in situ")
+    sds, counts = [1.0], []
     for m, name in enumerate(res["method"].values):
         p = res["product_series"].values[m]
         ok = np.isfinite(p) & np.isfinite(ref)
@@ -89,12 +91,22 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
             continue
         r = np.corrcoef(p[ok], ref[ok])[0, 1]
         sd = p[ok].std() / ref[ok].std()
-        ax.plot([np.arccos(np.clip(r, 0, 1))], [sd], "o", label=str(name))
+        sds.append(sd)
+        counts.append(int(ok.sum()))
+        ax.plot([np.arccos(np.clip(r, 0, 1))], [sd], "o", label=product_label(res, name))
+    rmax = max(1.5, 1.1 * max(sds))
+    ax.set_rmax(rmax)
+    # centred RMS difference (normalised): E'^2 = 1 + s^2 - 2 s R, circles around the reference point
+    theta, rho = np.meshgrid(np.linspace(0, np.pi / 2, 91), np.linspace(0, rmax, 80))
+    crms = np.sqrt(1.0 + rho**2 - 2.0 * rho * np.cos(theta))
+    arcs = ax.contour(theta, rho, crms, levels=[0.25, 0.5, 0.75, 1.0, 1.25], colors="0.6", linewidths=0.7)
+    ax.clabel(arcs, fontsize=6, fmt="%.2g")
     corr = np.array([0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
     ax.set_thetagrids(np.degrees(np.arccos(corr)), labels=[f"{c:g}" for c in corr])
     ax.text(np.radians(52), ax.get_rmax() * 1.12, "correlation", rotation=-38, ha="center", fontsize=8)
     ax.set_ylabel("normalised standard deviation", labelpad=22)
-    ax.set_title("Taylor diagram (pooled in-situ)", fontsize=10)
+    n = f", n {min(counts):,}–{max(counts):,} station-days" if counts else ""
+    ax.set_title(f"Taylor diagram (pooled in-situ{n}); grey arcs: normalised centred RMS", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)
 

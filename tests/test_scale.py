@@ -177,8 +177,9 @@ def two_year_chunks(tmp_path_factory):
     )
 
 
-def _fuse(case, out, preexec=None, env=None):
-    cmd = CLI + [
+def _fuse_cmd(case, out) -> list[str]:
+    """Per-year lin_cdf_match products of every day (2017 in-sample included), trained on 2017."""
+    return CLI + [
         "fuse",
         "--method",
         "lin_cdf_match",
@@ -193,6 +194,10 @@ def _fuse(case, out, preexec=None, env=None):
         "--period",
         "all",
     ]
+
+
+def _fuse(case, out, preexec=None, env=None):
+    cmd = _fuse_cmd(case, out)
     return subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec, env={**os.environ, **(env or {})})
 
 
@@ -228,21 +233,7 @@ def test_read_only_output_folder(two_year_chunks, tmp_path):
     out = tmp_path / "ro"
     out.mkdir()
     out.chmod(0o555)
-    cmd = CLI + [
-        "fuse",
-        "--method",
-        "lin_cdf_match",
-        "--case",
-        str(two_year_chunks),
-        "--out",
-        str(out),
-        "--chunk-by-year",
-        "--train-period",
-        "2017-01-01",
-        "2017-12-31",
-        "--period",
-        "all",
-    ]
+    cmd = _fuse_cmd(two_year_chunks, out)
     if os.geteuid() == 0:  # root ignores permissions: drop the capabilities that let it (a real refusal)
         import shutil
 

@@ -216,7 +216,13 @@ def _demo(args) -> int:
     from .workflows.chain import run_demo
 
     summary = run_demo(
-        out=args.out, preset=args.preset, seed=args.seed, methods=args.methods, progress=True, overwrite=args.overwrite
+        out=args.out,
+        preset=args.preset,
+        seed=args.seed,
+        methods=args.methods,
+        progress=True,
+        overwrite=args.overwrite,
+        seeds=args.seeds,
     )
     print(summary)
     return 0
@@ -226,7 +232,9 @@ def _demo(args) -> int:
 def _run(args) -> int:
     from .workflows.chain import run_config
 
-    summary = run_config(args.config, out=args.out, data_root=args.data_root, progress=True, overwrite=args.overwrite)
+    summary = run_config(
+        args.config, out=args.out, data_root=args.data_root, progress=True, overwrite=args.overwrite, seeds=args.seeds
+    )
     print(summary)
     return 0
 
@@ -428,13 +436,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="realistic", help="twin preset (default: realistic; 'small': white errors)")
     s.add_argument("--seed", type=_count(0), default=0)
     s.add_argument("--methods", nargs="+", default=None, help="subset of methods (default: all)")
+    s.add_argument("--seeds", type=_count(1), default=None, help=SEEDS_HELP)
 
     s = sub.add_parser("run", help="the full chain on a case described by a run config / dataset card")
     _overwrite_option(s)
     s.add_argument("config", type=Path)
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--data-root", type=Path, default=None)
+    s.add_argument("--seeds", type=_count(1), default=None, help=SEEDS_HELP)
     return p
+
+
+SEEDS_HELP = "train N models of each method that has seeds (DrcGAN): product = mean, sm_spread = sd"
 
 
 def _overwrite_option(s: argparse.ArgumentParser) -> None:

@@ -20,11 +20,13 @@ does nothing until :func:`configure` was called, so library users keep torch's d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -172,9 +174,33 @@ def configure(threads: int | str | None = None, sample_seconds: float = 0.2) -> 
     return policy
 
 
+_pinned = 0  # depth of active pinned() blocks: refresh() leaves the thread count alone inside them
+
+
 def refresh() -> int | None:
-    """Re-check the load and adjust torch's threads (no-op unless :func:`configure` was called)."""
+    """Re-check the load and adjust torch's threads (no-op unless :func:`configure` was called, and
+    inside :func:`pinned`)."""
+    if _pinned:
+        return current()
     return _policy.refresh() if _policy is not None else None
+
+
+@contextlib.contextmanager
+def pinned(n: int) -> Iterator[None]:
+    """Run a block with torch fixed to ``n`` intra-op threads whatever the load (for bitwise-repeatable
+    CPU results: torch's CPU kernels split reductions by thread, so results are repeatable per thread
+    count only); the previous setting comes back afterwards."""
+    global _pinned
+    import torch
+
+    before = torch.get_num_threads()
+    _pinned += 1
+    try:
+        torch.set_num_threads(n)
+        yield
+    finally:
+        _pinned -= 1
+        torch.set_num_threads(before)
 
 
 def current() -> int:

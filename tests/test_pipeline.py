@@ -26,6 +26,8 @@ def demo(tmp_path_factory):
                 "lin_cdf_match",
                 "starfm",
                 "drcgan",
+                "--seeds",
+                "2",
             ]
         )
         == 0
@@ -65,7 +67,28 @@ def test_demo_outputs(demo):
     assert "\\toprule" in tex and "\\bottomrule" in tex
     prod = xr.open_dataset(demo / "products" / "drcgan.nc")
     assert prod["sm"].attrs["units"] == "m3 m-3" and prod.attrs["Conventions"] == "CF-1.8"
-    assert json.loads(res.attrs["methods"])["drcgan"]["steps"] == 300
+    info = json.loads(res.attrs["methods"])["drcgan"]
+    assert info["steps"] == 300 and info["seeds"] == 2 and 0 < info["selected_step"] <= 300
+
+
+def test_demo_seeds_paper_mode_and_training_curves(demo):
+    """--seeds 2: members scored and summarised (mean ± sd), the ensemble spread written as a CF
+    ancillary variable; the seamless paper-mode product checked against SMAP; curves plotted."""
+    res = xr.open_dataset(demo / "results.nc")
+    assert {"drcgan:paper", "drcgan:seed0", "drcgan:seed1"} <= set(res["method"].values)
+    prod = xr.open_dataset(demo / "products" / "drcgan.nc")
+    assert prod["sm"].attrs["ancillary_variables"] == "sm_spread"
+    assert float(prod["sm_spread"].max()) > 0
+    assert xr.open_dataset(demo / "products" / "drcgan.paper.nc")["sm"].attrs["product_mode"] == "paper"
+    seeds = (demo / "report" / "tables" / "seeds.md").read_text()
+    assert "| drcgan | 2 |" in seeds and "±" in seeds
+    paper = (demo / "report" / "tables" / "paper_mode.csv").read_text()
+    assert "drcgan:paper" in paper and "published" in paper and "within the paper's margin" in paper
+    main_table = (demo / "report" / "tables" / "paper.csv").read_text()
+    assert "drcgan:seed0" not in main_table and "drcgan:paper" in main_table
+    assert (demo / "report" / "figures" / "training.png").stat().st_size > 1000
+    curves = json.loads(res.attrs["training_curves"])["drcgan"]
+    assert len(curves) == 2 and all(c[-1]["step"] == 300 for c in curves)
 
 
 def test_report_command_rerenders(demo, tmp_path):

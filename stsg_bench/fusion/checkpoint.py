@@ -13,7 +13,9 @@ from ..errors import InputError
 from ..files import atomic_path
 
 FORMAT = "stsg-bench-drcgan"
-VERSION = 1
+#: 2: a 3-channel D_S, the selected generator and the validation curve (version 1 files still predict)
+VERSION = 2
+READS = (1, 2)
 
 
 def save_checkpoint(trainer, path: str | Path, meta: dict | None = None) -> Path:
@@ -34,9 +36,11 @@ def load_checkpoint(path: str | Path) -> dict:
         raise InputError(path, f"not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputError(path, "not an stsg-bench DrcGAN checkpoint", "format")
-    if int(state.get("version", -1)) != VERSION:
+    if int(state.get("version", -1)) not in READS:
         raise InputError(
-            path, f"checkpoint version {state.get('version')} (this stsg-bench reads {VERSION})", "version"
+            path,
+            f"checkpoint version {state.get('version')} (this stsg-bench reads {', '.join(map(str, READS))})",
+            "version",
         )
     for key in ("nets", "config", "norm", "in_ch", "step"):
         if key not in state:

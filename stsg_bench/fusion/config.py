@@ -38,18 +38,33 @@ class DrcGanConfig:
     min_land_fraction: float = 0.2
     sim_gap_fraction: float = 0.3  # share of usable SMAP hidden from the references of the 'thinned' view
     seed: int = 0
+    lr_decay_start: float = 0.5  # share of the steps at constant lr; then linear decay to 0 (CycleGAN)
+    ema_decay: float = 0.0  # exponential moving average of G's weights (0: off; e.g. 0.99)
+    # model selection (validation carved from the training period)
+    val_fraction: float = 0.15  # share of training days held out, in runs of val_run_days (0: no validation)
+    val_run_days: int = 7
+    val_max_days: int = 24  # validation days scored per evaluation (evenly spread over the held-out ones)
+    val_every: int = 25  # steps between evaluations (and at the last step)
+    patience: int = 0  # stop after this many evaluations without improvement (0: never stop early)
+    deterministic: bool = False  # pin torch to one thread while training/predicting: bitwise repeatable
     # speed (CUDA only; ignored on CPU)
     bf16: bool = True
     channels_last: bool = True
     compile: bool = False
     # inference
     infer_batch: int = 8
+    tiled: bool = True  # predict in grid-anchored tiles (extent-independent); false: whole fields at once
+    infer_tile: int = 0  # tile size (0: crop); tiles overlap by half and are anchored to the EASE2 grid
     infer_chunk_days: int = 92  # streaming chunk; memory ~ (chunk + 2 * max_ref_age) days of inputs
     device_inputs: str = "auto"  # build inference inputs on the model's device: auto (on CUDA) | always | never
 
     def __post_init__(self):
         if self.crop % 4:
             raise ValueError(f"crop must be a multiple of 4, got {self.crop}")
+        if self.infer_tile % 4:
+            raise ValueError(f"infer_tile must be 0 or a multiple of 4, got {self.infer_tile}")
+        if self.ema_decay >= 1:
+            raise ValueError(f"ema_decay must be below 1, got {self.ema_decay}")
         if self.norm not in ("instance", "batch", "none"):
             raise ValueError(f"norm must be instance, batch or none, got {self.norm!r}")
         if self.device_inputs not in ("auto", "always", "never"):
@@ -68,14 +83,32 @@ class DrcGanConfig:
                 "infer_batch": 1,
                 "infer_chunk_days": 1,
                 "seed": 0,
+                "val_run_days": 1,
+                "val_max_days": 1,
+                "val_every": 1,
+                "patience": 0,
+                "infer_tile": 0,
                 "lambda_rec": 0,
                 "lambda_cyc": 0,
                 "lambda_adv": 0,
                 "lambda_rev": 0,
             },
             positive=("lr", "max_sm"),
-            fractions=("min_land_fraction", "sim_gap_fraction", "beta1", "beta2"),
+            fractions=(
+                "min_land_fraction",
+                "sim_gap_fraction",
+                "beta1",
+                "beta2",
+                "lr_decay_start",
+                "ema_decay",
+                "val_fraction",
+            ),
         )
+
+    @property
+    def tile(self) -> int:
+        """Inference tile size (a multiple of 4, like every input of the generator)."""
+        return self.infer_tile or self.crop
 
 
 PRESETS = {

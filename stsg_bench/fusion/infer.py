@@ -1,6 +1,10 @@
-"""DrcGAN inference: whole fields (padded to a multiple of 4), batches of days, streamed over any period
-in chunks of ``infer_chunk_days`` with ``max_ref_age`` days of context on each side (exact, because
-references older than that are ignored by construction), so memory does not grow with the period."""
+"""DrcGAN inference: batches of days, each field predicted in grid-anchored tiles (:mod:`.tiling`, so a
+cell's value does not depend on the extent of the domain), streamed over any period in chunks of
+``infer_chunk_days`` with ``max_ref_age`` days of context on each side (exact, because references older
+than that are ignored by construction), so memory does not grow with the period.
+
+The generator used is the *selected* one when the checkpoint holds a model selection (the weights with
+the best validation score, see :mod:`.train`), else the last weights."""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from ..case import select_period
 from ..errors import MethodError
 from .config import DrcGanConfig
 from .device_inputs import DeviceInputBuilder
-from .inputs import InputBuilder, Normalizer
+from .inputs import InputBuilder, Normalizer, grid_origin, ocean_fill, pad4
 from .networks import ResnetGenerator
+from .tiling import tiled_apply
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,9 @@ class FusionModel:
             raise MethodError("drcgan: device 'cuda' requested but no CUDA GPU is available")
         cfg = DrcGanConfig(**state["config"])
         G = ResnetGenerator(int(state["in_ch"]), 1, cfg.ngf, cfg.n_blocks, cfg.norm)
-        G.load_state_dict({k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")})
+        selected = state.get("selected") or {}
+        weights = selected.get("G") or {k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")}
+        G.load_state_dict(weights)
         dev = torch.device(device)
         G = G.to(dev).eval()
         if dev.type == "cuda" and cfg.channels_last:
@@ -50,19 +57,38 @@ class FusionModel:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    @torch.no_grad()
-    def predict_tensor(self, x: torch.Tensor, noah: torch.Tensor) -> torch.Tensor:
-        """x (B, C, H, W) channels, noah (B, H, W) physical, on the model's device -> SMAP_hat (B, H, W)."""
+    def _generator(self, x: torch.Tensor) -> torch.Tensor:
         if self.device.type == "cuda" and self.cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            r = self.G(x).float()[:, 0]
+            return self.G(x)
+
+    @torch.no_grad()
+    def predict_tensor(self, x: torch.Tensor, noah: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """x (B, C, H, W) channels, noah (B, H, W) physical, on the model's device, of a field whose first
+        cell is at grid ``origin`` (row, col) -> SMAP_hat (B, H, W)."""
+        if self.cfg.tiled:
+            r = tiled_apply(self._generator, x, ocean_fill(x), origin, self.cfg.tile, self.cfg.infer_batch * 4)
+        else:  # the whole field at once (padded to a multiple of 4): a cell's value depends on the extent
+            H, W = x.shape[-2:]
+            padded = torch.nn.functional.pad(x, (0, pad4(W) - W, 0, pad4(H) - H))
+            r = self._generator(padded)[:, 0, :H, :W].float()
         return (noah + r * self.norm.smap_std).clamp(0.0, self.cfg.max_sm)
 
-    def predict_batch(self, x: np.ndarray, noah: np.ndarray) -> np.ndarray:
+    def predict_batch(self, x: np.ndarray, noah: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         """x (B, C, H, W) channels, noah (B, H, W) physical -> SMAP_hat (B, H, W)."""
         xt, nt = torch.from_numpy(x).to(self.device), torch.from_numpy(noah).to(self.device)
-        return self.predict_tensor(xt, nt).cpu().numpy()
+        return self.predict_tensor(xt, nt, origin).cpu().numpy()
+
+    def predict_days(self, builder: InputBuilder, days: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+        """SMAP_hat (D, Y, X) for time indices ``days`` of a host input builder."""
+        Y, X = builder.shape
+        out = np.empty((len(days), Y, X), dtype=np.float32)
+        for b0 in range(0, len(days), self.cfg.infer_batch):
+            t = days[b0 : b0 + self.cfg.infer_batch]
+            x = np.ascontiguousarray(builder.channels(t)[:, :, :Y, :X])
+            out[b0 : b0 + len(t)] = self.predict_batch(x, builder.noah[t, :Y, :X], origin)
+        return out
 
     def builds_inputs_on_device(self) -> bool:
         """Whether inference inputs are built on the model's device (``device_inputs``)."""
@@ -71,11 +97,18 @@ class FusionModel:
 
 
 def predict_case(model: FusionModel, case: xr.Dataset, period=None, progress: bool = False) -> np.ndarray:
-    """SMAP_hat for every day of ``period`` (raw generator output, before SMAP pass-through)."""
+    """SMAP_hat for every day of ``period`` (raw generator output, before SMAP pass-through); on one
+    pinned thread when the config is ``deterministic``."""
+    with threads.pinned(1) if model.cfg.deterministic else contextlib.nullcontext():
+        return _predict_case(model, case, period, progress)
+
+
+def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) -> np.ndarray:
     cfg = model.cfg
     out_times = select_period(case, period).indexes["time"]
     index = case.indexes["time"].get_indexer(out_times)
     Y, X = case.sizes["y"], case.sizes["x"]
+    origin = grid_origin(case)
     result = np.empty((len(index), Y, X), dtype=np.float32)
     ctx, step = cfg.max_ref_age, max(cfg.infer_chunk_days, 1)
     chunks = range(0, len(index), step)
@@ -94,12 +127,9 @@ def predict_case(model: FusionModel, case: xr.Dataset, period=None, progress: bo
             dev = DeviceInputBuilder(sub, model.norm, cfg.two_sided, cfg.max_ref_age, model.device)
             for b0 in range(0, len(local), cfg.infer_batch):
                 t = torch.as_tensor(local[b0 : b0 + cfg.infer_batch], device=model.device)
-                pred_t = model.predict_tensor(dev.channels(t), dev.noah[t])
-                result[k0 + b0 : k0 + b0 + len(t)] = pred_t[:, :Y, :X].cpu().numpy()
+                pred_t = model.predict_tensor(dev.channels(t)[:, :, :Y, :X], dev.noah[t, :Y, :X], origin)
+                result[k0 + b0 : k0 + b0 + len(t)] = pred_t.cpu().numpy()
             continue
         builder = InputBuilder(sub, model.norm, cfg.two_sided, max_age=cfg.max_ref_age)
-        for b0 in range(0, len(local), cfg.infer_batch):
-            t = local[b0 : b0 + cfg.infer_batch]
-            pred = model.predict_batch(builder.channels(t), builder.noah[t])
-            result[k0 + b0 : k0 + b0 + len(t)] = pred[:, :Y, :X]
+        result[k0:k1] = model.predict_days(builder, local, origin)
     return result

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 import xarray as xr
 
 from ..case import valid_smap
@@ -46,6 +47,23 @@ class Normalizer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def ocean_fill(x: torch.Tensor) -> torch.Tensor:
+    """(B, C) channel values of cells outside the field for a channel stack ``x`` (B, C, H, W): ocean
+    (0), no reference (age 1, validity 0), and the day's own sin/cos of day of year."""
+    B, C = x.shape[:2]
+    fill = torch.zeros(B, C, dtype=x.dtype, device=x.device)
+    fill[:, 3 : C - 3 : 4] = 1.0  # the age channel of each reference
+    fill[:, -2:] = x[:, -2:, 0, 0]
+    return fill
+
+
+def grid_origin(case: xr.Dataset) -> tuple[int, int]:
+    """Absolute EASE2 (row, col) of the case's first cell (0, 0 for a case without grid indices)."""
+    if "row" in case.coords and "col" in case.coords:
+        return int(case["row"].values[0]), int(case["col"].values[0])
+    return 0, 0
 
 
 def pad4(n: int) -> int:

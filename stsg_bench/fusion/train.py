@@ -1,23 +1,49 @@
-"""DrcGAN training.
+"""DrcGAN training: losses, a validation split carved from the training period, model selection.
 
-Per step, a batch of random land crops on random training days, drawn half from the case as it is and
-half from a *thinned* view whose references were computed after hiding ``sim_gap_fraction`` of the
+**Batches.** Per step, random land crops on random *training* days, drawn half from the case as it is
+and half from a *thinned* view whose references were computed after hiding ``sim_gap_fraction`` of the
 usable SMAP in swath- and block-shaped masks (so the model is supervised with the older references it
-meets inside real gaps). Losses (G and F updated together, then both discriminators)::
+meets inside real gaps). A day's inputs never hold that day's SMAP (references are strictly before or
+after it), so every supervised pixel is predicted as a gap would be.
+
+**Losses** (G and F updated together, then both discriminators)::
 
     SMAP_hat  = clamp(Noah(t) + G(x) * sd_smap)                  forward generator, residual on Noah
     Noah_back = clamp(SMAP_hat + F([SMAP_hat, static]) * sd_noah) backward generator
     L_G = l_rec * L1(SMAP_hat, SMAP(t) | usable) + l_cyc * L1(Noah_back, Noah(t) | land)
         + l_rev * L1(G(F(SMAP~)), SMAP(t) | usable)   (reverse cycle; SMAP~ = SMAP, gaps from SMAP_hat)
-        + l_adv * [LSGAN(D_S(SMAP_hat)) + LSGAN(D_N(F(SMAP~)))]
+        + l_adv * [LSGAN(D_S(fill)) + LSGAN(D_N(F(SMAP~)))]
 
-``D_S`` sees SMAP-domain fields masked to the target day's usable pixels (so real and fake share the
-gap pattern); ``D_N`` sees Noah-domain fields on land. Deterministic on CPU for a given seed.
+**Why D_S judges filled holes.** A discriminator shown SMAP_hat masked to the usable pixels (the first
+design) only ever judges pixels the L1 term already pins to SMAP, and the fields it compares differ
+everywhere, so its verdict says little about gap filling. Here each crop gets a simulated hole (a swath
+stripe or blocks, inside the day's usable pixels); the *fake* field is SMAP with the hole filled by
+SMAP_hat, the *real* field is SMAP itself, and D_S sees the field, the usable mask and the hole mask.
+Real and fake are identical outside the hole, so the only thing D_S can learn is what a filled hole
+looks like next to the observations around it: its gradient reaches G exactly at (simulated) gap
+pixels, pushing fills towards the texture and continuity of SMAP at their edges. Whether that helps
+the gap RMSE is measured, not assumed (the ``drcgan_l1`` and ``drcgan_nocycle`` ablations; README).
+Terms with a zero weight are not computed (``drcgan_l1`` trains G alone).
+
+**Protocol.** ``val_fraction`` of the training days, in runs of ``val_run_days``, are held out: never a
+training target. Their inputs come from a view with simulated gaps hidden as space-time blocks (runs of
+days), so validation pixels have the mix of reference ages real gaps have. Every ``val_every`` steps
+(and at the last) the generator (its EMA when ``ema_decay`` > 0) predicts up to ``val_max_days`` held-out
+days with the inference code itself (tiled), scored by RMSE against their usable SMAP; the weights with
+the lowest validation RMSE are kept and used for inference (``patience`` > 0 stops early). The learning
+rate is constant for ``lr_decay_start`` of the steps, then decays linearly towards 0 (as CycleGAN).
+
+**Determinism.** For a given seed, torch build and thread count a CPU run is bitwise repeatable. The
+thread policy (:mod:`stsg_bench.threads`) follows the machine's load, and torch's CPU kernels split
+reductions by thread, so two runs under different loads differ (up to 5e-3 in the weights after 20 steps);
+``deterministic = true`` pins one thread while training and predicting, which makes runs bitwise
+repeatable on any load (slower on a multi-core machine).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import time
 from dataclasses import asdict
@@ -31,29 +57,85 @@ from .. import threads
 from ..case import select_period, valid_smap
 from ..errors import MethodError
 from .config import DrcGanConfig
-from .inputs import InputBuilder, Normalizer
+from .infer import FusionModel
+from .inputs import InputBuilder, Normalizer, grid_origin
 from .networks import PatchDiscriminator, ResnetGenerator, lsgan_loss, masked_l1
 
 log = logging.getLogger(__name__)
 
 
+def hidden_day(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """One day's simulated gap: a tilted swath-like stripe or a few square blocks, hiding on average
+    ``fraction`` of the field (uniform share in [0, 2 * fraction], at most 0.95)."""
+    Y, X = shape
+    share = min(2.0 * fraction * rng.random(), 0.95)
+    if rng.random() < 0.5:
+        yy, xx = np.mgrid[0:Y, 0:X]
+        phase, slope = rng.integers(0, X), rng.uniform(-0.5, 0.5)
+        return ((xx + slope * yy - phase) % X) < share * X
+    hidden = np.zeros(shape, dtype=bool)
+    b = int(rng.integers(max(2, min(4, Y // 4)), max(3, min(17, Y // 2))))
+    for _ in range(int(round(share * Y * X / b**2))):
+        r, c = rng.integers(0, max(Y - b, 1)), rng.integers(0, max(X - b, 1))
+        hidden[r : r + b, c : c + b] = True
+    return hidden
+
+
 def thin_validity(valid: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Hide about ``fraction`` of ``valid``: each day loses either a tilted swath-like stripe or a few
-    square blocks, sized so that the expected hidden share is ``fraction``."""
-    T, Y, X = valid.shape
-    yy, xx = np.mgrid[0:Y, 0:X]
-    hidden = np.zeros_like(valid)
-    for t in range(T):
-        share = min(2.0 * fraction * rng.random(), 0.95)
-        if rng.random() < 0.5:
-            phase, slope = rng.integers(0, X), rng.uniform(-0.5, 0.5)
-            hidden[t] = ((xx + slope * yy - phase) % X) < share * X
-        else:
-            b = int(rng.integers(4, 17))
-            for _ in range(int(round(share * Y * X / b**2))):
-                r, c = rng.integers(0, max(Y - b, 1)), rng.integers(0, max(X - b, 1))
-                hidden[t, r : r + b, c : c + b] = True
+    """``valid`` with about ``fraction`` of each day hidden (:func:`hidden_day`)."""
+    hidden = np.stack([hidden_day(valid.shape[1:], fraction, rng) for _ in range(valid.shape[0])])
     return valid & ~hidden
+
+
+def hide_runs(valid: np.ndarray, fraction: float, rng: np.random.Generator, max_run: int = 20) -> np.ndarray:
+    """Space-time gaps: square blocks (4-16 cells) hidden over runs of 1..``max_run`` consecutive days,
+    until about ``fraction`` of the cell-days are hidden. Returns the hidden mask."""
+    T, Y, X = valid.shape
+    hidden = np.zeros_like(valid)
+    target = fraction * T * Y * X
+    while hidden.sum() < target:
+        b, d = int(rng.integers(4, 17)), int(rng.integers(1, max_run + 1))
+        t, r, c = rng.integers(0, T), rng.integers(0, max(Y - b, 1)), rng.integers(0, max(X - b, 1))
+        hidden[t : t + d, r : r + b, c : c + b] = True
+    return hidden
+
+
+def validation_days(n_days: int, fraction: float, run: int, rng: np.random.Generator) -> np.ndarray:
+    """Bool (n_days,): runs of ``run`` days, about ``fraction`` of the days, held out for validation (at
+    least one day when ``fraction`` > 0; at least two days are left to train on)."""
+    held = np.zeros(n_days, dtype=bool)
+    if fraction <= 0 or n_days < 3:
+        return held
+    want = min(max(1, int(round(fraction * n_days))), n_days - 2)
+    starts = rng.permutation(np.arange(0, n_days, run))
+    for s in starts:
+        if held.sum() >= want:
+            break
+        held[s : min(s + run, s + want - int(held.sum()), n_days)] = True
+    return held
+
+
+class Validation:
+    """Held-out days of the training period, their inputs (simulated gaps hidden) and their scorer."""
+
+    def __init__(self, train: xr.Dataset, norm: Normalizer, cfg: DrcGanConfig, held: np.ndarray):
+        valid = valid_smap(train).values
+        hidden = hide_runs(valid, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 2]))
+        self.builder = InputBuilder(train, norm, cfg.two_sided, valid=valid & ~hidden, max_age=cfg.max_ref_age)
+        days = np.flatnonzero(held)
+        if len(days) > cfg.val_max_days:
+            days = days[np.unique(np.linspace(0, len(days) - 1, cfg.val_max_days).round().astype(int))]
+        self.days = days
+        self.mask = valid[days] & train["land"].values[None]
+        self.target = train["smap"].values[days]
+        self.origin = grid_origin(train)
+        self.hidden_share = float(hidden[days][self.mask].mean()) if self.mask.any() else 0.0
+
+    def rmse(self, model: FusionModel) -> float:
+        """RMSE (m3 m-3) of the model's prediction against usable SMAP on the validation days."""
+        pred = model.predict_days(self.builder, self.days, self.origin)
+        err = (pred - self.target)[self.mask]
+        return float(np.sqrt(np.mean(err.astype(np.float64) ** 2))) if err.size else float("nan")
 
 
 class Nets(torch.nn.Module):
@@ -61,7 +143,7 @@ class Nets(torch.nn.Module):
         super().__init__()
         self.G = ResnetGenerator(in_ch, 1, cfg.ngf, cfg.n_blocks, cfg.norm)
         self.F = ResnetGenerator(4, 1, cfg.ngf, cfg.n_blocks, cfg.norm)
-        self.D_S = PatchDiscriminator(2, cfg.ndf, cfg.d_layers, cfg.norm)
+        self.D_S = PatchDiscriminator(3, cfg.ndf, cfg.d_layers, cfg.norm)  # field, usable mask, hole mask
         self.D_N = PatchDiscriminator(2, cfg.ndf, cfg.d_layers, cfg.norm)
 
 
@@ -70,8 +152,14 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+def plain(module: torch.nn.Module) -> torch.nn.Module:
+    """The module itself, or the one a DDP wrapper holds."""
+    return getattr(module, "module", module)
+
+
 class Trainer:
-    """Holds networks, optimisers, data views and RNG state; ``state_dict`` makes runs resumable."""
+    """Holds networks, optimisers, data views, validation and RNG state; ``state_dict`` makes runs
+    resumable and carries the selected generator and both curves."""
 
     def __init__(self, cfg: DrcGanConfig, case: xr.Dataset, train_period=None, device: str = "cpu"):
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -79,35 +167,50 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
+        if self.cuda and cfg.deterministic:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         train = select_period(case, train_period)
         if train.sizes["time"] < 2:
             raise MethodError("drcgan: the training period needs at least two days")
         seed_everything(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.norm = Normalizer.fit(train)
+        held = validation_days(
+            train.sizes["time"], cfg.val_fraction, cfg.val_run_days, np.random.default_rng([cfg.seed, 3])
+        )
+        self.target_days = np.flatnonzero(~held)
         self.views = [InputBuilder(train, self.norm, cfg.two_sided, max_age=cfg.max_ref_age)]
         if cfg.sim_gap_fraction > 0:
             thinned = thin_validity(
                 valid_smap(train).values, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1])
             )
             self.views.append(InputBuilder(train, self.norm, cfg.two_sided, valid=thinned, max_age=cfg.max_ref_age))
+        self.validation = Validation(train, self.norm, cfg, held) if held.any() else None
         v0 = self.views[0]
         self.in_ch = v0.n_channels
         self.nets = Nets(cfg, self.in_ch).to(self.device)
         if self.cuda and cfg.channels_last:
             self.nets = self.nets.to(memory_format=torch.channels_last)
+        self.use_f = cfg.lambda_cyc > 0 or cfg.lambda_rev > 0  # F only matters to G through the cycles
+        self.use_adv = cfg.lambda_adv > 0
         g_params = list(self.nets.G.parameters()) + list(self.nets.F.parameters())
         d_params = list(self.nets.D_S.parameters()) + list(self.nets.D_N.parameters())
         self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        self.ema = copy.deepcopy(plain(self.nets.G)).eval() if cfg.ema_decay > 0 else None
         self.step = 0
         self.history: list[dict] = []
+        self.curve: list[dict] = []  # one record per validation: step, lr, mean training L1, validation RMSE
+        self.selected: dict[str, Any] = {}  # step, val_rmse, G (the best weights); empty before validation
+        self.stopped_early = False
+        self._since_best = 0
         Yp, Xp = v0.padded
         self.crop = max(4, min(cfg.crop, Yp, Xp) // 4 * 4)
         self.train_info: dict[str, Any] = {
             "train_start": str(train["time"].values[0])[:10],
             "train_end": str(train["time"].values[-1])[:10],
-            "train_days": int(train.sizes["time"]),
+            "train_days": int(len(self.target_days)),
+            "val_days": int(held.sum()),
         }
         self._step_fn = self._train_step
         if self.cuda and cfg.compile:
@@ -117,12 +220,12 @@ class Trainer:
     def sample_batch(self) -> dict[str, torch.Tensor]:
         cfg, rng = self.cfg, self.rng
         B, h = cfg.batch_size, self.crop
-        xs, tg, tv, nz = [], [], [], []
+        xs, tg, tv, nz, holes = [], [], [], [], []
         for _ in range(B):
             view = self.views[rng.integers(0, len(self.views))]
             Yp, Xp = view.padded
             for _attempt in range(20):
-                t = int(rng.integers(0, view.n_times))
+                t = int(self.target_days[rng.integers(0, len(self.target_days))])
                 r, c = int(rng.integers(0, Yp - h + 1)), int(rng.integers(0, Xp - h + 1))
                 if (
                     view.land[r : r + h, c : c + h].mean() >= cfg.min_land_fraction
@@ -133,8 +236,15 @@ class Trainer:
             tg.append(view.target[t, r : r + h, c : c + h])
             tv.append(view.target_valid[t, r : r + h, c : c + h])
             nz.append(view.noah[t, r : r + h, c : c + h])
+            holes.append(hidden_day((h, h), max(cfg.sim_gap_fraction, 0.1), rng) & tv[-1])
         to = lambda a, dt=torch.float32: torch.from_numpy(np.stack(a)).to(self.device, dt)  # noqa: E731
-        batch = {"x": to(xs), "smap": to(tg)[:, None], "valid": to(tv, torch.bool)[:, None], "noah": to(nz)[:, None]}
+        batch = {
+            "x": to(xs),
+            "smap": to(tg)[:, None],
+            "valid": to(tv, torch.bool)[:, None],
+            "noah": to(nz)[:, None],
+            "hole": to(holes, torch.bool)[:, None],
+        }
         if self.cuda and cfg.channels_last:
             batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
         return batch
@@ -154,44 +264,61 @@ class Trainer:
         r = self.nets.F(torch.cat([s_n, static], 1)).float()
         return (smap + r * self.norm.noah_std).clamp(0.0, self.cfg.max_sm)
 
+    def lr_factor(self, step: int) -> float:
+        """Learning-rate multiplier of (0-based) ``step``: 1, then linear decay after ``lr_decay_start``."""
+        n = self.cfg.steps
+        k = int(self.cfg.lr_decay_start * n)
+        return 1.0 if step < k else max(0.0, 1.0 - (step - k) / (n - k + 1))
+
+    def _ds_input(self, field: torch.Tensor, valid: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        vf = valid.float()
+        s = (field - self.norm.smap_mean) / self.norm.smap_std * vf
+        return torch.cat([s, vf, hole.float()], 1)
+
     def _train_step(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         cfg, nets, norm = self.cfg, self.nets, self.norm
-        x, smap, valid, noah = b["x"], b["smap"], b["valid"], b["noah"]
+        x, smap, valid, noah, hole = b["x"], b["smap"], b["valid"], b["noah"], b["hole"]
         static = x[:, -3:]
         land = static[:, :1] > 0.5
-        vf = valid.float()
+        nn_ = lambda n: torch.where(land, (n - norm.noah_mean) / norm.noah_std, 0.0)  # noqa: E731
+        zero = torch.zeros((), device=x.device)
+        l_cyc = l_rev = l_adv = loss_d = zero
         with self._autocast():
             smap_hat = self.forward_g(x, noah)
-            noah_back = self.forward_f(smap_hat, static)
-            s_tilde = torch.where(valid, smap, smap_hat.detach())
-            noah_fake = self.forward_f(s_tilde, static)
-            x_rev = torch.cat([torch.where(land, (noah_fake - norm.noah_mean) / norm.noah_std, 0.0), x[:, 1:]], 1)
-            smap_rec = self.forward_g(x_rev, noah_fake)
-            sn = lambda s: (s - norm.smap_mean) / norm.smap_std * vf  # noqa: E731
-            nn_ = lambda n: torch.where(land, (n - norm.noah_mean) / norm.noah_std, 0.0)  # noqa: E731
             l_rec = masked_l1(smap_hat, smap, valid)
-            l_cyc = masked_l1(noah_back, noah, land)
-            l_rev = masked_l1(smap_rec, smap, valid)
-            l_adv = lsgan_loss(nets.D_S(torch.cat([sn(smap_hat), vf], 1)), True) + lsgan_loss(
-                nets.D_N(torch.cat([nn_(noah_fake), land.float()], 1)), True
-            )
-            loss_g = cfg.lambda_rec * l_rec + cfg.lambda_cyc * l_cyc + cfg.lambda_rev * l_rev + cfg.lambda_adv * l_adv
+            loss_g = cfg.lambda_rec * l_rec
+            if self.use_f:
+                noah_back = self.forward_f(smap_hat, static)
+                s_tilde = torch.where(valid, smap, smap_hat.detach())
+                noah_fake = self.forward_f(s_tilde, static)
+                x_rev = torch.cat([nn_(noah_fake), x[:, 1:]], 1)
+                smap_rec = self.forward_g(x_rev, noah_fake)
+                l_cyc = masked_l1(noah_back, noah, land)
+                l_rev = masked_l1(smap_rec, smap, valid)
+                loss_g = loss_g + cfg.lambda_cyc * l_cyc + cfg.lambda_rev * l_rev
+            if self.use_adv:
+                filled = torch.where(hole, smap_hat, smap)
+                l_adv = lsgan_loss(nets.D_S(self._ds_input(filled, valid, hole)), True)
+                if self.use_f:
+                    l_adv = l_adv + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake), land.float()], 1)), True)
+                loss_g = loss_g + cfg.lambda_adv * l_adv
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        with self._autocast():
-            d_s = 0.5 * (
-                lsgan_loss(nets.D_S(torch.cat([sn(smap), vf], 1)), True)
-                + lsgan_loss(nets.D_S(torch.cat([sn(smap_hat.detach()), vf], 1)), False)
-            )
-            d_n = 0.5 * (
-                lsgan_loss(nets.D_N(torch.cat([nn_(noah), land.float()], 1)), True)
-                + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake.detach()), land.float()], 1)), False)
-            )
-            loss_d = d_s + d_n
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        if self.use_adv:
+            with self._autocast():
+                loss_d = 0.5 * (
+                    lsgan_loss(nets.D_S(self._ds_input(smap, valid, hole)), True)
+                    + lsgan_loss(nets.D_S(self._ds_input(filled.detach(), valid, hole)), False)
+                )
+                if self.use_f:
+                    loss_d = loss_d + 0.5 * (
+                        lsgan_loss(nets.D_N(torch.cat([nn_(noah), land.float()], 1)), True)
+                        + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake.detach()), land.float()], 1)), False)
+                    )
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
         return {
             "rec": l_rec.detach(),
             "cyc": l_cyc.detach(),
@@ -202,13 +329,58 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         self.nets.train()
+        lr = self.cfg.lr * self.lr_factor(self.step)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
         losses = {k: float(v) for k, v in self._step_fn(self.sample_batch()).items()}
+        if self.ema is not None:
+            with torch.no_grad():
+                for e, p in zip(self.ema.parameters(), plain(self.nets.G).parameters(), strict=True):
+                    e.lerp_(p, 1.0 - self.cfg.ema_decay)
         self.step += 1
-        self.history.append({"step": self.step, **losses})
+        self.history.append({"step": self.step, "lr": lr, **losses})
         return losses
+
+    # -- validation and selection ----------------------------------------------------------------
+    def eval_generator(self) -> torch.nn.Module:
+        """The generator inference would use now: the EMA when there is one, else the live weights."""
+        return self.ema if self.ema is not None else plain(self.nets.G)
+
+    def validate(self) -> float:
+        """Score the current generator on the validation days; keep it if it is the best so far."""
+        if self.validation is None:
+            raise MethodError("drcgan: no validation days (val_fraction = 0)")
+        G = self.eval_generator()
+        was_training = G.training
+        G.eval()
+        val = self.validation.rmse(FusionModel(self.cfg, self.norm, G, self.device))
+        G.train(was_training)
+        recent = [h["rec"] for h in self.history[-self.cfg.val_every :]]
+        self.curve.append(
+            {
+                "step": self.step,
+                "lr": self.cfg.lr * self.lr_factor(max(self.step - 1, 0)),
+                "train_l1": float(np.mean(recent)) if recent else float("nan"),
+                "val_rmse": val,
+            }
+        )
+        if not self.selected or val < self.selected["val_rmse"]:
+            state = {k: v.detach().clone() for k, v in G.state_dict().items()}
+            self.selected = {"step": self.step, "val_rmse": val, "G": state}
+            self._since_best = 0
+        else:
+            self._since_best += 1
+        return val
 
     def fit(self, steps: int | None = None, progress: bool = False) -> Trainer:
         steps = self.cfg.steps - self.step if steps is None else steps
+        with threads.pinned(1) if self.cfg.deterministic else contextlib.nullcontext():
+            self._fit(steps, progress)
+        return self
+
+    def _fit(self, steps: int, progress: bool) -> None:
+        cfg = self.cfg
         it = range(steps)
         bar = None
         if progress:
@@ -217,18 +389,28 @@ class Trainer:
             bar = tqdm(it, desc="DrcGAN training", unit="step")
             it = bar
         t0 = time.perf_counter()
+        last = self.step + steps
         for _ in it:
             threads.refresh()  # follow the thread policy as the machine's load changes
             losses = self.train_step()
+            if self.validation is not None and (self.step % cfg.val_every == 0 or self.step == last):
+                self.validate()
+                if cfg.patience and self._since_best >= cfg.patience:
+                    self.stopped_early = True
+                    log.info("drcgan: early stop at step %d (best %d)", self.step, self.selected["step"])
+                    break
             if bar is not None:
-                bar.set_postfix(
-                    rec=f"{losses['rec']:.4f}",
-                    cyc=f"{losses['cyc']:.4f}",
-                    adv=f"{losses['adv']:.3f}",
-                    d=f"{losses['d']:.3f}",
-                )
+                post = {"rec": f"{losses['rec']:.4f}", "adv": f"{losses['adv']:.3f}", "d": f"{losses['d']:.3f}"}
+                if self.curve:
+                    post["val"] = f"{self.curve[-1]['val_rmse']:.4f}"
+                bar.set_postfix(**post)
         self.train_info["train_seconds"] = self.train_info.get("train_seconds", 0.0) + time.perf_counter() - t0
-        return self
+        if self.selected:
+            self.train_info.update(
+                selected_step=self.selected["step"],
+                selected_val_rmse=round(self.selected["val_rmse"], 6),
+                stopped_early=int(self.stopped_early),
+            )
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -237,6 +419,9 @@ class Trainer:
             "norm": self.norm.to_dict(),
             "in_ch": self.in_ch,
             "nets": {k: v for k, v in self.nets.state_dict().items()},
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "selected": self.selected,
+            "curve": list(self.curve),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "step": self.step,
@@ -250,6 +435,10 @@ class Trainer:
         self.nets.load_state_dict(state["nets"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.selected = state.get("selected") or {}
+        self.curve = list(state.get("curve", []))
         self.step = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = state["numpy_rng"]

@@ -103,11 +103,20 @@ def check_sm_range(path: str | Path, values: np.ndarray, variable: str) -> None:
         )
 
 
-def save_product(prod: xr.DataArray, path: str | Path, provenance: dict) -> None:
-    """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance."""
+def save_product(
+    prod: xr.DataArray, path: str | Path, provenance: dict, ancillary: dict[str, xr.DataArray] | None = None
+) -> None:
+    """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance and its
+    CF ancillary variables (e.g. ``sm_spread``, named in ``sm:ancillary_variables``)."""
     ds = prod.to_dataset(name="sm")
+    encoding = {"sm": {"zlib": True, "complevel": 1, "dtype": "float32"}}
+    for name, var in (ancillary or {}).items():
+        ds[name] = var.assign_attrs(grid_mapping="crs")
+        encoding[name] = encoding["sm"]
+    if ancillary:
+        ds["sm"].attrs["ancillary_variables"] = " ".join(ancillary)
     ds["crs"] = xr.DataArray(np.int32(0), attrs=grid_mapping_attrs())
     ds.attrs = global_attrs(
         f"stsg-bench product: {prod.attrs.get('method', '')}", **{k: str(v) for k, v in provenance.items()}
     )
-    write_netcdf_atomic(ds, path, encoding={"sm": {"zlib": True, "complevel": 1, "dtype": "float32"}})
+    write_netcdf_atomic(ds, path, encoding=encoding)

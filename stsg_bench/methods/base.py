@@ -133,6 +133,16 @@ class Method(ABC):
         """Write what was learned (methods with ``supports_checkpoint``)."""
         raise MethodError(f"{self.name}: this method has no checkpoints")
 
+    def companions(self) -> dict[str, xr.DataArray]:
+        """Further products of the last :meth:`predict`, named ``NAME:TAG`` (e.g. another product mode,
+        ensemble members), scored beside the product; default: none."""
+        return {}
+
+    def ancillary(self) -> dict[str, xr.DataArray]:
+        """CF ancillary variables of the last :meth:`predict`'s product (e.g. ``sm_spread``), written
+        into its file; default: none."""
+        return {}
+
     # -- hooks -----------------------------------------------------------------------------------
     def _fit_case(self, case: xr.Dataset, train: xr.Dataset, period: Period, progress: bool) -> None:
         """Fit hook with the whole (truth-free) case; default: :meth:`_fit` on the training days."""
@@ -146,17 +156,24 @@ class Method(ABC):
         """Return a (time, y, x) array for the days of ``out`` (a subset of ``case``)."""
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _finalize(self, out: xr.Dataset, values: np.ndarray) -> xr.DataArray:
+    def _passes(self, out: xr.Dataset) -> np.ndarray:
+        """Where the product passes usable SMAP through (every usable SMAP value)."""
+        return valid_smap(out).values
+
+    def _finalize(self, out: xr.Dataset, values: np.ndarray, passthrough: bool | None = None, **attrs) -> xr.DataArray:
+        """The product: SMAP passed through (``passthrough``, default the config's), ocean NaN, values
+        clamped to the physical range, CF attributes (``attrs`` added)."""
         land = out["land"].values.astype(bool)
-        if self.config.passthrough:
-            v = valid_smap(out).values
-            values = np.where(v, out["smap"].values, values)
+        if self.config.passthrough if passthrough is None else passthrough:
+            values = np.where(self._passes(out), out["smap"].values, values)
         values = np.where(land[None], values, np.nan).astype(np.float32)
         values, low, high = clamp_physical(values)
         if low or high:
             log.warning("%s: %d value(s) below 0 and %d above %g m3 m-3 clamped", self.name, low, high, SM_MAX)
         self.fit_info["clamped_values"] = self.fit_info.get("clamped_values", 0) + low + high
-        attrs = {**self.product_attrs(), "clamped_below_0": low, "clamped_above_max": high}
+        attrs = {**self.product_attrs(), **attrs, "clamped_below_0": low, "clamped_above_max": high}
+        if passthrough is not None:
+            attrs["smap_passthrough"] = int(passthrough)
         da = xr.DataArray(
             values,
             dims=("time", "y", "x"),

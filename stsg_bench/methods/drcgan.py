@@ -1,13 +1,29 @@
-"""DrcGAN behind the common method interface (the model itself lives in :mod:`stsg_bench.fusion`)."""
+"""DrcGAN behind the common method interface (the model itself lives in :mod:`stsg_bench.fusion`), its
+ablations as registered variants, seed ensembles and the two product modes.
+
+* **Variants** share every line of code and differ only in the loss weights they fix: ``drcgan`` (all
+  terms), ``drcgan_l1`` (the generator trained with the L1 term alone) and ``drcgan_nocycle`` (L1 and the
+  gap-filling adversarial term, no cycle terms).
+* **Modes**: ``gapfill`` keeps usable SMAP and fills the gaps; ``paper`` is the generator's field on every
+  day and land cell, the seamless STSG-SM of the paper. Either way the other mode's product comes out
+  beside it as a *companion* (``NAME:paper`` / ``NAME:gapfill``), so one training gives both.
+* **Seeds**: ``seeds = N`` trains N models (seeds ``seed`` .. ``seed + N - 1``); the product is their
+  mean, each member is a companion (``NAME:seed0`` ...) so its scores can be summarised as mean ± sd,
+  and the members' standard deviation is the product's ancillary ``sm_spread`` (its own uncertainty
+  estimate), where the product comes from the generator.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
+import numpy as np
 import xarray as xr
 
+from ..case import sm_attrs
 from ..errors import MethodError
 from ..fusion.checkpoint import load_checkpoint, save_checkpoint
 from ..fusion.config import PRESETS, DrcGanConfig
@@ -15,16 +31,27 @@ from ..fusion.infer import FusionModel, predict_case
 from ..fusion.train import Trainer
 from .base import Method, register
 
+MODES = ("gapfill", "paper")
+
 
 @dataclass
 class DrcGanMethodConfig(DrcGanConfig):
-    passthrough: bool = True
+    mode: str = "gapfill"  # gapfill: usable SMAP kept | paper: the generator's field everywhere (STSG-SM)
+    seeds: int = 1  # models trained with seeds seed .. seed + seeds - 1; product = mean, sm_spread = sd
     device: str = "cpu"
     checkpoint: str | None = None  # load instead of training
     preset: str = "demo"  # the config preset the other fields override
 
     def __post_init__(self):
         super().__post_init__()
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+
+    @property
+    def passthrough(self) -> bool:
+        return self.mode == "gapfill"
 
 
 def drcgan_method_config(preset: str = "demo", **overrides) -> DrcGanMethodConfig:
@@ -40,52 +67,139 @@ class DrcGan(Method):
     Config = DrcGanMethodConfig
     description = "DrcGAN deep residual cycle GAN fusion of SMAP and Noah (Jiang et al. 2025), torch"
     needs_fit = True
+    #: loss weights this variant fixes (ablations); applied over the preset, and not overridable
+    variant: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config=None, **overrides):
         if config is None:
-            config = drcgan_method_config()
+            config = self.make_config()
         super().__init__(config, **overrides)
-        self.trainer: Trainer | None = None
-        self.model: FusionModel | None = None
+        self.trainers: list[Trainer] = []
+        self.models: list[FusionModel] = []
+        self._last: tuple[xr.Dataset, list[np.ndarray]] | None = None
         if self.config.checkpoint:
             self.load(self.config.checkpoint)
 
     @classmethod
     def make_config(cls, **config) -> DrcGanMethodConfig:
-        """Overrides apply on top of the preset named by ``preset`` (default 'demo')."""
+        """Overrides apply on top of the preset named by ``preset`` (default 'demo') and the variant."""
         preset = config.pop("preset", "demo")
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r} (valid: {', '.join(PRESETS)})")
-        return drcgan_method_config(preset, **config)
+        fixed = sorted(k for k in config if k in cls.variant and config[k] != cls.variant[k])
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} fixed by the {cls.name} ablation (use 'drcgan' to change it)")
+        return drcgan_method_config(preset, **{**config, **cls.variant})
 
     @property
     def halo_days(self) -> int:
         return int(self.config.max_ref_age)
 
-    def _model_config(self) -> DrcGanConfig:
+    def _model_config(self, seed: int) -> DrcGanConfig:
         fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
-        return DrcGanConfig(**{k: v for k, v in dataclasses.asdict(self.config).items() if k in fields})
+        kw = {k: v for k, v in dataclasses.asdict(self.config).items() if k in fields}
+        return DrcGanConfig(**{**kw, "seed": seed})
 
     def _fit_case(self, case: xr.Dataset, train: xr.Dataset, period, progress: bool) -> None:
         """Train on the training period; inputs draw on SMAP references from the whole case, as at
         prediction time (the case has no truth here: the base class removed it)."""
-        if self.model is not None and self.config.checkpoint:
+        if self.models and self.config.checkpoint:
             return  # loaded from a checkpoint: nothing to train
-        self.trainer = Trainer(self._model_config(), case, period, self.config.device).fit(progress=progress)
-        self.model = FusionModel.from_state(self.trainer.state_dict(), self.config.device)
-        self.fit_info = dict(self.trainer.train_info, steps=self.trainer.step)
+        cfg = self.config
+        self.trainers = [
+            Trainer(self._model_config(cfg.seed + k), case, period, cfg.device).fit(progress=progress)
+            for k in range(cfg.seeds)
+        ]
+        self.models = [FusionModel.from_state(t.state_dict(), cfg.device) for t in self.trainers]
+        info = dict(self.trainers[0].train_info, steps=self.trainers[0].step, seeds=cfg.seeds)
+        info["train_seconds"] = round(sum(t.train_info["train_seconds"] for t in self.trainers), 2)
+        if cfg.seeds > 1 and "selected_step" in info:
+            info["selected_step"] = float(np.mean([t.train_info["selected_step"] for t in self.trainers]))
+            info["selected_val_rmse"] = float(np.mean([t.train_info["selected_val_rmse"] for t in self.trainers]))
+        self.fit_info = info
 
     def _predict(self, case, out):
-        return predict_case(self.model, case, (str(out["time"].values[0])[:10], str(out["time"].values[-1])[:10]))
+        period = (str(out["time"].values[0])[:10], str(out["time"].values[-1])[:10])
+        fields = [predict_case(m, case, period) for m in self.models]
+        self._last = (out, fields)
+        return np.mean(fields, axis=0) if len(fields) > 1 else fields[0]
 
+    # -- what comes out beside the product -------------------------------------------------------------
+    def companions(self) -> dict[str, xr.DataArray]:
+        """The other mode's product and, with several seeds, each member's, from the last prediction."""
+        if self._last is None:
+            return {}
+        out, fields = self._last
+        mean = np.mean(fields, axis=0) if len(fields) > 1 else fields[0]
+        other = "paper" if self.config.mode == "gapfill" else "gapfill"
+        products = {
+            f"{self.name}:{other}": self._finalize(
+                out, mean, passthrough=other == "gapfill", product_mode=other, method=f"{self.name}:{other}"
+            )
+        }
+        if len(fields) > 1:
+            for k, f in enumerate(fields):
+                products[f"{self.name}:seed{k}"] = self._finalize(
+                    out, f, method=f"{self.name}:seed{k}", seed=self.config.seed + k
+                )
+        return products
+
+    def ancillary(self) -> dict[str, xr.DataArray]:
+        """``sm_spread``: the members' standard deviation where the product is the ensemble mean (with
+        several seeds; NaN where usable SMAP passed through and over ocean)."""
+        if self._last is None or len(self._last[1]) < 2:
+            return {}
+        out, fields = self._last
+        spread = np.std(np.stack(fields), axis=0, ddof=1).astype(np.float32)
+        keep = out["land"].values[None] & (~self._passes(out) if self.config.passthrough else True)
+        da = xr.DataArray(
+            np.where(keep, spread, np.nan).astype(np.float32),
+            dims=("time", "y", "x"),
+            coords={k: out.coords[k] for k in ("time", "y", "x", "row", "col", "lat", "lon")},
+            name="sm_spread",
+            attrs=sm_attrs(
+                f"spread (standard deviation) of the {len(fields)} {self.name} ensemble members",
+                method=self.name,
+                comment="where the product is the ensemble mean; NaN where usable SMAP passed through",
+            ),
+        )
+        da.attrs.pop("standard_name", None)
+        return {"sm_spread": da}
+
+    def curves(self) -> list[list[dict]]:
+        """Each member's validation curve (step, lr, mean training L1, validation RMSE)."""
+        return [list(t.curve) for t in self.trainers]
+
+    def product_attrs(self) -> dict:
+        return {**super().product_attrs(), "product_mode": self.config.mode}
+
+    # -- checkpoints ---------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        if self.trainer is None:
-            raise MethodError("drcgan: nothing trained to save")
-        return save_checkpoint(self.trainer, path, meta={"method": self.name})
+        if not self.trainers:
+            raise MethodError(f"{self.name}: nothing trained to save")
+        if len(self.trainers) > 1:
+            raise MethodError(f"{self.name}: a checkpoint holds one model; train with seeds = 1 to save it")
+        return save_checkpoint(self.trainers[0], path, meta={"method": self.name})
 
     def load(self, path: str | Path) -> DrcGan:
         state = load_checkpoint(path)
-        self.model = FusionModel.from_state(state, self.config.device)
+        self.models = [FusionModel.from_state(state, self.config.device)]
         self.fit_info = dict(state.get("train_info", {}), steps=int(state["step"]), checkpoint=str(path))
         self.fitted = True
         return self
+
+
+@register
+class DrcGanL1(DrcGan):
+    name = "drcgan_l1"
+    order = 81
+    description = "ablation: DrcGAN's generator trained with the L1 term alone (no adversarial, no cycle terms)"
+    variant = {"lambda_adv": 0.0, "lambda_cyc": 0.0, "lambda_rev": 0.0}
+
+
+@register
+class DrcGanNoCycle(DrcGan):
+    name = "drcgan_nocycle"
+    order = 82
+    description = "ablation: DrcGAN without the cycle terms (L1 and the gap-filling adversarial term)"
+    variant = {"lambda_cyc": 0.0, "lambda_rev": 0.0}

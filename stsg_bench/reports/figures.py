@@ -4,6 +4,7 @@ against truth by gap age."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -148,4 +149,34 @@ def gap_age_figure(res: xr.Dataset, path: Path, metric: str = "RMSE") -> Path | 
     ax.set_ylabel(f"{metric} against truth ({units.replace('m3 m-3', 'm³ m⁻³')})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def training_figure(res: xr.Dataset, path: Path) -> Path | None:
+    """Per trained method: mean training L1 and validation RMSE against the step, one line per seed,
+    the selected step (lowest validation RMSE) marked. None when the results carry no curves."""
+    curves = {m: c for m, c in json.loads(res.attrs.get("training_curves", "{}")).items() if any(c)}
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    for ax, (name, members) in zip(axes[0], curves.items()):
+        for k, curve in enumerate(members):
+            steps = [r["step"] for r in curve]
+            val = [r["val_rmse"] for r in curve]
+            ax.plot(steps, val, marker=".", lw=1.2, color=f"C{k}", label="validation RMSE" if k == 0 else None)
+            ax.plot(
+                steps,
+                [r["train_l1"] for r in curve],
+                lw=0.8,
+                ls="--",
+                color=f"C{k}",
+                label="training L1" if k == 0 else None,
+            )
+            best = int(np.nanargmin(val))
+            ax.plot(steps[best], val[best], marker="*", ms=11, color=f"C{k}", label="selected" if k == 0 else None)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("m³ m⁻³")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return _save(fig, path)

@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..files import atomic_directory
 from ..validation.score import open_results
 from . import figures
-from .tables import all_tables, to_html, to_latex, to_markdown
+from .tables import all_tables, is_member, to_html, to_latex, to_markdown, without_members
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ def _products(results_path: Path, res: xr.Dataset) -> dict[str, xr.DataArray]:
     out = {}
     for name, rel in json.loads(res.attrs.get("products", "{}")).items():
         p = results_path.parent / rel
+        if is_member(name):
+            continue
         if p.exists():
             out[name] = xr.open_dataset(p)["sm"].load()
     return out
@@ -38,6 +40,7 @@ def write_report(results_path: str | Path, out: str | Path, case_path: str | Pat
     results_path = Path(results_path)
     res = open_results(results_path)
     tables = all_tables(res)
+    res = without_members(res)  # figures show products, not each ensemble member
     if not tables:
         raise InputError(results_path, "results hold no scores to report", "n")
     out = Path(out)
@@ -72,6 +75,12 @@ def write_report(results_path: str | Path, out: str | Path, case_path: str | Pat
             )
         )
         figs.append(("Score against truth by gap age", figures.gap_age_figure(res, tmp / "figures" / "gap_age.png")))
+        figs.append(
+            (
+                "DrcGAN training: training L1 and validation RMSE (selected step marked)",
+                figures.training_figure(res, tmp / "figures" / "training.png"),
+            )
+        )
         notes = json.loads(res.attrs.get("notes", "[]"))
         page = [
             "<!doctype html><html><head><meta charset='utf-8'><title>stsg-bench report</title>",

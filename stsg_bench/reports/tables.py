@@ -9,7 +9,11 @@ Tables (each a ``pandas.DataFrame`` with one row per method):
 * ``networks``: in-situ ubRMSE and R per network; ``station_median``: median over stations;
 * ``truth``: against the twin's truth on every land pixel, all / valid / gap;
 * ``gap_age``: against truth by days to the nearest usable SMAP value (1, 2–3, 4–7, 8–30, 31–60, > 60);
-* ``simulated_gaps``: against SMAP values hidden before fusion.
+* ``simulated_gaps``: against SMAP values hidden before fusion;
+* ``paper_mode``: the seamless (``paper`` mode) DrcGAN product against SMAP on the same SMAP days, with
+  the paper's margin check (|ΔR| <= 0.01, |ΔubRMSE| <= 0.002 m³ m⁻³) and the published figures;
+* ``seeds``: mean ± sd over the members of a seed ensemble (``NAME:seedK`` products; listed nowhere
+  else).
 
 Every table reads the same-sample variant of its reference (``NAME_same``, see
 :func:`stsg_bench.validation.evaluate.same_sample`) when the results hold it.
@@ -24,6 +28,22 @@ import xarray as xr
 from ..validation.evaluate import SAME_SUFFIX
 from ..validation.metrics import metric_names
 from ..validation.score import GAP_AGE_SPLITS
+
+#: the paper's STSG-SM vs SMAP on the same in-situ samples (Jiang et al. 2025), and the margin we test
+PUBLISHED = {"R": (0.8388, 0.8405), "ubRMSE": (0.0585, 0.0579)}
+PAPER_MARGIN = {"R": 0.01, "ubRMSE": 0.002}
+MEMBER_TAG = ":seed"
+
+
+def is_member(name) -> bool:
+    """Whether a product is one member of a seed ensemble (``NAME:seedK``)."""
+    return MEMBER_TAG in str(name)
+
+
+def without_members(res: xr.Dataset) -> xr.Dataset:
+    """The results without ensemble members (they are summarised in the ``seeds`` table only)."""
+    keep = [m for m in res["method"].values if not is_member(m)]
+    return res if len(keep) == res.sizes["method"] else res.sel({"method": keep})
 
 
 def product_label(res: xr.Dataset, method) -> str:
@@ -109,6 +129,7 @@ def group_table(res: xr.Dataset, prefix: str, metrics=None) -> pd.DataFrame:
 
 def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
     """{key: (caption, table)} for every table the results support."""
+    full, res = res, without_members(res)
     t = {}
     if _has(res, "insitu"):
         same = scored_reference(res, "insitu") != "insitu"
@@ -149,7 +170,80 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
             "Simulated gaps: reconstruction of hidden SMAP values (same samples when available)",
             paper_table(res, "hidden_smap"),
         )
+    paper = paper_mode_table(res)
+    if paper is not None:
+        t["paper_mode"] = (
+            "The seamless product (paper mode: the generator's field on every day, SMAP not passed through) "
+            "vs SMAP on the same in-situ samples where SMAP is usable; the paper's margin: |ΔR| ≤ 0.01 and "
+            "|ΔubRMSE| ≤ 0.002 m³ m⁻³ (Δ = product − SMAP)",
+            paper,
+        )
+    seeds = seeds_table(full)
+    if seeds is not None:
+        t["seeds"] = (
+            "Seed ensembles: mean ± sd of each score over the members (each trained with its own seed); the "
+            "ensemble-mean product is the row without ':seed' in the other tables; sd % = sd / mean",
+            seeds,
+        )
     return t
+
+
+def paper_mode_table(res: xr.Dataset) -> pd.DataFrame | None:
+    """Each paper-mode product vs the SMAP-only product on the SMAP-valid in-situ samples they share,
+    with the paper's own figures as the last row; None without a paper-mode product or SMAP."""
+    modes = res.coords.get("product_mode")
+    kinds = res.coords.get("method_kind")
+    if modes is None or kinds is None or not _has(res, "insitu") or "smap_valid" not in res["split"].values:
+        return None
+    papers = [str(m) for m, mode in zip(res["method"].values, modes.values, strict=True) if mode == "paper"]
+    smap = [str(m) for m, k in zip(res["method"].values, kinds.values, strict=True) if k == "observation"]
+    if not papers or not smap:
+        return None
+    ref = scored_reference(res, "insitu")
+    value = lambda m, k: float(  # noqa: E731
+        res["value"].sel({"method": m}).sel(reference=ref, group="pooled", split="smap_valid", metric=k)
+    )
+    rows: dict[str, dict] = {}
+    for m in papers:
+        row: dict[str, str | int] = {}
+        ok = True
+        for k in PAPER_MARGIN:
+            p, o = value(m, k), value(smap[0], k)
+            row[f"{k} product"], row[f"{k} SMAP"], row[f"Δ{k}"] = f"{p:.4f}", f"{o:.4f}", f"{p - o:+.4f}"
+            ok = ok and bool(np.isfinite(p - o) and abs(p - o) <= PAPER_MARGIN[k])
+        row["n"] = _n(res, m, ref, "pooled", "smap_valid")
+        row["within the paper's margin"] = "yes" if ok else "no"
+        rows[m] = row
+    pub: dict[str, str | int] = {}
+    for k, (p, o) in PUBLISHED.items():
+        pub[f"{k} product"], pub[f"{k} SMAP"], pub[f"Δ{k}"] = f"{p:.4f}", f"{o:.4f}", f"{p - o:+.4f}"
+    pub["n"], pub["within the paper's margin"] = "–", "yes"
+    rows["STSG-SM, Jiang et al. 2025 (published)"] = pub
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def seeds_table(res: xr.Dataset) -> pd.DataFrame | None:
+    """Mean ± sd over each ensemble's members of the summary scores; None without ensembles."""
+    members: dict[str, list[str]] = {}
+    for m in res["method"].values:
+        if is_member(m):
+            members.setdefault(str(m).split(MEMBER_TAG)[0], []).append(str(m))
+    if not members:
+        return None
+    frame = summary_frame(res, members=True)
+    rows = {}
+    for parent, names in members.items():
+        sub = frame.loc[names].astype(float)
+        row: dict[str, str | int] = {"members": len(names)}
+        for col in sub.columns:
+            if col.endswith(" n") or " n " in col or col.endswith("n own"):
+                continue
+            mean, sd = float(sub[col].mean()), float(sub[col].std(ddof=1))
+            row[col] = f"{mean:.4f} ± {sd:.4f}"
+            if col.endswith("RMSE") and mean > 0:
+                row[f"{col} sd %"] = f"{100 * sd / mean:.1f}"
+        rows[parent] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("ensemble")
 
 
 def gap_age_table(res: xr.Dataset, reference: str = "truth", metric: str = "RMSE") -> pd.DataFrame:
@@ -178,9 +272,12 @@ def _median_table(res: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
-def summary_frame(res: xr.Dataset) -> pd.DataFrame:
+def summary_frame(res: xr.Dataset, members: bool = False) -> pd.DataFrame:
     """The one-screen summary: pooled in-situ metrics and gap RMSE against truth and hidden SMAP, on the
-    same samples for every product when the results have them (``insitu n own``: each one's coverage)."""
+    same samples for every product when the results have them (``insitu n own``: each one's coverage);
+    ensemble members only with ``members``."""
+    if not members:
+        res = without_members(res)
     value = lambda m, ref, split, k: float(  # noqa: E731
         res["value"].sel({"method": m}).sel(reference=ref, group="pooled", split=split, metric=k)
     )

@@ -225,9 +225,14 @@ def evaluate(
         why = "; ".join(notes[:5]) + (f"; ... ({len(notes)} notes)" if len(notes) > 5 else "")
         raise StsgError(f"nothing could be scored: no product value matched any reference ({why or 'no matches'})")
     results = combine(parts, attrs)
-    kinds: dict[str, str] = {}  # what each product is (a method's kind, or 'external'), for the reports
+    # what each product is (a method's kind, or 'external'; DrcGAN's product mode), for the reports
+    kinds: dict[str, str] = {}
+    modes: dict[str, str] = {}
     for prods in [products, *(r.products for r in references if r.products is not None)]:
         for name, p in prods.items():
             kinds.setdefault(str(name), str(p.attrs.get("method_kind", "")))
-    method_kind = [kinds.get(str(m), "") for m in results["method"].values]
-    return Evaluation(results.assign_coords(method_kind=("method", method_kind)), notes)
+            modes.setdefault(str(name), str(p.attrs.get("product_mode", "")))
+    names = [str(m) for m in results["method"].values]
+    coords = {"method_kind": ("method", [kinds.get(m, "") for m in names])}
+    coords["product_mode"] = ("method", [modes.get(m, "") for m in names])
+    return Evaluation(results.assign_coords(coords), notes)

@@ -38,7 +38,7 @@ from ..errors import ConfigError, InputError
 from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.external import import_external
 from ..io.lazy import save_product
-from ..methods import get_method, list_methods, method_class
+from ..methods import Method, get_method, list_methods, method_class
 from ..validation import (
     FieldReference,
     SimGapConfig,
@@ -68,6 +68,7 @@ class RunConfig:
     bootstrap: int = 0
     depth: tuple[float, float] | None = None  # default: the card's [ismn] depth or 0-0.10 m
     report: bool = True
+    seeds: int | None = None  # models per method that has seeds (DrcGAN and its ablations); None: the config's
     #: external products to import and score beside the methods (in addition to the card's)
     external: list[ExternalSource] = field(default_factory=list)
     path: Path | None = None  # the run config file (relative external paths start from its folder)
@@ -91,6 +92,11 @@ def default_periods(case: xr.Dataset, card: Card | None = None) -> tuple[Period,
     return (fmt(times[0]), fmt(end)), (fmt(after[0]), fmt(times[-1]))
 
 
+def product_file(name: str) -> str:
+    """A product's file name in ``products/`` (``drcgan:paper`` -> ``drcgan.paper.nc``)."""
+    return name.replace(":", ".") + ".nc"
+
+
 def _progress(items, desc: str, progress: bool):
     if not progress:
         return items
@@ -101,8 +107,9 @@ def _progress(items, desc: str, progress: bool):
 
 def fit_predict(
     name: str, case: xr.Dataset, train, test, overrides: dict | None = None, progress: bool = False
-) -> tuple[xr.DataArray, dict]:
-    """Fit a registered method on ``train`` and predict ``test``; returns the product and timings."""
+) -> tuple[xr.DataArray, dict, Method]:
+    """Fit a registered method on ``train`` and predict ``test``; returns the product, timings and the
+    fitted method (for its companions, ancillary variables and training curves)."""
     threads.refresh()
     m = get_method(name, **(overrides or {}))
     t0 = time.perf_counter()
@@ -114,7 +121,7 @@ def fit_predict(
         "predict_seconds": round(time.perf_counter() - t1, 2),
         **{k: v for k, v in m.fit_info.items() if np.isscalar(v)},
     }
-    return prod, info
+    return prod, info, m
 
 
 def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: bool = False) -> xr.Dataset:
@@ -122,6 +129,10 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     out = Path(out)
     case = bundle.case
     names = cfg.methods or list_methods()
+    if cfg.seeds is not None:  # --seeds N: every method with a 'seeds' option, unless its config says
+        for n in names:
+            if "seeds" in {f.name for f in dataclasses.fields(method_class(n).Config)}:
+                cfg.method_config[n] = {"seeds": cfg.seeds, **cfg.method_config.get(n, {})}
     for n in names:
         get_method(n, **cfg.method_config.get(n, {}))  # fail fast on unknown names / keys
     vcfg = cfg.validation(bundle.card)
@@ -130,21 +141,26 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         dtrain, dtest = default_periods(case, bundle.card)
         train, test = train or dtrain, test or dtest
     log.info("training period %s, test period %s", train, test)
-    products, infos = {}, {}
+    products, infos, curves = {}, {}, {}
     (out / "products").mkdir(parents=True, exist_ok=True)
     external = _import_external(bundle, test, names)  # before any training: a bad file fails fast
     for name in _progress(names, "methods", progress):
-        prod, info = fit_predict(name, case, train, test, cfg.method_config.get(name), progress)
+        prod, info, m = fit_predict(name, case, train, test, cfg.method_config.get(name), progress)
+        provenance = {"case": bundle.card.name, "train_period": "/".join(train), **info}
         products[name] = prod
         infos[name] = info
-        save_product(
-            prod, out / "products" / f"{name}.nc", {"case": bundle.card.name, "train_period": "/".join(train), **info}
-        )
+        save_product(prod, out / "products" / product_file(name), provenance, m.ancillary())
+        for extra, p in m.companions().items():
+            products[extra] = p
+            infos[extra] = {"companion_of": name}
+            save_product(p, out / "products" / product_file(extra), {**provenance, "companion_of": name})
+        if hasattr(m, "curves"):
+            curves[name] = m.curves()
     for name, prod in external.items():
         products[name] = prod
         infos[name] = {"external": prod.attrs["source_file"]}
         save_product(
-            prod, out / "products" / f"{name}.nc", {"case": bundle.card.name, "source": prod.attrs["source_file"]}
+            prod, out / "products" / product_file(name), {"case": bundle.card.name, "source": prod.attrs["source_file"]}
         )
     test_case = select_period(case, test)
     references = standard_references(test_case, bundle.insitu)
@@ -169,7 +185,8 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
             "train_period": "/".join(train),
             "test_period": "/".join(test),
             "methods": json.dumps(infos),
-            "products": json.dumps({n: f"products/{n}.nc" for n in products}),
+            "training_curves": json.dumps(curves),
+            "products": json.dumps({n: f"products/{product_file(n)}" for n in products}),
             "notes": json.dumps(bundle.notes),
             "smap_quality_rule": str(case.attrs.get("smap_quality_rule", "")),
         }
@@ -211,6 +228,7 @@ def run_demo(
     methods: list[str] | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    seeds: int | None = None,
 ) -> str:
     """The main job: synthetic twin -> all methods -> scores -> report. Returns the summary text.
 
@@ -225,7 +243,7 @@ def run_demo(
         write_twin(twin, tmp / "twin")
         card = Card(name=f"twin-{preset}", kind="twin", path=Path("<demo>"), preset=preset, seed=seed)
         bundle = CaseBundle(twin.case, card, twin.stations)
-        results = run_chain(bundle, tmp, RunConfig(methods=methods), progress=progress)
+        results = run_chain(bundle, tmp, RunConfig(methods=methods, seeds=seeds), progress=progress)
     elapsed = time.perf_counter() - t0
     return (
         f"stsg-bench demo (twin '{preset}', seed {seed}) finished in {elapsed:.0f} s\n"
@@ -285,12 +303,12 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1,
                 "a fraction in (0, 1]",
             )
-        elif key in ("min_obs", "bootstrap"):
+        elif key in ("min_obs", "bootstrap", "seeds"):
             _check_type(
                 path,
                 key,
                 v,
-                isinstance(v, int) and not isinstance(v, bool) and v >= (1 if key == "min_obs" else 0),
+                isinstance(v, int) and not isinstance(v, bool) and v >= (0 if key == "bootstrap" else 1),
                 "a non-negative integer",
             )
         elif key == "external":
@@ -333,10 +351,16 @@ def _external_path(src: ExternalSource, cfg: RunConfig, data_root) -> Path:
 
 
 def run_config(
-    path: str | Path, out: str | Path, data_root=None, progress: bool = False, overwrite: bool = False
+    path: str | Path,
+    out: str | Path,
+    data_root=None,
+    progress: bool = False,
+    overwrite: bool = False,
+    seeds: int | None = None,
 ) -> str:
     """``stsg-bench run``: the chain on a run config or dataset card, built into ``out`` atomically."""
     cfg = load_run_config(path)
+    cfg.seeds = seeds if seeds is not None else cfg.seeds
     card = load_card(cfg.dataset)
     external = [(e, _external_path(e, cfg, data_root)) for e in cfg.external]
     inputs = [Path(path) if Path(path).suffix == ".toml" else None, *card_inputs(card, data_root)]

@@ -92,8 +92,8 @@ def _fuse(
         m.fit(case, train, progress=True)
         fuse_chunked(m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days, restart=restart)
         return
-    prod, info = fit_predict(method, case, train, test, overrides, progress=True)
-    save_product(prod, Path(out), {**provenance, **info})
+    prod, info, m = fit_predict(method, case, train, test, overrides, progress=True)
+    save_product(prod, Path(out), {**provenance, **info}, m.ancillary())
 
 
 def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, str], tuple[str, str]]:

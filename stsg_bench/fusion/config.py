@@ -53,7 +53,7 @@ class DrcGanConfig:
     compile: bool = False
     # inference
     infer_batch: int = 8
-    tiled: bool = True  # predict in grid-anchored tiles (extent-independent); false: whole fields at once
+    tiled: bool = False  # true: grid-anchored tiles (extent-independent, measured less accurate); false: whole fields
     infer_tile: int = 0  # tile size (0: crop); tiles overlap by half and are anchored to the EASE2 grid
     infer_chunk_days: int = 92  # streaming chunk; memory ~ (chunk + 2 * max_ref_age) days of inputs
     device_inputs: str = "auto"  # build inference inputs on the model's device: auto (on CUDA) | always | never

@@ -9,6 +9,7 @@ the best validation score, see :mod:`.train`), else the last weights."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ class FusionModel:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise MethodError("drcgan: device 'cuda' requested but no CUDA GPU is available")
         cfg = DrcGanConfig(**state["config"])
+        if not cfg.infer_tile and state.get("train_crop"):  # tiles of the crop size actually trained on
+            cfg = dataclasses.replace(cfg, infer_tile=int(state["train_crop"]))
         G = ResnetGenerator(int(state["in_ch"]), 1, cfg.ngf, cfg.n_blocks, cfg.norm)
         selected = state.get("selected") or {}
         weights = selected.get("G") or {k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")}

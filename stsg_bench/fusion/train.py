@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import time
 from dataclasses import asdict
@@ -206,6 +207,8 @@ class Trainer:
         self._since_best = 0
         Yp, Xp = v0.padded
         self.crop = max(4, min(cfg.crop, Yp, Xp) // 4 * 4)
+        # inference tiles default to the crop actually trained on (smaller than cfg.crop on small fields)
+        self.infer_cfg = dataclasses.replace(cfg, infer_tile=cfg.infer_tile or self.crop)
         self.train_info: dict[str, Any] = {
             "train_start": str(train["time"].values[0])[:10],
             "train_end": str(train["time"].values[-1])[:10],
@@ -354,7 +357,7 @@ class Trainer:
         G = self.eval_generator()
         was_training = G.training
         G.eval()
-        val = self.validation.rmse(FusionModel(self.cfg, self.norm, G, self.device))
+        val = self.validation.rmse(FusionModel(self.infer_cfg, self.norm, G, self.device))
         G.train(was_training)
         recent = [h["rec"] for h in self.history[-self.cfg.val_every :]]
         self.curve.append(
@@ -418,6 +421,7 @@ class Trainer:
             "config": asdict(self.cfg),
             "norm": self.norm.to_dict(),
             "in_ch": self.in_ch,
+            "train_crop": self.crop,
             "nets": {k: v for k, v in self.nets.state_dict().items()},
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "selected": self.selected,

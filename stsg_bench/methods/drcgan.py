@@ -76,7 +76,7 @@ class DrcGan(Method):
         super().__init__(config, **overrides)
         self.trainers: list[Trainer] = []
         self.models: list[FusionModel] = []
-        self._last: tuple[xr.Dataset, list[np.ndarray]] | None = None
+        self._last: tuple[xr.Dataset, list[np.ndarray], np.ndarray] | None = None  # out days, members, mean
         if self.config.checkpoint:
             self.load(self.config.checkpoint)
 
@@ -121,16 +121,16 @@ class DrcGan(Method):
     def _predict(self, case, out):
         period = (str(out["time"].values[0])[:10], str(out["time"].values[-1])[:10])
         fields = [predict_case(m, case, period) for m in self.models]
-        self._last = (out, fields)
-        return np.mean(fields, axis=0) if len(fields) > 1 else fields[0]
+        mean = np.mean(fields, axis=0) if len(fields) > 1 else fields[0]
+        self._last = (out, fields, mean)
+        return mean
 
     # -- what comes out beside the product -------------------------------------------------------------
     def companions(self) -> dict[str, xr.DataArray]:
         """The other mode's product and, with several seeds, each member's, from the last prediction."""
         if self._last is None:
             return {}
-        out, fields = self._last
-        mean = np.mean(fields, axis=0) if len(fields) > 1 else fields[0]
+        out, fields, mean = self._last
         other = "paper" if self.config.mode == "gapfill" else "gapfill"
         products = {
             f"{self.name}:{other}": self._finalize(
@@ -149,7 +149,7 @@ class DrcGan(Method):
         several seeds; NaN where usable SMAP passed through and over ocean)."""
         if self._last is None or len(self._last[1]) < 2:
             return {}
-        out, fields = self._last
+        out, fields, _ = self._last
         spread = np.std(np.stack(fields), axis=0, ddof=1).astype(np.float32)
         keep = out["land"].values[None] & (~self._passes(out) if self.config.passthrough else True)
         da = xr.DataArray(

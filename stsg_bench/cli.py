@@ -199,7 +199,7 @@ def _report(args) -> int:
         raise InputError(args.case, "no such case file (--case)")
     out = guard_output(args.out, [args.results, args.case], overwrite=args.overwrite, folder=True)
     with output_lock(out):
-        index = write_report(args.results, out, case_path=args.case)
+        index = write_report(args.results, out, case_path=args.case, reference_product=args.reference_product)
     print(f"wrote {index}")
     return 0
 
@@ -421,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("results", type=Path)
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--case", type=Path, default=None, help="case file (enables maps)")
+    s.add_argument(
+        "--reference-product",
+        default=None,
+        help="the scorecard's baseline product (default: SMAP alone, smap_only)",
+    )
 
     s = sub.add_parser("check", help="accuracy gate: compare results with a committed reference")
     s.add_argument("results", type=Path)

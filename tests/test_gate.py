@@ -26,7 +26,7 @@ def test_gate_passes_on_regression_case(gate_results, capsys):
 
 def test_drcgan_beats_noah_and_cdf_in_gaps(gate_results):
     res = open_results(gate_results)
-    gap = res["value"].sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE")
+    gap = res["value"].sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE", window="all")
     assert float(gap.sel({"method": "drcgan"})) < float(gap.sel({"method": "noah_raw"}))
     assert float(gap.sel({"method": "drcgan"})) < float(gap.sel({"method": "lin_cdf_match"}))
 
@@ -34,7 +34,14 @@ def test_drcgan_beats_noah_and_cdf_in_gaps(gate_results):
 def test_gate_fails_on_injected_degradation(gate_results, tmp_path, capsys):
     res = open_results(gate_results)
     worse = res.copy(deep=True)
-    sel = {"method": "drcgan", "reference": "insitu", "group": "pooled", "split": "all", "metric": "RMSE"}
+    sel = {
+        "method": "drcgan",
+        "reference": "insitu",
+        "group": "pooled",
+        "split": "all",
+        "window": "all",
+        "metric": "RMSE",
+    }
     idx = tuple(list(worse[d].values).index(sel[d]) for d in worse["value"].dims)
     worse["value"].values[idx] += 0.01
     save_results(worse, tmp_path / "worse.nc")

@@ -23,7 +23,7 @@ def mse_metric():
 
     @register_metric
     class Mse(Metric):
-        name, long_name, better, units = "MSE", "mean-square difference", "lower", "m6 m-6"
+        name, long_name, better, units = "MSD_test", "mean-square difference", "lower", "m6 m-6"
         ci_method, tolerance, tables = "none", 1e-4, ("paper", "split")
 
         def value(self, m):
@@ -33,7 +33,7 @@ def mse_metric():
             return np.full_like(m.msd, np.nan), np.full_like(m.msd, np.nan)
 
     yield Mse
-    METRICS.pop("MSE")
+    METRICS.pop("MSD_test")
 
 
 def test_moments_fields_are_the_declared_statistics():
@@ -46,11 +46,11 @@ def test_new_metric_flows_through_scores_tables_and_gate(tiny_case, mse_metric):
     test = tiny_case.sel(time=slice(*TEST))
     res = combine([score_fields(prods, test, test["truth"], "truth")])
     pooled = res["value"].sel(reference="truth", group="pooled", split="all")
-    np.testing.assert_allclose(pooled.sel(metric="MSE"), pooled.sel(metric="RMSE") ** 2, rtol=1e-12)
-    assert str(res["metric_units"].sel(metric="MSE").values) == "m6 m-6"
-    assert "MSE" in paper_table(res, "truth").columns
-    assert any(c.startswith("MSE (") for c in split_table(res, "truth").columns)
-    assert default_tolerances()["MSE"] == 1e-4
+    np.testing.assert_allclose(pooled.sel(metric="MSD_test"), pooled.sel(metric="RMSE") ** 2, rtol=1e-12)
+    assert str(res["metric_units"].sel(metric="MSD_test").values) == "m6 m-6"
+    assert "MSD_test" in paper_table(res, "truth").columns
+    assert any(c.startswith("MSD_test (") for c in split_table(res, "truth").columns)
+    assert default_tolerances()["MSD_test"] == 1e-4
 
 
 def test_register_metric_checks_the_declaration():

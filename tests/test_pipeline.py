@@ -2,6 +2,7 @@
 
 import json
 import os
+from html.parser import HTMLParser
 
 import pytest
 import xarray as xr
@@ -47,20 +48,33 @@ def test_demo_outputs(demo):
     }
     assert res.attrs["Conventions"] == "CF-1.8"
     # same samples: every filled product has the same n; SMAP alone shares them on SMAP-valid days
-    n = res["n"].sel(reference="insitu_same", group="pooled")
+    n = res["n"].sel(reference="insitu_same", group="pooled", window="all")
     filled = [m for m, k in zip(res["method"].values, res["method_kind"].values) if k != "observation"]
     assert len({int(n.sel({"method": m, "split": "all"})) for m in filled}) == 1
     assert len({int(v) for v in n.sel(split="smap_valid").values}) == 1
     assert int(n.sel({"method": "smap_only", "split": "all"})) < int(n.sel({"method": filled[0], "split": "all"}))
-    for name in ("paper", "gap_aware", "truth", "gap_age", "simulated_gaps", "networks", "station_median"):
+    for name in (
+        "paper",
+        "scorecard",
+        "coverage",
+        "decomposition",
+        "rank",
+        "tcol",
+        "windows",
+        "gap_aware",
+        "truth",
+        "gap_age",
+        "simulated_gaps",
+        "networks",
+        "station_median",
+    ):
         for ext in ("md", "tex", "csv", "html"):
             assert (demo / "report" / "tables" / f"{name}.{ext}").stat().st_size > 0
-    for fig in ("maps", "station_series", "taylor", "network_boxplots", "gap_age"):
+    for fig in ("maps", "station_map", "scorecard", "station_series", "taylor", "network_boxplots", "gap_age"):
         assert (demo / "report" / "figures" / f"{fig}.png").stat().st_size > 1000
-    html = (demo / "report" / "index.html").read_text()
-    assert "figures/maps.png" in html and "figures/gap_age.png" in html and "drcgan" in html
+    assert list(res["window"].values) == ["all", "DJF", "MAM", "JJA", "SON"]
     # the gap-age bins partition the truth gap split
-    truth = res["n"].sel(reference="truth", group="pooled").sel({"method": "drcgan"})
+    truth = res["n"].sel(reference="truth", group="pooled", window="all").sel({"method": "drcgan"})
     bins = [s for s in res["split"].values if str(s).startswith("gap_age:")]
     assert len(bins) == 6 and int(truth.sel(split=bins).sum()) == int(truth.sel(split="smap_gap"))
     tex = (demo / "report" / "tables" / "paper.tex").read_text()
@@ -89,6 +103,60 @@ def test_demo_seeds_paper_mode_and_training_curves(demo):
     assert (demo / "report" / "figures" / "training.png").stat().st_size > 1000
     curves = json.loads(res.attrs["training_curves"])["drcgan"]
     assert len(curves) == 2 and all(c[-1]["step"] == 300 for c in curves)
+
+
+class _Page(HTMLParser):
+    """Collects what the report page holds: ids, links, images, tables and captions."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.links, self.imgs, self.tables, self.captions = set(), [], [], 0, []
+        self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        for key in ("src", "href"):
+            if key in a:
+                self.links.append(a[key])
+        self.imgs += [a["src"]] if tag == "img" else []
+        self.tables += tag == "table"
+        self._in_caption = tag in ("caption", "figcaption")
+
+    def handle_endtag(self, tag):
+        self._in_caption = self._in_caption and tag not in ("caption", "figcaption")
+
+    def handle_data(self, data):
+        if self._in_caption:
+            self.captions.append(data)
+
+
+def test_report_page_is_self_contained(demo):
+    """index.html: every table of tables/ and every figure of figures/ is on the page, images embedded,
+    no reference to a file outside the page, a working table of contents, every metric defined and the
+    number of samples given with the figures."""
+    report = demo / "report"
+    text = (report / "index.html").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    assert all(link.startswith(("data:image/png;base64,", "#")) for link in page.links), "external reference"
+    tables = sorted(p.stem for p in (report / "tables").glob("*.csv"))
+    for key in tables:
+        assert f"table-{key}" in page.ids, key
+    assert page.tables >= len(tables) + 1  # + the definitions
+    pngs = sorted(p.stem for p in (report / "figures").glob("*.png"))
+    assert len(page.imgs) == len(pngs) and all(i.startswith("data:image/png;base64,") for i in page.imgs)
+    for key in ("scorecard", "map", "series", "taylor"):
+        assert f"fig-{key}" in page.ids
+    assert all(link[1:] in page.ids for link in page.links if link.startswith("#"))
+    from stsg_bench.validation.metrics import METRICS
+
+    for name in METRICS:
+        assert f"<th>{name}</th>" in text, name
+    assert any("n = " in c and "station-days" in c for c in page.captions)
+    assert "Notes of the run" in text and "id='notes'" in text
+    assert text.index("table-paper") < text.index("table-scorecard") < text.index("table-coverage")
 
 
 def test_report_command_rerenders(demo, tmp_path):

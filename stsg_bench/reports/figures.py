@@ -5,6 +5,7 @@ against truth by gap age."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -52,23 +53,111 @@ def maps_figure(case: xr.Dataset, products: dict[str, xr.DataArray], path: Path,
     return _save(fig, path)
 
 
-def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 3) -> Path | None:
+def main_products(res: xr.Dataset) -> tuple[str | None, str | None, str | None]:
+    """(fused product, baseline, SMAP) for the station panels: DrcGAN when scored (else the first gap
+    filler), the gap filler with the lowest pooled in-situ ubRMSE among the others, and SMAP alone."""
+    kinds = dict(zip(map(str, res["method"].values), map(str, res["method_kind"].values), strict=True))
+    fillers = [m for m, k in kinds.items() if k == "gap_filler"]
+    smap = next((m for m, k in kinds.items() if k == "observation"), None)
+    main = "drcgan" if "drcgan" in fillers else (fillers[0] if fillers else None)
+    others = [m for m in fillers if m != main]
+    base = None
+    if others and "insitu" in res["reference"].values:
+        ub = res["value"].sel(reference=scored_reference(res, "insitu"), group="pooled", split="all", metric="ubRMSE")
+        scores = {m: float(ub.sel({"method": m})) for m in others}
+        finite = {m: v for m, v in scores.items() if np.isfinite(v)}
+        base = min(finite, key=finite.__getitem__) if finite else others[0]
+    return main, base, smap
+
+
+def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -> Path | None:
+    """Small multiples, one panel per station (at most ``max_stations``, those with the most in-situ
+    days): in-situ daily means, SMAP, the fused product and one baseline (:func:`main_products`) over
+    the product period, SMAP gap days shaded."""
     if "product_series" not in res:
         return None
-    ok = [i for i, s in enumerate(res["station"].values) if np.isfinite(res["insitu_series"].values[i]).sum() > 20]
+    counts = np.isfinite(res["insitu_series"].values).sum(axis=1)
+    ok = [i for i in np.argsort(-counts, kind="stable") if counts[i] > 20][:max_stations]
     if not ok:
         return None
-    ok = ok[:max_stations]
+    main, base, smap = main_products(res)
+    names = [str(m) for m in res["method"].values]
+    series = res["product_series"].values
     t = res["series_time"].values
-    prod_t = np.isfinite(res["product_series"].values).any(axis=(0, 1))
-    fig, axes = plt.subplots(len(ok), 1, figsize=(9, 2.4 * len(ok)), squeeze=False, sharex=True)
-    for ax, i in zip(axes[:, 0], ok):
-        ax.plot(t[prod_t], res["insitu_series"].values[i][prod_t], "k.", ms=2, label="in situ")
-        for m, name in enumerate(res["method"].values):
-            ax.plot(t[prod_t], res["product_series"].values[m, i][prod_t], lw=0.8, label=str(name))
-        ax.set_title(str(res["station"].values[i]), fontsize=9)
-        ax.set_ylabel("m³ m⁻³")
-    axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
+    prod_t = np.isfinite(series).any(axis=(0, 1))
+    ncol = min(3, len(ok))
+    nrow = -(-len(ok) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.3 * nrow), squeeze=False, sharex=True, sharey=True)
+    for ax in axes.ravel()[len(ok) :]:
+        ax.set_axis_off()
+    for ax, i in zip(axes.ravel(), ok):
+        tt = t[prod_t]
+        if smap is not None:
+            gap = ~np.isfinite(series[names.index(smap), i][prod_t])
+            ax.fill_between(tt, 0, 1, where=gap, color="0.92", step="mid", transform=ax.get_xaxis_transform(), lw=0)
+        ax.plot(tt, res["insitu_series"].values[i][prod_t], "k.", ms=2, label="in situ")
+        if smap is not None:
+            ax.plot(tt, series[names.index(smap), i][prod_t], ".", color="C0", ms=2.5, label=f"{smap} (SMAP)")
+        for name, colour in ((main, "C3"), (base, "C2")):
+            if name is not None:
+                ax.plot(tt, series[names.index(name), i][prod_t], lw=0.9, color=colour, label=name)
+        n = int(np.isfinite(res["insitu_series"].values[i][prod_t]).sum())
+        ax.set_title(f"{res['station'].values[i]} (n {n})", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.tick_params(axis="x", rotation=30)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("soil moisture (m³ m⁻³)", fontsize=7)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("date", fontsize=7)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, 1.02))
+    fig.text(0.5, -0.01, "grey: SMAP gap days in the station's cell", ha="center", fontsize=7)
+    return _save(fig, path)
+
+
+def station_map_figure(res: xr.Dataset, case: xr.Dataset, path: Path, metric: str = "ubRMSE") -> Path | None:
+    """The fused product's per-station ``metric`` (in-situ, whole period) at the station locations over
+    the case window's land mask; stations not scored as open circles."""
+    main, _, _ = main_products(res)
+    stations = [f"station:{s}" for s in res["station"].values] if "station" in res.coords else []
+    stations = [g for g in stations if g in res["group"].values]
+    if main is None or not stations or "insitu" not in res["reference"].values:
+        return None
+    vals = res["value"].sel({"method": main}).sel(reference="insitu", split="all", metric=metric, group=stations).values
+    lat, lon = res["station_lat"].values, res["station_lon"].values
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    land = case["land"].values.astype(float)
+    ax.pcolormesh(case["lon"].values, case["lat"].values, np.where(land > 0, 1.0, np.nan), cmap="Greys", vmin=0, vmax=4)
+    ok = np.isfinite(vals)
+    sc = ax.scatter(lon[ok], lat[ok], c=vals[ok], cmap="viridis_r", s=36, edgecolor="k", lw=0.5)
+    ax.scatter(lon[~ok], lat[~ok], facecolor="none", edgecolor="0.3", s=30, lw=0.8, label="not scored")
+    units = str(res["metric_units"].sel(metric=metric).values).replace("m3 m-3", "m³ m⁻³")
+    fig.colorbar(sc, ax=ax, label=f"{main} station {metric} ({units})")
+    ax.set_xlabel("longitude (°E)")
+    ax.set_ylabel("latitude (°N)")
+    ax.set_title(f"{main}: {metric} at {int(ok.sum())} of {len(vals)} stations (grey: land cells)", fontsize=9)
+    if (~ok).any():
+        ax.legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
+
+
+def scorecard_figure(gain, sig, base: str, path: Path) -> Path | None:
+    """The scorecard as a heat map: gain over ``base`` per product and metric (split), each column
+    scaled by its largest difference; '*' where significant."""
+    if gain.empty:
+        return None
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (e.g. SMAP in its gaps)
+        scale = np.nanmax(np.abs(gain.values), axis=0)
+        z = gain.values / np.where(scale > 0, scale, np.nan)
+    fig, ax = plt.subplots(figsize=(0.9 * gain.shape[1] + 2.5, 0.38 * gain.shape[0] + 1.6))
+    ax.imshow(np.nan_to_num(z, nan=0.0), cmap="RdYlGn", vmin=-1, vmax=1, aspect="auto")
+    for (i, j), g in np.ndenumerate(gain.values):
+        if np.isfinite(g):
+            ax.text(j, i, f"{g:+.3f}{'*' if sig.values[i, j] else ''}", ha="center", va="center", fontsize=6.5)
+    ax.set_xticks(range(gain.shape[1]), gain.columns, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(gain.shape[0]), gain.index, fontsize=7)
+    ax.set_title(f"Gain over {base} (green better; metric units; * CIs do not overlap)", fontsize=9)
     return _save(fig, path)
 
 

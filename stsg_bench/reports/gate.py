@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..files import copy_atomic, output_lock, read_toml
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
+from .tables import whole_period
 
 
 def default_tolerances() -> dict[str, float]:
@@ -47,10 +48,15 @@ def load_tolerances(path: Path | None) -> dict[str, float]:
 def _badness(metric: str, value: float) -> float:
     """Larger is worse."""
     better = METRICS[metric].better
-    return abs(value) if better == "zero" else (-value if better == "higher" else value)
+    if better in ("zero", "one"):
+        return abs(value - (better == "one"))
+    return -value if better == "higher" else value
 
 
 def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float]) -> GateResult:
+    """Pooled scores of every product, reference, split and metric of ``ref`` over the whole period
+    (window ``all``; seasons are reported, not gated)."""
+    new, ref = whole_period(new), whole_period(ref)
     rows = []
     new_methods = {str(m) for m in new["method"].values}
     for m in ref["method"].values:

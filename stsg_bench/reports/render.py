@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
@@ -11,17 +12,52 @@ import xarray as xr
 
 from ..errors import InputError
 from ..files import atomic_directory
+from ..validation.metrics import METRICS
 from ..validation.score import open_results
 from . import figures
-from .tables import all_tables, is_member, to_html, to_latex, to_markdown, without_members
+from .scorecard import scorecard, scorecard_html, scorecard_text
+from .tables import (
+    all_tables,
+    is_member,
+    scored_reference,
+    to_html,
+    to_latex,
+    to_markdown,
+    whole_period,
+    without_members,
+)
 
 log = logging.getLogger(__name__)
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222;line-height:1.4}
 table.scores{border-collapse:collapse;font-size:13px;margin:1em 0}
 table.scores td,table.scores th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
 table.scores caption{text-align:left;font-weight:600;padding:4px 0}
-img{max-width:100%;border:1px solid #eee;margin:.5em 0}"""
+table.defs td{text-align:left}
+nav ol{columns:2;font-size:14px}
+figure{margin:1em 0}figcaption{font-size:13px;color:#444}
+img{max-width:100%;border:1px solid #eee}"""
+
+SPLIT_TEXT = {
+    "all": "every matched day",
+    "smap_valid": "days with a usable SMAP retrieval in the cell (the paper's comparison with SMAP)",
+    "smap_gap": "days without one: where a gap-filler has to fill",
+    "gap_age:*": "gap days by the number of days to the nearest usable SMAP value of the same cell",
+}
+GROUP_TEXT = {
+    "pooled": "all matched samples of all stations together (the paper's table)",
+    "station_median": "median of the per-station scores (stations with at least min_obs matched days)",
+    "network:NAME": "samples of one ISMN network pooled",
+    "land_cover: / climate: / soil:": "strata of the ISMN station metadata (ESA CCI land cover, Köppen-Geiger "
+    "climate, USDA texture class of the HWSD fractions), pooled",
+    "station:KEY": "one sensor",
+}
+REFERENCE_TEXT = {
+    "insitu": "ISMN daily means (good-flag hours) in the station's 36 km cell; each product on its own samples",
+    "truth": "the synthetic twin's true field, every land pixel",
+    "hidden_smap": "SMAP values hidden before fusion (simulated gaps)",
+    "*_same": "the same reference on the samples every filled product has (tables use these)",
+}
 
 
 def _products(results_path: Path, res: xr.Dataset) -> dict[str, xr.DataArray]:
@@ -35,53 +71,142 @@ def _products(results_path: Path, res: xr.Dataset) -> dict[str, xr.DataArray]:
     return out
 
 
-def write_report(results_path: str | Path, out: str | Path, case_path: str | Path | None = None) -> Path:
-    """Render ``results_path`` into ``out`` (tables/, figures/, index.html); returns index.html."""
+def _embed(path: Path) -> str:
+    """The image as a data: URI (the page works offline, alone)."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _definitions(res: xr.Dataset) -> str:
+    """Every metric (from the registry), split, window, group and reference the page uses, in words."""
+    rows = []
+    for name in res["metric"].values:
+        m = METRICS.get(str(name))
+        if m is not None:
+            rows.append((str(name), f"{m.long_name}; units {m.units}; better: {m.better}; CI: {m.ci_method}"))
+    for key, text in SPLIT_TEXT.items():
+        rows.append((f"split {key}", text))
+    if "window" in res.dims:
+        desc = res.coords.get("window_description")
+        for i, w in enumerate(res["window"].values):
+            rows.append((f"window {w}", str(desc.values[i]) if desc is not None else ""))
+    rows += [(f"group {k}", v) for k, v in GROUP_TEXT.items()]
+    rows += [(f"reference {k}", v) for k, v in REFERENCE_TEXT.items()]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<table class='scores defs'><tbody>{body}</tbody></table>"
+
+
+def _figure_n(res: xr.Dataset, key: str) -> str:
+    """The samples behind a figure, in words."""
+    if "insitu" not in res["reference"].values:
+        return ""
+    ref = scored_reference(res, "insitu")
+    n = int(res["n"].sel(reference=ref, group="pooled", split="all").max())
+    stations = int((res["station_status"] == "ok").any("method").sum()) if "station_status" in res else 0
+    return {
+        "taylor": f"n = {n:,} pooled station-days per product (same samples) at {stations} stations",
+        "series": f"{stations} scored stations; n per panel in its title",
+        "map": f"{stations} scored stations",
+        "boxplots": f"{stations} scored stations, one value per station",
+        "scorecard": f"n = {n:,} pooled station-days (same samples); SMAP alone on its share",
+    }.get(key, "")
+
+
+def write_report(
+    results_path: str | Path, out: str | Path, case_path: str | Path | None = None, reference_product: str | None = None
+) -> Path:
+    """Render ``results_path`` into ``out``: tables/ (csv, md, tex, html), figures/ (png) and one
+    self-contained index.html (images embedded, table of contents, definitions, notes); returns it.
+    ``reference_product``: the scorecard's baseline (default: SMAP alone)."""
     results_path = Path(results_path)
     res = open_results(results_path)
     tables = all_tables(res)
-    res = without_members(res)  # figures show products, not each ensemble member
     if not tables:
         raise InputError(results_path, "results hold no scores to report", "n")
+    if reference_product is not None and reference_product not in res["method"].values:
+        raise InputError(
+            results_path, f"no product '{reference_product}' to compare with (--reference-product)", "method"
+        )
+    card = scorecard(res, reference_product)
+    res = whole_period(without_members(res))  # figures show products over the whole period
     out = Path(out)
     with atomic_directory(out) as tmp:
         (tmp / "tables").mkdir()
         (tmp / "figures").mkdir()
-        blocks = []
-        for key, (caption, df) in tables.items():
+        sections: list[tuple[str, str, str]] = []  # (id, title, html)
+
+        def save_table(key: str, caption: str, df) -> None:
             df.to_csv(tmp / "tables" / f"{key}.csv")
             (tmp / "tables" / f"{key}.md").write_text(f"**{caption}**\n\n" + to_markdown(df), encoding="utf-8")
             (tmp / "tables" / f"{key}.tex").write_text(to_latex(df, caption), encoding="utf-8")
             (tmp / "tables" / f"{key}.html").write_text(to_html(df, caption), encoding="utf-8")
-            blocks.append(to_html(df, caption))
-        figs: list[tuple[str, Path | None]] = []
+
+        def add_figure(key: str, title: str, path: Path | None) -> None:
+            if path is None:
+                return
+            n = _figure_n(res, key)
+            cap = html.escape(title + (f" ({n})" if n else ""))
+            sections.append(
+                (
+                    f"fig-{key}",
+                    title,
+                    f"<figure><img src='{_embed(path)}' alt='{cap}'><figcaption>{cap}</figcaption></figure>",
+                )
+            )
+
+        for key, (caption, df) in tables.items():
+            save_table(key, caption, df)
+            sections.append((f"table-{key}", caption.split(":")[0].split("(")[0].strip(), to_html(df, caption)))
+            if key == "paper" and card is not None:  # the scorecard right after the paper's table
+                gain, sig, base = card
+                cap = (
+                    f"Scorecard: gain over {base} on the same in-situ samples (positive = better; bias as |bias|; "
+                    "* = the 95 % CIs do not overlap)"
+                )
+                save_table("scorecard", cap, scorecard_text(gain, sig))
+                sections.append(("table-scorecard", f"Scorecard against {base}", scorecard_html(gain, sig, cap)))
+                add_figure(
+                    "scorecard",
+                    f"Scorecard against {base}",
+                    figures.scorecard_figure(gain, sig, base, tmp / "figures" / "scorecard.png"),
+                )
+        fig_dir = tmp / "figures"
+        case = None
         if case_path is not None and Path(case_path).exists():
             from ..case import open_case
 
+            case = open_case(case_path)
             prods = _products(results_path, res)
             if prods:
-                figs.append(
-                    (
-                        "Maps of one test day",
-                        figures.maps_figure(open_case(case_path), prods, tmp / "figures" / "maps.png"),
-                    )
+                add_figure(
+                    "maps", "Maps of one test day (m³ m⁻³)", figures.maps_figure(case, prods, fig_dir / "maps.png")
                 )
-        figs.append(("Station time series", figures.station_series_figure(res, tmp / "figures" / "station_series.png")))
-        figs.append(("Taylor diagram", figures.taylor_figure(res, tmp / "figures" / "taylor.png")))
-        figs.append(
-            (
-                "Per-network station ubRMSE",
-                figures.network_boxplot_figure(res, tmp / "figures" / "network_boxplots.png"),
+            add_figure(
+                "map",
+                "Per-station ubRMSE of the fused product",
+                figures.station_map_figure(res, case, fig_dir / "station_map.png"),
             )
+        add_figure("series", "Station time series", figures.station_series_figure(res, fig_dir / "station_series.png"))
+        add_figure("taylor", "Taylor diagram", figures.taylor_figure(res, fig_dir / "taylor.png"))
+        add_figure(
+            "boxplots",
+            "Per-network station ubRMSE",
+            figures.network_boxplot_figure(res, fig_dir / "network_boxplots.png"),
         )
-        figs.append(("Score against truth by gap age", figures.gap_age_figure(res, tmp / "figures" / "gap_age.png")))
-        figs.append(
-            (
-                "DrcGAN training: training L1 and validation RMSE (selected step marked)",
-                figures.training_figure(res, tmp / "figures" / "training.png"),
-            )
+        add_figure(
+            "gap_age",
+            "Score against truth by gap age (n per bin on the axis)",
+            figures.gap_age_figure(res, fig_dir / "gap_age.png"),
         )
+        add_figure(
+            "training",
+            "DrcGAN training: training L1 and validation RMSE (selected step marked)",
+            figures.training_figure(res, fig_dir / "training.png"),
+        )
+        sections.append(("definitions", "Definitions", _definitions(res)))
         notes = json.loads(res.attrs.get("notes", "[]"))
+        notes_html = "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>" if notes else "<p>none</p>"
+        sections.append(("notes", "Notes of the run", notes_html))
+        toc = "".join(f"<li><a href='#{sid}'>{html.escape(title)}</a></li>" for sid, title, _ in sections)
         page = [
             "<!doctype html><html><head><meta charset='utf-8'><title>stsg-bench report</title>",
             f"<style>{CSS}</style></head><body>",
@@ -89,14 +214,10 @@ def write_report(results_path: str | Path, out: str | Path, case_path: str | Pat
             f"<p>training period {html.escape(str(res.attrs.get('train_period', '?')))}, test period "
             f"{html.escape(str(res.attrs.get('test_period', '?')))}; SMAP quality rule "
             f"'{html.escape(str(res.attrs.get('smap_quality_rule', '')))}'; bias = product − reference; "
-            "units m³ m⁻³ (R dimensionless).</p>",
-            *blocks,
+            "units m³ m⁻³ unless stated (R, ρ, τ dimensionless; MSE terms m⁶ m⁻⁶; SNR dB).</p>",
+            f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>",
         ]
-        for title, path in figs:
-            if path is not None:
-                page.append(f"<h2>{html.escape(title)}</h2><img src='figures/{path.name}' alt='{html.escape(title)}'>")
-        if notes:
-            page.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+        page += [f"<section id='{sid}'><h2>{html.escape(title)}</h2>{body}</section>" for sid, title, body in sections]
         page.append("</body></html>")
         (tmp / "index.html").write_text("\n".join(page), encoding="utf-8")
     return out / "index.html"

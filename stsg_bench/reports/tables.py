@@ -3,8 +3,10 @@
 Tables (each a ``pandas.DataFrame`` with one row per method):
 
 * ``paper``: in-situ, pooled, all days: bias, R, RMSE, ubRMSE with 95 % CI and n (the paper's table), on
-  the station-days every filled product has (the ``insitu_same`` reference; each product's own number
-  of station-days beside it as ``n own``); ``paper_own_samples``: each product on all its own days;
+  the station-days every filled product has (the ``insitu_same`` reference); ``coverage``: each
+  product's own matched station-days; ``paper_own_samples``: each product on all its own days;
+* ``decomposition``, ``rank``, ``tcol``: MSE terms, Spearman / Kendall, triple collocation (pooled in-situ);
+* ``windows``: ubRMSE per season and user window; ``strata``: per ISMN land cover / climate / soil class;
 * ``gap_aware``: in-situ pooled RMSE/ubRMSE/R on SMAP-valid vs SMAP-gap days;
 * ``networks``: in-situ ubRMSE and R per network; ``station_median``: median over stations;
 * ``truth``: against the twin's truth on every land pixel, all / valid / gap;
@@ -26,13 +28,18 @@ import pandas as pd
 import xarray as xr
 
 from ..validation.evaluate import SAME_SUFFIX
-from ..validation.metrics import metric_names
+from ..validation.metrics import METRICS, metric_names
 from ..validation.score import GAP_AGE_SPLITS
 
 #: the paper's STSG-SM vs SMAP on the same in-situ samples (Jiang et al. 2025), and the margin we test
 PUBLISHED = {"R": (0.8388, 0.8405), "ubRMSE": (0.0585, 0.0579)}
 PAPER_MARGIN = {"R": 0.01, "ubRMSE": 0.002}
 MEMBER_TAG = ":seed"
+
+
+def whole_period(res: xr.Dataset) -> xr.Dataset:
+    """The scores over the whole period (window ``all``), without the window dimension."""
+    return res.sel(window="all", drop=True) if "window" in res.dims else res
 
 
 def is_member(name) -> bool:
@@ -67,20 +74,31 @@ def scored_reference(res: xr.Dataset, reference: str, same: bool = True) -> str:
     return variant if same and _has(res, variant) else reference
 
 
+def _fmt(v: float, metric: str) -> str:
+    """Four decimals; squared units (the MSE terms) in scientific notation."""
+    return f"{v:.3e}" if METRICS[metric].units == "m6 m-6" else f"{v:.4f}"
+
+
+def _at(res: xr.Dataset, **sel) -> dict:
+    """A selection, over the whole period when the results have windows."""
+    return {**sel, "window": "all"} if "window" in res.dims else sel
+
+
 def _cell(res, method, reference, group, split, metric, ci=True) -> str:
-    sel = dict(reference=reference, group=group, split=split, metric=metric)
+    sel = _at(res, reference=reference, group=group, split=split, metric=metric)
     v = float(res["value"].sel({"method": method}).sel(sel))
     if not np.isfinite(v):
         return "–"
     if not ci:
-        return f"{v:.4f}"
+        return _fmt(v, metric)
     lo = float(res["ci_lower"].sel({"method": method}).sel(sel))
     hi = float(res["ci_upper"].sel({"method": method}).sel(sel))
-    return f"{v:.4f} [{lo:.4f}, {hi:.4f}]" if np.isfinite(lo) else f"{v:.4f}"
+    f = lambda x: _fmt(x, metric)  # noqa: E731
+    return f"{f(v)} [{f(lo)}, {f(hi)}]" if np.isfinite(lo) else f(v)
 
 
 def _n(res, method, reference, group, split) -> int:
-    return int(res["n"].sel({"method": method}).sel(reference=reference, group=group, split=split))
+    return int(res["n"].sel({"method": method}).sel(_at(res, reference=reference, group=group, split=split)))
 
 
 def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", same: bool = True) -> pd.DataFrame:
@@ -91,8 +109,53 @@ def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", 
     for m in res["method"].values:
         row: dict[str, str | int] = {k: _cell(res, m, ref, "pooled", split, k) for k in metric_names("paper")}
         row["n"] = _n(res, m, ref, "pooled", split)
-        if ref != reference:
-            row["n own"] = _n(res, m, reference, "pooled", split)
+        rows[product_label(res, m)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def coverage_table(res: xr.Dataset) -> pd.DataFrame:
+    """Each product's own matched in-situ station-days (all, SMAP-usable, gap days) and the share of
+    them in the same-sample comparison: how much of the period each product covers."""
+    same = scored_reference(res, "insitu")
+    rows = {}
+    for m in res["method"].values:
+        row: dict[str, str | int] = {}
+        for sp in ("all", "smap_valid", "smap_gap"):
+            if sp in res["split"].values:
+                row[f"n own ({sp})"] = _n(res, m, "insitu", "pooled", sp)
+        own, shared = _n(res, m, "insitu", "pooled", "all"), _n(res, m, same, "pooled", "all")
+        row["n same samples"] = shared
+        row["same / own"] = f"{shared / own:.2f}" if own else "–"
+        rows[product_label(res, m)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def metric_table(res: xr.Dataset, table: str, reference: str = "insitu", split: str = "all") -> pd.DataFrame:
+    """Pooled values (with CIs where the metric has them) and n of the metrics declared for ``table``
+    (:data:`stsg_bench.validation.metrics.TABLES`), on the same samples when available."""
+    ref = scored_reference(res, reference)
+    names = [k for k in metric_names(table) if k in res["metric"].values]
+    rows = {}
+    for m in res["method"].values:
+        row: dict[str, str | int] = {k: _cell(res, m, ref, "pooled", split, k) for k in names}
+        row["n"] = _n(res, m, ref, "pooled", split)
+        rows[product_label(res, m)] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+def window_table(res: xr.Dataset, metric: str = "ubRMSE", reference: str = "insitu") -> pd.DataFrame | None:
+    """``metric`` (pooled, split all) and n per temporal window (seasons, user windows); None without
+    windows beyond ``all``."""
+    if "window" not in res.dims or res.sizes["window"] < 2:
+        return None
+    ref = scored_reference(res, reference)
+    rows = {}
+    for m in res["method"].values:
+        row: dict[str, str | int] = {}
+        for w in res["window"].values:
+            sub = res.sel(window=w)
+            row[f"{w} {metric}"] = _cell(sub, m, ref, "pooled", "all", metric, ci=False)
+            row[f"{w} n"] = _n(sub, m, ref, "pooled", "all")
         rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
@@ -113,7 +176,11 @@ def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_val
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
-def group_table(res: xr.Dataset, prefix: str, metrics=None) -> pd.DataFrame:
+def _has_values(res: xr.Dataset, metric: str) -> bool:
+    return metric in res["metric"].values and bool(np.isfinite(res["value"].sel(metric=metric)).any())
+
+
+def group_table(res: xr.Dataset, prefix: str | tuple[str, ...], metrics=None) -> pd.DataFrame:
     metrics = metric_names("groups") if metrics is None else metrics
     groups = [str(g) for g in res["group"].values if str(g).startswith(prefix)]
     ref = scored_reference(res, "insitu")
@@ -122,30 +189,67 @@ def group_table(res: xr.Dataset, prefix: str, metrics=None) -> pd.DataFrame:
         row = {}
         for g in groups:
             for k in metrics:
-                row[f"{g.split(':', 1)[-1]} {k}"] = _cell(res, m, ref, g, "all", k, ci=False)
+                label = g.split(":", 1)[-1] if isinstance(prefix, str) else g
+                row[f"{label} {k}"] = _cell(res, m, ref, g, "all", k, ci=False)
         rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
+STRATA = ("land_cover:", "climate:", "soil:")
+
+
 def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
-    """{key: (caption, table)} for every table the results support."""
-    full, res = res, without_members(res)
+    """{key: (caption, table)} for every table the results support, the paper's table first."""
+    windowed = without_members(res)
+    full, res = whole_period(res), whole_period(windowed)
     t = {}
     if _has(res, "insitu"):
         same = scored_reference(res, "insitu") != "insitu"
         t["paper"] = (
             (
                 "In-situ validation, the station-days every filled product has (same samples; SMAP alone on its "
-                "share of them; n own = each product's own matched station-days) (bias = product − in-situ; 95 % CI)"
+                "share of them; each product's own coverage is in the coverage table) (bias = product − in-situ; "
+                "95 % CI)"
             )
             if same
             else "In-situ validation, all matched station-days (bias = product − in-situ; 95 % CI)",
             paper_table(res),
         )
         if same:
+            t["coverage"] = (
+                "Coverage: each product's own matched in-situ station-days (all / SMAP usable / SMAP gap) and "
+                "how many of them are in the same-sample comparison",
+                coverage_table(res),
+            )
             t["paper_own_samples"] = (
                 "In-situ validation, each product on all its own matched station-days (not comparable across rows)",
                 paper_table(res, same=False),
+            )
+        for key, caption in (
+            ("decomposition", "MSE decomposition (pooled in-situ, m⁶ m⁻⁶): MSE = MSE_corr + MSE_var + MSE_bias"),
+            ("rank", "Rank correlations (pooled in-situ): Spearman ρ and Kendall τ-b, 95 % CI (Bonett & Wright)"),
+        ):
+            t[key] = (caption, metric_table(res, key))
+        if _has_values(res, "TC_SNR"):
+            t["tcol"] = (
+                f"Triple collocation (in-situ, product, {res.attrs.get('tc_partner', 'partner')}), pooled: the "
+                "product's SNR (dB), error sd scaled to in-situ (m³ m⁻³) and scaling β, 95 % percentile "
+                "bootstrap CI. Assumes independent errors: a product fused from the partner shares its errors",
+                metric_table(res, "tcol"),
+            )
+        by_window = window_table(windowed)
+        if by_window is not None:
+            t["windows"] = (
+                "In-situ ubRMSE (pooled, same samples) per temporal window: the whole period, the seasons "
+                "(every year's DJF, MAM, JJA, SON days) and user windows",
+                by_window,
+            )
+        strata = [g for g in res["group"].values if str(g).startswith(STRATA)]
+        if strata:
+            t["strata"] = (
+                "In-situ ubRMSE and R per stratum of the ISMN station metadata (land cover, Köppen-Geiger "
+                "climate, USDA soil texture)",
+                group_table(res, STRATA),
             )
         t["gap_aware"] = (
             "In-situ, days with usable SMAP in the station's cell vs gap days (same samples when available)",
@@ -201,7 +305,7 @@ def paper_mode_table(res: xr.Dataset) -> pd.DataFrame | None:
         return None
     ref = scored_reference(res, "insitu")
     value = lambda m, k: float(  # noqa: E731
-        res["value"].sel({"method": m}).sel(reference=ref, group="pooled", split="smap_valid", metric=k)
+        res["value"].sel({"method": m}).sel(_at(res, reference=ref, group="pooled", split="smap_valid", metric=k))
     )
     rows: dict[str, dict] = {}
     for m in papers:
@@ -276,8 +380,7 @@ def summary_frame(res: xr.Dataset, members: bool = False) -> pd.DataFrame:
     """The one-screen summary: pooled in-situ metrics and gap RMSE against truth and hidden SMAP, on the
     same samples for every product when the results have them (``insitu n own``: each one's coverage);
     ensemble members only with ``members``."""
-    if not members:
-        res = without_members(res)
+    res = whole_period(res if members else without_members(res))
     value = lambda m, ref, split, k: float(  # noqa: E731
         res["value"].sel({"method": m}).sel(reference=ref, group="pooled", split=split, metric=k)
     )

@@ -2,6 +2,7 @@
 intervals, aggregations and the results cube, all driven by the one loop in :mod:`.evaluate`. It scores
 products it is given; it never imports methods."""
 
+from . import sample_metrics  # noqa: F401  (registers the rank and triple-collocation metrics)
 from .evaluate import Evaluation, FieldReference, InsituReference, ValidationConfig, evaluate, standard_references
 from .match import MatchConfig, StationTable, at_stations, match_stations
 from .metrics import METRICS, Moments, bootstrap_ci, get_metrics, metric_names, register_metric, score_moments

@@ -30,6 +30,7 @@ from ..io.ismn import StationSeries, read_ismn
 from .match import OK, MatchConfig, match_stations
 from .metrics import get_metrics
 from .score import GAP_AGE_SPLITS, SPLITS, ScoreConfig, combine, score_fields, score_insitu
+from .windows import Window, build_windows
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,30 @@ class ValidationConfig:
     metrics: tuple[str, ...] | None = None  # default: every registered metric
     #: also score every reference on the samples all products share (reference ``NAME_same``)
     same_sample: bool = True
+    #: score the meteorological seasons (DJF, MAM, JJA, SON) as windows beside ``all``
+    seasons: bool = True
+    #: user windows ``(name, start, end)`` (inclusive YYYY-MM-DD dates), scored beside the seasons
+    windows: tuple[tuple[str, str, str], ...] = ()
+    #: the third product of the triple collocation (in-situ, product, partner); '' for none
+    tc_partner: str = "noah_raw"
+    tc_bootstrap: int = 1000  # bootstrap resamples for the triple-collocation intervals
 
     def __post_init__(self) -> None:
         lo, hi = self.depth
         if not 0.0 <= lo <= hi:
             raise ConfigError(f"depth range {self.depth}: need 0 <= from <= to (m)")
-        if self.min_obs < 1 or self.min_hours < 1 or self.bootstrap < 0:
-            raise ConfigError("min_obs and min_hours must be >= 1 and bootstrap >= 0")
+        if self.min_obs < 1 or self.min_hours < 1 or self.bootstrap < 0 or self.tc_bootstrap < 0:
+            raise ConfigError("min_obs and min_hours must be >= 1, bootstrap and tc_bootstrap >= 0")
         if not 0.0 < self.alpha < 1.0:
             raise ConfigError(f"alpha {self.alpha}: must be in (0, 1)")
         if not self.flags:
             raise ConfigError("flags: at least one ISMN quality flag must be kept")
         get_metrics(list(self.metrics) if self.metrics is not None else None)  # unknown names -> error
+        self.window_list()  # bad names or dates -> error
+
+    def window_list(self) -> list[Window]:
+        """The temporal windows scored: ``all``, the seasons, the user windows."""
+        return build_windows(self.seasons, self.windows)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "validation settings") -> ValidationConfig:
@@ -83,10 +96,20 @@ class ValidationConfig:
                     kw[k] = tuple(v)
                 elif k == "alpha":
                     kw[k] = float(v)
-                elif k == "same_sample":
+                elif k in ("same_sample", "seasons"):
                     if not isinstance(v, bool):
-                        raise TypeError("same_sample must be true or false")
+                        raise TypeError(f"{k} must be true or false")
                     kw[k] = v
+                elif k == "tc_partner":
+                    if not isinstance(v, str):
+                        raise TypeError("tc_partner must be a product name ('' for none)")
+                    kw[k] = v
+                elif k == "windows":  # {name = ["YYYY-MM-DD", "YYYY-MM-DD"], ...}
+                    if not isinstance(v, Mapping) or not all(
+                        isinstance(d, (list, tuple)) and len(d) == 2 for d in v.values()
+                    ):
+                        raise TypeError('windows must be a table of name = ["start", "end"]')
+                    kw[k] = tuple((str(n), str(d[0]), str(d[1])) for n, d in v.items())
                 else:
                     if isinstance(v, bool) or not isinstance(v, int):
                         raise TypeError(f"{k} must be an integer")
@@ -108,6 +131,9 @@ class ValidationConfig:
             alpha=self.alpha,
             min_obs=self.min_obs,
             bootstrap=self.bootstrap,
+            windows=self.window_list(),
+            tc_partner=self.tc_partner or None,
+            tc_bootstrap=self.tc_bootstrap,
         )
 
 
@@ -224,7 +250,7 @@ def evaluate(
     if references and all(int(p["n"].sum()) == 0 for p in parts):
         why = "; ".join(notes[:5]) + (f"; ... ({len(notes)} notes)" if len(notes) > 5 else "")
         raise StsgError(f"nothing could be scored: no product value matched any reference ({why or 'no matches'})")
-    results = combine(parts, attrs)
+    results = combine(parts, {"tc_partner": cfg.tc_partner, **(attrs or {})})
     # what each product is (a method's kind, or 'external'; DrcGAN's product mode), for the reports
     kinds: dict[str, str] = {}
     modes: dict[str, str] = {}
@@ -235,4 +261,6 @@ def evaluate(
     names = [str(m) for m in results["method"].values]
     coords = {"method_kind": ("method", [kinds.get(m, "") for m in names])}
     coords["product_mode"] = ("method", [modes.get(m, "") for m in names])
+    described = {w.name: w.description for w in cfg.window_list()}
+    coords["window_description"] = ("window", [described.get(str(w), "") for w in results["window"].values])
     return Evaluation(results.assign_coords(coords), notes)

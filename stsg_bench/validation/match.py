@@ -20,6 +20,7 @@ from ..io.ismn import (
     daily_mean,
     nearest_in_time,
 )
+from .strata import station_strata
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,12 @@ class StationTable:
     times: pd.DatetimeIndex
     ref: np.ndarray
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (key, status) of sensors not in table
+    #: per sensor: {'land_cover' | 'climate' | 'soil': label} from the ISMN metadata (empty if none)
+    strata: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.strata:
+            self.strata = [{} for _ in self.keys]
 
     @property
     def usable(self) -> np.ndarray:
@@ -136,6 +143,7 @@ def match_stations(
         times=times,
         ref=ref,
         dropped=dropped,
+        strata=[station_strata(getattr(s, "metadata", None) or {}) for s in keep],
     )
 
 

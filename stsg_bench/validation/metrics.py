@@ -285,7 +285,9 @@ def _ppf(dist, q: float, df) -> np.ndarray:
 
 
 #: report tables a metric can appear in (see :mod:`stsg_bench.reports.tables`)
-TABLES = ("paper", "split", "groups", "median")
+TABLES = ("paper", "split", "groups", "median", "decomposition", "rank", "tcol")
+#: the tables of a metric that does not declare its own (the core scores)
+CORE_TABLES = ("paper", "split", "groups", "median")
 
 
 class Metric:
@@ -297,15 +299,19 @@ class Metric:
     name: ClassVar[str]
     long_name: ClassVar[str]
     units: ClassVar[str] = "m3 m-3"
-    #: which direction is better: 'lower' (RMSE), 'higher' (R) or 'zero' (bias: smaller magnitude)
+    #: which direction is better: 'lower' (RMSE), 'higher' (R), 'zero' (bias: smaller magnitude) or 'one'
+    #: (a scaling factor)
     better: ClassVar[str]
     #: how ``ci`` is computed, in words (shown in reports)
     ci_method: ClassVar[str]
     #: default accuracy-gate tolerance (a change in the bad direction larger than this fails)
     tolerance: ClassVar[float]
     #: report tables this metric appears in (a subset of :data:`TABLES`)
-    tables: ClassVar[tuple[str, ...]] = TABLES
+    tables: ClassVar[tuple[str, ...]] = CORE_TABLES
     min_n: ClassVar[int] = 2
+    #: what the metric is computed from: 'moments' (:class:`Moments`, any reference) or 'samples' (the
+    #: matched pairs themselves, station references only: :class:`SampleMetric`)
+    kind: ClassVar[str] = "moments"
 
     def value(self, m: Moments) -> np.ndarray:
         raise NotImplementedError
@@ -315,6 +321,8 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {}
+#: directions of 'better': smaller, larger, closer to 0 (bias), closer to 1 (a scaling factor)
+BETTER = ("lower", "higher", "zero", "one")
 
 
 def register_metric(cls: type[Metric]) -> type[Metric]:
@@ -322,8 +330,8 @@ def register_metric(cls: type[Metric]) -> type[Metric]:
     for attr in ("name", "long_name", "better", "ci_method", "tolerance"):
         if not hasattr(cls, attr):
             raise TypeError(f"metric {cls.__name__} must declare '{attr}'")
-    if cls.better not in ("lower", "higher", "zero"):
-        raise TypeError(f"metric {cls.name}: better must be 'lower', 'higher' or 'zero'")
+    if cls.better not in BETTER:
+        raise TypeError(f"metric {cls.name}: better must be one of {', '.join(BETTER)}")
     if not set(cls.tables) <= set(TABLES):
         raise TypeError(f"metric {cls.name}: unknown table(s) {sorted(set(cls.tables) - set(TABLES))}")
     if cls.name in METRICS:
@@ -417,6 +425,74 @@ class UbRmse(Metric):
         return lo, hi
 
 
+class _MseTerm(Metric):
+    """One term of the MSE decomposition ``MSE = 2 s_p s_r (1 - R) + (s_p - s_r)^2 + (mean_p - mean_r)^2``
+    (population standard deviations, as ``pytesmo.metrics.mse_decomposition``); no analytic CI."""
+
+    units, better, tolerance = "m6 m-6", "lower", 2e-4
+    ci_method, tables = "none", ("decomposition",)
+
+    def ci(self, m, alpha=0.05):
+        nan = np.full(np.shape(m.n), np.nan)
+        return nan, nan
+
+
+@register_metric
+class Mse(_MseTerm):
+    name, long_name = "MSE", "mean square difference"
+
+    def value(self, m):
+        return m.msd
+
+
+@register_metric
+class MseCorr(_MseTerm):
+    name, long_name = "MSE_corr", "MSE term of imperfect correlation, 2 s_p s_r (1 - R)"
+
+    def value(self, m):
+        return np.maximum(2 * np.sqrt(m.var_p) * np.sqrt(m.var_r) - 2 * m.cov, 0.0)
+
+
+@register_metric
+class MseVar(_MseTerm):
+    name, long_name = "MSE_var", "MSE term of unequal variability, (s_p - s_r)^2"
+
+    def value(self, m):
+        return (np.sqrt(m.var_p) - np.sqrt(m.var_r)) ** 2
+
+
+@register_metric
+class MseBias(_MseTerm):
+    name, long_name = "MSE_bias", "MSE term of the bias, (mean_p - mean_r)^2"
+
+    def value(self, m):
+        return m.mean_diff**2
+
+
+class SampleMetric(Metric):
+    """A metric that needs the matched samples themselves (ranks, triple collocation), not just their
+    moments: computed by the in-situ loop per group, split and window from the pairs (``p``, ``r``) and,
+    for triple collocation, a third product ``q`` on the same samples. NaN for gridded references
+    (millions of pairs; their moment metrics carry the comparison)."""
+
+    kind = "samples"
+    #: needs the third product of a triplet (``ValidationConfig.tc_partner``)
+    triplet: ClassVar[bool] = False
+
+    def from_samples(
+        self, p: np.ndarray, r: np.ndarray, q: np.ndarray | None, alpha: float, boot: np.ndarray | None
+    ) -> tuple[float, float, float]:
+        """(value, ci_lower, ci_upper) of finite 1-D pairs; ``boot`` (B, n): how often each pair is drawn
+        in each of B bootstrap resamples (None: no bootstrap interval)."""
+        raise NotImplementedError
+
+    def value(self, m):  # pragma: no cover - sample metrics are never computed from moments
+        raise TypeError(f"metric {self.name} is computed from samples, not moments")
+
+    def ci(self, m, alpha=0.05):  # pragma: no cover
+        raise TypeError(f"metric {self.name} is computed from samples, not moments")
+
+
 def get_metrics(names: list[str] | None = None) -> list[Metric]:
     if names is None:
         return list(METRICS.values())
@@ -433,6 +509,10 @@ def score_moments(
     out = {}
     n = np.asarray(m.n)
     for met in metrics:
+        if met.kind != "moments":  # filled from the samples by the loop that has them
+            nan = np.full(n.shape, np.nan)
+            out[met.name] = (nan, nan, nan)
+            continue
         val = met.value(m)
         lo, hi = met.ci(m, alpha)
         bad = n < met.min_n
@@ -451,7 +531,10 @@ def bootstrap_ci(
     idx = np.random.default_rng(seed).integers(0, p.size, (n_boot, p.size))
     m = Moments.from_pairs(p[idx], r[idx], axis=-1)
     return {
-        met.name: tuple(np.nanpercentile(met.value(m), [100 * alpha / 2, 100 * (1 - alpha / 2)])) for met in metrics
+        met.name: tuple(np.nanpercentile(met.value(m), [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+        if met.kind == "moments"
+        else (np.nan, np.nan)
+        for met in metrics
     }
 
 

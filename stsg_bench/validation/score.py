@@ -45,6 +45,8 @@ from .metrics import (
     score_moments,
     split_moments,
 )
+from .sample_metrics import _Tcol, resample_counts
+from .windows import ALL, Window
 
 log = logging.getLogger(__name__)
 SPLITS = ("all", "smap_valid", "smap_gap")
@@ -58,7 +60,9 @@ GAP_AGE_BINS: dict[str, tuple[int, int | None]] = {
     "gap_age:>60": (61, None),
 }
 GAP_AGE_SPLITS = tuple(GAP_AGE_BINS)
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
+#: dimensions of the scores (``n`` has all but ``metric``)
+DIMS = ("method", "reference", "group", "split", "window", "metric")
 
 
 @dataclass
@@ -71,6 +75,9 @@ class ScoreConfig:
     store_series: bool | None = None  # keep matched station series (default: when small)
     splits: tuple[str, ...] = field(default=SPLITS)
     engine: str = "auto"  # moments engine: auto | numpy | fused (see metrics.split_moments)
+    windows: list[Window] | None = None  # temporal sub-windows (default: the whole period only)
+    tc_partner: str | None = None  # the third product of triple collocation (in-situ, product, partner)
+    tc_bootstrap: int = 1000  # bootstrap resamples for the TC intervals (0: none)
 
 
 def _check_product(name: str, da: xr.DataArray, case: xr.Dataset) -> xr.DataArray:
@@ -109,35 +116,36 @@ def _maybe_anom(x: np.ndarray, cfg: ScoreConfig, times: pd.DatetimeIndex) -> np.
     return anomalies(x, cfg.anomalies, doy=times.day_of_year.values)
 
 
-def _empty(methods, reference, groups, splits, metrics) -> xr.Dataset:
-    shape = (len(methods), 1, len(groups), len(splits), len(metrics))
+def _empty(methods, reference, groups, splits, metrics, windows=(ALL,)) -> xr.Dataset:
+    shape = (len(methods), 1, len(groups), len(splits), len(windows), len(metrics))
     coords = {
         "method": methods,
         "reference": [reference],
         "group": groups,
         "split": list(splits),
+        "window": list(windows),
         "metric": [m.name for m in metrics],
         "metric_units": ("metric", [m.units for m in metrics]),
     }
     nanv = lambda: np.full(shape, np.nan)  # noqa: E731
     return xr.Dataset(
         {
-            "value": (("method", "reference", "group", "split", "metric"), nanv()),
-            "ci_lower": (("method", "reference", "group", "split", "metric"), nanv()),
-            "ci_upper": (("method", "reference", "group", "split", "metric"), nanv()),
-            "n": (("method", "reference", "group", "split"), np.zeros(shape[:-1], dtype=np.int64)),
+            "value": (DIMS, nanv()),
+            "ci_lower": (DIMS, nanv()),
+            "ci_upper": (DIMS, nanv()),
+            "n": (DIMS[:-1], np.zeros(shape[:-1], dtype=np.int64)),
         },
         coords=coords,
     )
 
 
-def _fill(ds: xr.Dataset, mi: int, gi, si: int, scores: dict, n) -> None:
+def _fill(ds: xr.Dataset, mi: int, gi, si: int, wi: int, scores: dict, n) -> None:
     for k, name in enumerate(ds["metric"].values):
         v, lo, hi = scores[str(name)]
-        ds["value"].values[mi, 0, gi, si, k] = v
-        ds["ci_lower"].values[mi, 0, gi, si, k] = lo
-        ds["ci_upper"].values[mi, 0, gi, si, k] = hi
-    ds["n"].values[mi, 0, gi, si] = n
+        ds["value"].values[mi, 0, gi, si, wi, k] = v
+        ds["ci_lower"].values[mi, 0, gi, si, wi, k] = lo
+        ds["ci_upper"].values[mi, 0, gi, si, wi, k] = hi
+    ds["n"].values[mi, 0, gi, si, wi] = n
 
 
 def _fill_groups(bufs, mis: np.ndarray, mom: Moments, onehot: np.ndarray, metrics, cfg: ScoreConfig) -> None:
@@ -199,19 +207,23 @@ def score_insitu(
     """Score every product against the matched in-situ stations.
 
     Products sharing a time axis are gathered at the station cells into one (product, time, station)
-    block and summed in one pass (:func:`split_moments`); every group and split is then scored from
-    those sums in one vectorised call."""
+    block and summed in one pass per window (:func:`split_moments`); every group and split is then
+    scored from those sums in one vectorised call. Groups: pooled, station median, one per network and
+    per stratum of the stations' ISMN metadata (:func:`stsg_bench.validation.strata.station_strata`),
+    one per station. Sample metrics (ranks, triple collocation) are computed from the pairs of each
+    group (:func:`_fill_samples`)."""
     cfg = cfg or ScoreConfig()
     metrics = get_metrics(cfg.metrics)
     methods = list(products)
     checked = {name: _check_product(name, products[name], case) for name in methods}
-    networks = sorted(set(np.array(table.network)[table.usable])) if len(table.keys) else []
-    groups = ["pooled", "station_median"] + [f"network:{n}" for n in networks] + [f"station:{k}" for k in table.keys]
-    ds = _empty(methods, reference_name, groups, cfg.splits, metrics)
+    collections = _collections(table)
+    groups = ["pooled", "station_median"] + list(collections) + [f"station:{k}" for k in table.keys]
+    windows = cfg.windows or [Window(ALL)]
+    ds = _empty(methods, reference_name, groups, cfg.splits, metrics, [w.name for w in windows])
     status = np.array([list(table.status)] * len(methods), dtype=object).reshape(len(methods), len(table.keys))
-    net_idx = np.array([networks.index(n) if n in networks else -1 for n in table.network], dtype=np.int64)
-    onehot = np.zeros((len(table.keys), len(networks)))
-    onehot[np.nonzero(net_idx >= 0)[0], net_idx[net_idx >= 0]] = 1.0
+    onehot = np.stack(list(collections.values()), axis=1).astype(np.float64) if collections else None
+    if onehot is None:
+        onehot = np.zeros((len(table.keys), 0))
     bufs = (ds["value"].values, ds["ci_lower"].values, ds["ci_upper"].values, ds["n"].values)
     series_p = {}
     boot_lo = np.full((len(methods), len(metrics)), np.nan)
@@ -228,22 +240,29 @@ def score_insitu(
             at_station_cells(checked[n].values.astype(dtype, copy=False), table, out=prods[j])
         if cfg.anomalies is not None:
             prods = np.moveaxis(_maybe_anom(np.moveaxis(prods, 1, -1), cfg, times), -1, 1)
-        sums = split_moments(prods, ref, valid, cfg.engine, axis=1)  # (P, S) each
-        st = status[mis]
-        st[(st == OK) & (sums.n_product == 0)] = "all_nan_product"
-        st[(st == OK) & (sums.all.n < cfg.min_obs)] = "too_few_obs"
-        status[mis] = st
-        by_split = {"all": sums.all, "smap_valid": sums.valid, "smap_gap": sums.gap}
-        stacked = {f: np.stack([getattr(by_split[s], f) for s in cfg.splits], axis=1) for f in STATISTICS}
-        mom = Moments(**stacked, kp=sums.all.kp, kr=sums.all.kr)
-        _fill_groups(bufs, mis, mom, onehot, metrics, cfg)
+        partner = names.index(cfg.tc_partner) if cfg.tc_partner in names else None
+        for wi, window in enumerate(windows):
+            ref_w = np.where(window.mask(times)[:, None], ref, np.nan) if window.name != ALL else ref
+            sums = split_moments(prods, ref_w, valid, cfg.engine, axis=1)  # (P, S) each
+            if window.name == ALL:
+                st = status[mis]
+                st[(st == OK) & (sums.n_product == 0)] = "all_nan_product"
+                st[(st == OK) & (sums.all.n < cfg.min_obs)] = "too_few_obs"
+                status[mis] = st
+            by_split = {"all": sums.all, "smap_valid": sums.valid, "smap_gap": sums.gap}
+            stacked = {f: np.stack([getattr(by_split[s], f) for s in cfg.splits], axis=1) for f in STATISTICS}
+            mom = Moments(**stacked, kp=sums.all.kp, kr=sums.all.kr)
+            at_w = tuple(b[:, :, :, :, wi] for b in bufs)  # views: this window's slice of the cube
+            _fill_groups(at_w, mis, mom, onehot, metrics, cfg)
+            boot = cfg.tc_bootstrap if window.name == ALL else 0  # TC intervals on the whole period only
+            _fill_samples(at_w, mis, prods, ref_w, valid, partner, onehot, metrics, cfg, boot)
         for j, (mi, name) in enumerate(zip(mis, names)):
             series_p[name] = (tidx, prods[j].T)
             if cfg.bootstrap:
                 mask = np.isfinite(prods[j]) & np.isfinite(ref)
-                boot = bootstrap_ci(prods[j][mask], ref[mask], metrics, cfg.bootstrap, cfg.alpha)
+                boot_ci = bootstrap_ci(prods[j][mask], ref[mask], metrics, cfg.bootstrap, cfg.alpha)
                 for k, met in enumerate(metrics):
-                    boot_lo[mi, k], boot_hi[mi, k] = boot[met.name]
+                    boot_lo[mi, k], boot_hi[mi, k] = boot_ci[met.name]
     ds = ds.assign_coords(
         station=[str(k) for k in table.keys],
         station_network=("station", [str(n) for n in table.network]),
@@ -265,6 +284,77 @@ def score_insitu(
         ds["product_series"] = (("method", "station", "series_time"), arr.astype(np.float32))
         ds = ds.assign_coords(series_time=table.times)
     return ds
+
+
+def _collections(table: StationTable) -> dict[str, np.ndarray]:
+    """Groups of usable stations beyond pooled: ``network:NAME`` and the ISMN-metadata strata
+    (``land_cover:``, ``climate:``, ``soil:``) -> (S,) membership; a station may be in several."""
+    usable = table.usable
+    labels: dict[str, np.ndarray] = {}
+    for n in sorted(set(np.array(table.network)[usable])):
+        labels[f"network:{n}"] = usable & (np.array(table.network) == n)
+    for key in sorted({k for st in table.strata for k in st}):
+        values = [st.get(key) for st in table.strata]
+        for v in sorted({v for v, ok in zip(values, usable, strict=True) if v is not None and ok}):
+            labels[f"{key}:{v}"] = usable & np.array([x == v for x in values])
+    return labels
+
+
+def _fill_samples(bufs, mis, prods, ref, valid, partner, onehot, metrics, cfg: ScoreConfig, n_boot: int) -> None:
+    """Sample metrics (:class:`~stsg_bench.validation.metrics.SampleMetric`) of every product, split and
+    group from the matched pairs (group rows as :func:`_fill_groups`; stations with >= min_obs pairs;
+    the station-median row is the median over stations). Triplet metrics use product ``partner`` (its
+    index in ``prods``) on the samples where it is finite too; their bootstrap intervals (``n_boot``
+    seeded resamples) are drawn for split ``all`` (point estimates in every split)."""
+    sample = [(k, m) for k, m in enumerate(metrics) if m.kind == "samples" and not m.triplet]
+    triplets = [(k, m) for k, m in enumerate(metrics) if m.kind == "samples" and m.triplet]
+    if not sample and not (triplets and partner is not None):
+        return
+    value, lower, upper, _ = bufs
+    n_st, n_coll = ref.shape[1], onehot.shape[1]
+    cols = [np.arange(n_st)] + [np.nonzero(onehot[:, c])[0] for c in range(n_coll)] + [[s] for s in range(n_st)]
+    rows = [0] + list(range(2, 2 + n_coll + n_st))
+    split_mask = {"all": np.ones_like(valid, dtype=bool), "smap_valid": valid, "smap_gap": ~valid}
+    tc_min = min((met.min_n for _, met in triplets), default=0)
+    rng = np.random.default_rng(0)
+    draws: dict[int, np.ndarray] = {}  # resamples shared by groups of the same size
+    q_all = None if partner is None else np.asarray(prods[partner], dtype=np.float64)
+    for j, mi in enumerate(mis):
+        p_all = prods[j].astype(np.float64)
+        base = np.isfinite(p_all) & np.isfinite(ref)
+        for si, sp in enumerate(cfg.splits):
+            sm = base & split_mask[sp]
+            for gi, (row, c) in enumerate(zip(rows, cols, strict=True)):
+                m = sm[:, c]
+                n = int(m.sum())
+                if n < (cfg.min_obs if gi > n_coll else 1):
+                    continue
+                p, r = p_all[:, c][m], ref[:, c][m]
+                for k, met in sample:
+                    if n >= met.min_n:
+                        value[mi, 0, row, si, k], lower[mi, 0, row, si, k], upper[mi, 0, row, si, k] = met.from_samples(
+                            p, r, None, cfg.alpha, None
+                        )
+                if q_all is None or not triplets or j == partner:  # the partner is not scored against itself
+                    continue
+                q = q_all[:, c][m]
+                ok = np.isfinite(q)
+                nt = int(ok.sum())
+                if nt < tc_min:
+                    continue
+                counts = None
+                if n_boot and sp == "all":
+                    if nt not in draws:
+                        draws.clear() if len(draws) > 8 else None
+                        draws[nt] = resample_counts(rng.integers(0, nt, (n_boot, nt)), nt)
+                    counts = draws[nt]
+                tc = _Tcol.all_from_samples(p[ok], r[ok], q[ok], cfg.alpha, counts)
+                for k, met in triplets:
+                    value[mi, 0, row, si, k], lower[mi, 0, row, si, k], upper[mi, 0, row, si, k] = tc[met.name]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # no station scored: NaN
+                for k, _ in sample + triplets:
+                    value[mi, 0, 1, si, k] = np.nanmedian(value[mi, 0, 2 + n_coll :, si, k])
 
 
 def _field_sums(
@@ -320,7 +410,8 @@ def score_fields(
     metrics = get_metrics(cfg.metrics)
     splits = tuple(splits or cfg.splits)
     methods = list(products)
-    ds = _empty(methods, reference_name, ["pooled"], splits, metrics)
+    windows = cfg.windows or [Window(ALL)]
+    ds = _empty(methods, reference_name, ["pooled"], splits, metrics, [w.name for w in windows])
     land = case["land"].astype(bool)
     age_case = _age_field(case, splits)
     for mi, name in enumerate(methods):
@@ -333,7 +424,7 @@ def score_fields(
             tchunks = next(a.chunks[0] for a in inputs if a.chunks is not None)
             inputs = [a.chunk({"time": tchunks, "y": -1, "x": -1}) for a in inputs]
         shift = (_sample_center(da), _sample_center(ref))
-        day_sums = xr.apply_ufunc(
+        day_sums = xr.apply_ufunc(  # (time, split, statistic): windows are sums over their days
             _field_sums,
             *inputs,
             land,
@@ -343,16 +434,18 @@ def score_fields(
             dask="parallelized",
             output_dtypes=[np.float64],
             dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": len(STATISTICS)}},
-        )
-        totals = np.asarray(day_sums.sum("time").values)  # (split, statistic)
-        for si in range(len(splits)):
-            mom = Moments.from_stack(totals[si], shift=shift)
-            _fill(ds, mi, 0, si, score_moments(mom, metrics, cfg.alpha), mom.n)
+        ).compute()
+        for wi, window in enumerate(windows):
+            inside = window.mask(times)
+            totals = np.asarray(day_sums.isel(time=np.nonzero(inside)[0]).sum("time").values)  # (split, statistic)
+            for si in range(len(splits)):
+                mom = Moments.from_stack(totals[si], shift=shift)
+                _fill(ds, mi, 0, si, wi, score_moments(mom, metrics, cfg.alpha), mom.n)
     return ds
 
 
 def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
-    """Merge per-reference results into one Dataset (outer join over groups and splits)."""
+    """Merge per-reference results into one Dataset (outer join over groups, splits and windows)."""
     if not results:
         raise StsgError("nothing was scored")
     core = [r[["value", "ci_lower", "ci_upper", "n"]] for r in results]
@@ -364,6 +457,7 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
             "method": methods,
             "group": sorted(out["group"].values, key=_group_order),
             "split": [s for s in SPLITS + GAP_AGE_SPLITS if s in out["split"].values],
+            "window": list(dict.fromkeys(str(w) for r in results for w in r["window"].values)),
         }
     )
     for r in results:
@@ -394,7 +488,7 @@ def _group_order(g: str) -> tuple:
     head = {"pooled": 0, "station_median": 1}.get(g)
     if head is not None:
         return (head, "")
-    return (2 if g.startswith("network:") else 3, g)
+    return (2 if g.startswith("network:") else 4 if g.startswith("station:") else 3, g)
 
 
 def save_results(ds: xr.Dataset, path) -> None:

@@ -199,5 +199,9 @@ def test_moments_stay_exact_far_from_zero(offset, tiny_case):
     land = np.broadcast_to(tiny_case["land"].values, truth.shape) & np.isfinite(truth.values)
     direct = _direct_scores(prod.values[land], ref.values[land])
     for name, v in direct.items():
-        got = float(res["value"].sel({"method": "p"}).sel(reference="truth", group="pooled", split="all", metric=name))
+        got = float(
+            res["value"]
+            .sel({"method": "p"})
+            .sel(reference="truth", group="pooled", split="all", window="all", metric=name)
+        )
         assert got == pytest.approx(v, abs=1e-9), name

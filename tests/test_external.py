@@ -174,7 +174,7 @@ def test_import_then_score_and_report_like_a_method(tiny, tiny_twin, tmp_path, c
     assert main(["score", "--case", str(case), "--products", str(prod), str(fused), "--out", str(res)]) == 0
     r = xr.open_dataset(res)
     assert list(r["method_kind"].values) == ["external", "model"]
-    assert int(r["n"].sel({"method": "product"}).sel(reference="truth", group="pooled", split="all")) > 0
+    assert int(r["n"].sel({"method": "product"}).sel(reference="truth", group="pooled", split="all", window="all")) > 0
     assert main(["report", str(res), "--out", str(tmp_path / "rep")]) == 0
     assert "| product (external) |" in (tmp_path / "rep" / "tables" / "truth.md").read_text()
 
@@ -254,7 +254,11 @@ def test_hawaii_gapfilled_scored_at_silversword_like_numpy(real_data, tmp_path):
         bundle.card.validation,
     )
     group = next(g for g in ev.results["group"].values if str(g).startswith("station:SCAN/SilverSword"))
-    suite = ev.results["value"].sel({"method": "esa_cci_gapfilled"}).sel(reference="insitu", group=group, split="all")
+    suite = (
+        ev.results["value"]
+        .sel({"method": "esa_cci_gapfilled"})
+        .sel(reference="insitu", group=group, split="all", window="all")
+    )
 
     stm = next((real_data / "hawaii" / "ismn" / "SCAN" / "SilverSword").glob("*_sm_*.stm"))
     station = _stm_daily(stm)

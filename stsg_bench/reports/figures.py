@@ -55,12 +55,13 @@ def maps_figure(case: xr.Dataset, products: dict[str, xr.DataArray], path: Path,
 
 def main_products(res: xr.Dataset) -> tuple[str | None, str | None, str | None]:
     """(fused product, baseline, SMAP) for the station panels: DrcGAN when scored (else the first gap
-    filler), the gap filler with the lowest pooled in-situ ubRMSE among the others, and SMAP alone."""
+    filler), the gap filler with the lowest pooled in-situ ubRMSE among the others (not its ablations,
+    seed members or product modes), and SMAP alone."""
     kinds = dict(zip(map(str, res["method"].values), map(str, res["method_kind"].values), strict=True))
     fillers = [m for m, k in kinds.items() if k == "gap_filler"]
     smap = next((m for m, k in kinds.items() if k == "observation"), None)
     main = "drcgan" if "drcgan" in fillers else (fillers[0] if fillers else None)
-    others = [m for m in fillers if m != main]
+    others = [m for m in fillers if m != main and ":" not in m and not m.startswith(f"{main}_")]  # no variants
     base = None
     if others and "insitu" in res["reference"].values:
         ub = res["value"].sel(reference=scored_reference(res, "insitu"), group="pooled", split="all", metric="ubRMSE")
@@ -102,7 +103,9 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -
             if name is not None:
                 ax.plot(tt, series[names.index(name), i][prod_t], lw=0.9, color=colour, label=name)
         n = int(np.isfinite(res["insitu_series"].values[i][prod_t]).sum())
-        ax.set_title(f"{res['station'].values[i]} (n {n})", fontsize=7)
+        net, station, sensor = (str(res["station"].values[i]).split("/", 2) + ["", ""])[:3]
+        probe = sensor.rsplit("_", 2)[0]  # the sensor name without its depths
+        ax.set_title(f"{net}/{station} …{probe[-14:]} (n {n})", fontsize=7)
         ax.tick_params(labelsize=7)
         ax.tick_params(axis="x", rotation=30)
     for ax in axes[:, 0]:

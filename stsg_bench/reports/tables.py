@@ -234,7 +234,8 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
             t["tcol"] = (
                 f"Triple collocation (in-situ, product, {res.attrs.get('tc_partner', 'partner')}), pooled: the "
                 "product's SNR (dB), error sd scaled to in-situ (m³ m⁻³) and scaling β, 95 % percentile "
-                "bootstrap CI. Assumes independent errors: a product fused from the partner shares its errors",
+                "bootstrap CI; – where the error-variance estimate is negative. Assumes independent errors (a "
+                "product fused from the partner shares its errors) and one signal for all pooled stations",
                 metric_table(res, "tcol"),
             )
         by_window = window_table(windowed)

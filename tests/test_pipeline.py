@@ -67,6 +67,7 @@ def test_demo_outputs(demo):
         "simulated_gaps",
         "networks",
         "station_median",
+        "model_wins",
     ):
         for ext in ("md", "tex", "csv", "html"):
             assert (demo / "report" / "tables" / f"{name}.{ext}").stat().st_size > 0

@@ -216,6 +216,8 @@ def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") 
         data = [v[np.isfinite(v)] for v in vals[:, cols]]
         ax.boxplot(data, tick_labels=[str(m) for m in res["method"].values]) if data else None
         ax.set_title(f"{net}: station {metric}", fontsize=9)
+        units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""
+        ax.set_ylabel(f"{metric} ({units.replace('m3 m-3', 'm³ m⁻³')})", fontsize=8)
         ax.tick_params(axis="x", rotation=60, labelsize=7)
     return _save(fig, path)
 

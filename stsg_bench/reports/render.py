@@ -108,6 +108,8 @@ def _figure_n(res: xr.Dataset, key: str) -> str:
         "map": f"{stations} scored stations",
         "boxplots": f"{stations} scored stations, one value per station",
         "scorecard": f"n = {n:,} pooled station-days (same samples); SMAP alone on its share",
+        "maps": "every land cell of the day shown",
+        "training": "validation: held-out training days with simulated gaps (see the method's settings)",
     }.get(key, "")
 
 

@@ -257,6 +257,13 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
             split_table(res, "insitu"),
         )
         t["station_median"] = ("Median over stations (each with ≥ min_obs days)", _median_table(res))
+        wins = model_wins_table(res)
+        if wins is not None:
+            t["model_wins"] = (
+                "Stations where the uncorrected model (GLDAS Noah) scores better than each product (same "
+                "samples, per station, whole period): k of n stations",
+                wins,
+            )
         if any(str(g).startswith("network:") for g in res["group"].values):
             t["networks"] = ("Per-network pooled ubRMSE and R", group_table(res, "network:"))
     if _has(res, "truth"):
@@ -349,6 +356,36 @@ def seeds_table(res: xr.Dataset) -> pd.DataFrame | None:
                 row[f"{col} sd %"] = f"{100 * sd / mean:.1f}"
         rows[parent] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("ensemble")
+
+
+def model_wins_table(res: xr.Dataset) -> pd.DataFrame | None:
+    """Per product: at how many of the scored stations the uncorrected model (kind ``model``, GLDAS
+    Noah) has a higher R, a lower ubRMSE, and both, than the product (same samples, whole period) —
+    said, not hidden, where the fused product does not beat its model input. None without a model."""
+    kinds = res.coords.get("method_kind")
+    if kinds is None or not _has(res, "insitu"):
+        return None
+    models = [str(m) for m, k in zip(res["method"].values, kinds.values, strict=True) if k == "model"]
+    stations = [g for g in res["group"].values if str(g).startswith("station:")]
+    if not models or not stations:
+        return None
+    sub = res.sel(_at(res, reference=scored_reference(res, "insitu"), split="all")).sel(group=stations)
+    model = sub["value"].sel({"method": models[0]})
+    rows = {}
+    for m in res["method"].values:
+        if str(m) == models[0]:
+            continue
+        v = sub["value"].sel({"method": m})
+        r_p, r_m = v.sel(metric="R").values, model.sel(metric="R").values
+        u_p, u_m = v.sel(metric="ubRMSE").values, model.sel(metric="ubRMSE").values
+        ok = np.isfinite(r_p) & np.isfinite(r_m) & np.isfinite(u_p) & np.isfinite(u_m)
+        rows[product_label(res, m)] = {
+            "stations": int(ok.sum()),
+            f"{models[0]} higher R": int((r_m > r_p)[ok].sum()),
+            f"{models[0]} lower ubRMSE": int((u_m < u_p)[ok].sum()),
+            f"{models[0]} better on both": int(((r_m > r_p) & (u_m < u_p))[ok].sum()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 
 
 def gap_age_table(res: xr.Dataset, reference: str = "truth", metric: str = "RMSE") -> pd.DataFrame:

@@ -289,8 +289,10 @@ def score_insitu(
 def _collections(table: StationTable) -> dict[str, np.ndarray]:
     """Groups of usable stations beyond pooled: ``network:NAME`` and the ISMN-metadata strata
     (``land_cover:``, ``climate:``, ``soil:``) -> (S,) membership; a station may be in several."""
-    usable = table.usable
+    usable = np.asarray(table.usable, dtype=bool)
     labels: dict[str, np.ndarray] = {}
+    if not len(table.keys):
+        return labels
     for n in sorted(set(np.array(table.network)[usable])):
         labels[f"network:{n}"] = usable & (np.array(table.network) == n)
     for key in sorted({k for st in table.strata for k in st}):

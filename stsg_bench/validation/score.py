@@ -127,12 +127,13 @@ def _empty(methods, reference, groups, splits, metrics, windows=(ALL,)) -> xr.Da
         "metric": [m.name for m in metrics],
         "metric_units": ("metric", [m.units for m in metrics]),
     }
-    nanv = lambda: np.full(shape, np.nan)  # noqa: E731
+    nanv = lambda dtype=np.float64: np.full(shape, np.nan, dtype)  # noqa: E731
     return xr.Dataset(
         {
             "value": (DIMS, nanv()),
-            "ci_lower": (DIMS, nanv()),
-            "ci_upper": (DIMS, nanv()),
+            # interval bounds in float32 (7 significant digits): a third less memory for the dense cube
+            "ci_lower": (DIMS, nanv(np.float32)),
+            "ci_upper": (DIMS, nanv(np.float32)),
             "n": (DIMS[:-1], np.zeros(shape[:-1], dtype=np.int64)),
         },
         coords=coords,

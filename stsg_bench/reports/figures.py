@@ -11,14 +11,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.projections.polar import PolarAxes  # noqa: E402
 
 from ..case import valid_smap  # noqa: E402
 from ..validation.score import GAP_AGE_SPLITS  # noqa: E402
 from .tables import product_label, scored_reference  # noqa: E402
+
+GAP_CMAP = ListedColormap(["white", "0.9"])  # SMAP gap days shaded
 
 
 def _save(fig, path: Path) -> Path:
@@ -91,11 +95,17 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.3 * nrow), squeeze=False, sharex=True, sharey=True)
     for ax in axes.ravel()[len(ok) :]:
         ax.set_axis_off()
+    shown = [res["insitu_series"].values[ok][:, prod_t]] + [
+        series[names.index(m)][ok][:, prod_t] for m in (main, base, smap) if m
+    ]
+    lo, hi = (float(f(np.concatenate([a.ravel() for a in shown]))) for f in (np.nanmin, np.nanmax))
+    ylim = (max(0.0, lo - 0.03), hi + 0.03)
     for ax, i in zip(axes.ravel(), ok):
         tt = t[prod_t]
-        if smap is not None:
+        if smap is not None:  # gap days as one background image (one artist, fast to draw)
             gap = ~np.isfinite(series[names.index(smap), i][prod_t])
-            ax.fill_between(tt, 0, 1, where=gap, color="0.92", step="mid", transform=ax.get_xaxis_transform(), lw=0)
+            x0, x1 = mdates.date2num(tt[0]) - 0.5, mdates.date2num(tt[-1]) + 0.5
+            ax.imshow(gap[None, :], extent=(x0, x1, *ylim), aspect="auto", cmap=GAP_CMAP, vmin=0, vmax=1, zorder=0)
         ax.plot(tt, res["insitu_series"].values[i][prod_t], "k.", ms=2, label="in situ")
         if smap is not None:
             ax.plot(tt, series[names.index(smap), i][prod_t], ".", color="C0", ms=2.5, label=f"{smap} (SMAP)")
@@ -108,6 +118,7 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -
         ax.set_title(f"{net}/{station} …{probe[-14:]} (n {n})", fontsize=7)
         ax.tick_params(labelsize=7)
         ax.tick_params(axis="x", rotation=30)
+    axes[0, 0].set_ylim(*ylim)
     for ax in axes[:, 0]:
         ax.set_ylabel("soil moisture (m³ m⁻³)", fontsize=7)
     for ax in axes[-1, :]:

@@ -26,7 +26,7 @@ GAP_CMAP = ListedColormap(["white", "0.9"])  # SMAP gap days shaded
 
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return path
 

@@ -66,8 +66,8 @@ def _products(results_path: Path, res: xr.Dataset) -> dict[str, xr.DataArray]:
         p = results_path.parent / rel
         if is_member(name):
             continue
-        if p.exists():
-            out[name] = xr.open_dataset(p)["sm"].load()
+        if p.exists():  # lazy: the maps read one day of each
+            out[name] = xr.open_dataset(p)["sm"]
     return out
 
 

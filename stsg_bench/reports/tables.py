@@ -84,21 +84,48 @@ def _at(res: xr.Dataset, **sel) -> dict:
     return {**sel, "window": "all"} if "window" in res.dims else sel
 
 
+_LOOKUPS: dict[int, tuple[xr.Dataset, dict]] = {}
+
+
+def _lookup(res: xr.Dataset) -> dict:
+    """Positions of every coordinate label and the numpy arrays of the scores (built once per results
+    object: thousands of table cells then index numpy instead of calling ``.sel``)."""
+    hit = _LOOKUPS.get(id(res))
+    if hit is not None and hit[0] is res:
+        return hit[1]
+    if len(_LOOKUPS) > 8:
+        _LOOKUPS.clear()
+    look = {
+        "pos": {d: {str(v): i for i, v in enumerate(res[d].values)} for d in res["value"].dims},
+        "dims": res["value"].dims,
+        **{k: res[k].values for k in ("value", "ci_lower", "ci_upper", "n")},
+    }
+    _LOOKUPS[id(res)] = (res, look)
+    return look
+
+
+def _get(res: xr.Dataset, var: str, **sel) -> float:
+    """One score by labels (window ``all`` when the results have windows)."""
+    look = _lookup(res)
+    sel = _at(res, **sel)
+    idx = tuple(look["pos"][d][str(sel[d])] for d in look["dims"] if d in sel)
+    return float(look[var][idx])
+
+
 def _cell(res, method, reference, group, split, metric, ci=True) -> str:
-    sel = _at(res, reference=reference, group=group, split=split, metric=metric)
-    v = float(res["value"].sel({"method": method}).sel(sel))
+    sel = dict(method=method, reference=reference, group=group, split=split, metric=metric)
+    v = _get(res, "value", **sel)
     if not np.isfinite(v):
         return "–"
     if not ci:
         return _fmt(v, metric)
-    lo = float(res["ci_lower"].sel({"method": method}).sel(sel))
-    hi = float(res["ci_upper"].sel({"method": method}).sel(sel))
+    lo, hi = _get(res, "ci_lower", **sel), _get(res, "ci_upper", **sel)
     f = lambda x: _fmt(x, metric)  # noqa: E731
     return f"{f(v)} [{f(lo)}, {f(hi)}]" if np.isfinite(lo) else f(v)
 
 
 def _n(res, method, reference, group, split) -> int:
-    return int(res["n"].sel({"method": method}).sel(_at(res, reference=reference, group=group, split=split)))
+    return int(_get(res, "n", method=method, reference=reference, group=group, split=split))
 
 
 def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", same: bool = True) -> pd.DataFrame:

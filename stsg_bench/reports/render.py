@@ -38,6 +38,16 @@ nav ol{columns:2;font-size:14px}
 figure{margin:1em 0}figcaption{font-size:13px;color:#444}
 img{max-width:100%;border:1px solid #eee}"""
 
+#: contents-list titles of tables whose caption does not start with one
+TITLES = {
+    "paper": "Paper table: in-situ, same samples",
+    "windows": "Seasons and user windows",
+    "strata": "ISMN strata: land cover, climate, soil",
+    "model_wins": "Stations where GLDAS Noah beats each product",
+    "gap_aware": "SMAP-usable vs gap days",
+    "paper_mode": "Paper mode (seamless product) vs SMAP",
+    "seeds": "Seed ensembles",
+}
 SPLIT_TEXT = {
     "all": "every matched day",
     "smap_valid": "days with a usable SMAP retrieval in the cell (the paper's comparison with SMAP)",
@@ -157,7 +167,8 @@ def write_report(
 
         for key, (caption, df) in tables.items():
             save_table(key, caption, df)
-            sections.append((f"table-{key}", caption.split(":")[0].split("(")[0].strip(), to_html(df, caption)))
+            title = TITLES.get(key) or caption.split(":")[0].split("(")[0].strip()
+            sections.append((f"table-{key}", title, to_html(df, caption)))
             if key == "paper" and card is not None:  # the scorecard right after the paper's table
                 gain, sig, base = card
                 cap = (

@@ -31,12 +31,16 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def median_coverage_day(case: xr.Dataset, times) -> object:
+    """The day of ``times`` with the median SMAP coverage (the maps' day)."""
+    cov = valid_smap(case.sel(time=times)).mean(("y", "x")).values
+    return times[int(np.argsort(cov)[len(cov) // 2])]
+
+
 def maps_figure(case: xr.Dataset, products: dict[str, xr.DataArray], path: Path, day=None) -> Path:
     """SMAP with its gaps, Noah, each product (and truth on the twin) on one day."""
-    times = next(iter(products.values())).indexes["time"]
-    if day is None:  # the test day with the median SMAP coverage
-        cov = valid_smap(case.sel(time=times)).mean(("y", "x")).values
-        day = times[int(np.argsort(cov)[len(cov) // 2])]
+    if day is None:
+        day = median_coverage_day(case, next(iter(products.values())).indexes["time"])
     panels = [
         ("SMAP (usable)", case["smap"].sel(time=day).where(valid_smap(case).sel(time=day))),
         ("Noah", case["noah"].sel(time=day)),

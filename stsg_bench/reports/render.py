@@ -70,15 +70,21 @@ REFERENCE_TEXT = {
 }
 
 
-def _products(results_path: Path, res: xr.Dataset) -> dict[str, xr.DataArray]:
-    out = {}
+def _products_on_one_day(results_path: Path, res: xr.Dataset, case: xr.Dataset) -> tuple[dict, object]:
+    """({name: product on the maps' day}, day): one day read from each product file."""
+    out: dict[str, xr.DataArray] = {}
+    day = None
     for name, rel in json.loads(res.attrs.get("products", "{}")).items():
         p = results_path.parent / rel
-        if is_member(name):
+        if is_member(name) or not p.exists():
             continue
-        if p.exists():  # lazy: the maps read one day of each
-            out[name] = xr.open_dataset(p)["sm"]
-    return out
+        # not closed here: xarray shares one cached handle per file, and the run that wrote the
+        # products may still hold them open (closing it under that run's feet crashes netCDF4)
+        sm = xr.open_dataset(p)["sm"]
+        if day is None:
+            day = figures.median_coverage_day(case, sm.indexes["time"])
+        out[name] = sm.sel(time=[day]).load()
+    return out, day
 
 
 def _embed(path: Path) -> str:
@@ -188,10 +194,10 @@ def write_report(
             from ..case import open_case
 
             case = open_case(case_path)
-            prods = _products(results_path, res)
+            prods, day = _products_on_one_day(results_path, res, case)
             if prods:
                 add_figure(
-                    "maps", "Maps of one test day (m³ m⁻³)", figures.maps_figure(case, prods, fig_dir / "maps.png")
+                    "maps", "Maps of one test day (m³ m⁻³)", figures.maps_figure(case, prods, fig_dir / "maps.png", day)
                 )
             add_figure(
                 "map",

@@ -23,6 +23,8 @@ Every table reads the same-sample variant of its reference (``NAME_same``, see
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -84,23 +86,23 @@ def _at(res: xr.Dataset, **sel) -> dict:
     return {**sel, "window": "all"} if "window" in res.dims else sel
 
 
-_LOOKUPS: dict[int, tuple[xr.Dataset, dict]] = {}
+_LOOKUPS: dict[int, tuple[weakref.ref, dict]] = {}
 
 
 def _lookup(res: xr.Dataset) -> dict:
     """Positions of every coordinate label and the numpy arrays of the scores (built once per results
-    object: thousands of table cells then index numpy instead of calling ``.sel``)."""
+    object: thousands of table cells then index numpy instead of calling ``.sel``). Held by a weak
+    reference, so the cache never keeps a results object (or its file) alive."""
     hit = _LOOKUPS.get(id(res))
-    if hit is not None and hit[0] is res:
+    if hit is not None and hit[0]() is res:
         return hit[1]
-    if len(_LOOKUPS) > 8:
-        _LOOKUPS.clear()
     look = {
         "pos": {d: {str(v): i for i, v in enumerate(res[d].values)} for d in res["value"].dims},
         "dims": res["value"].dims,
         **{k: res[k].values for k in ("value", "ci_lower", "ci_upper", "n")},
     }
-    _LOOKUPS[id(res)] = (res, look)
+    _LOOKUPS[id(res)] = (weakref.ref(res), look)
+    weakref.finalize(res, _LOOKUPS.pop, id(res), None)
     return look
 
 

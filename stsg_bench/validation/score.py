@@ -348,7 +348,8 @@ def _fill_samples(bufs, mis, prods, ref, valid, partner, onehot, metrics, cfg: S
                 counts = None
                 if n_boot and sp == "all":
                     if nt not in draws:
-                        draws.clear() if len(draws) > 8 else None
+                        if len(draws) > 8:  # bounded memory: keep the resamples of a few group sizes
+                            draws.clear()
                         draws[nt] = resample_counts(rng.integers(0, nt, (n_boot, nt)), nt)
                     counts = draws[nt]
                 tc = _Tcol.all_from_samples(p[ok], r[ok], q[ok], cfg.alpha, counts)

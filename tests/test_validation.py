@@ -195,6 +195,10 @@ def test_simulated_gaps(tiny_case):
     v0, v1 = valid_smap(tiny_case).values, valid_smap(thin).values
     assert hidden.values.sum() > 0 and not (v1 & hidden.values).any()
     assert (v0 == (v1 | hidden.values)).all()
+    # only the test period is thinned: the chain fits each method once and predicts both cases with it
+    outside = ~tiny_case.indexes["time"].isin(tiny_case.sel(time=slice(*TEST)).indexes["time"])
+    assert not hidden.values[outside].any()
+    assert thin["smap"][outside].equals(tiny_case["smap"][outside])
     prod = get_method("lin_cdf_match").fit(thin, TRAIN).predict(thin, TEST)
     res = score_fields(
         {"lin_cdf_match": prod}, tiny_case, tiny_case["smap"], "hidden_smap", mask=hidden, splits=("all",)

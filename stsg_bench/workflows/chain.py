@@ -144,6 +144,10 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     products, infos, curves = {}, {}, {}
     (out / "products").mkdir(parents=True, exist_ok=True)
     external = _import_external(bundle, test, names)  # before any training: a bad file fails fast
+    # simulated gaps hide SMAP in the test period only, so the training period is the case's own: each
+    # method is fitted once and predicts both the case and the thinned case
+    thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
+    sim: dict[str, xr.DataArray] = {}
     for name in _progress(names, "methods", progress):
         prod, info, m = fit_predict(name, case, train, test, cfg.method_config.get(name), progress)
         provenance = {"case": bundle.card.name, "train_period": "/".join(train), **info}
@@ -156,6 +160,8 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
             save_product(p, out / "products" / product_file(extra), {**provenance, "companion_of": name})
         if hasattr(m, "curves"):
             curves[name] = m.curves()
+        if cfg.simulated_gaps and m.kind != "observation":  # SMAP alone has nothing to fill with
+            sim[name] = m.predict(thin, test)
     for name, prod in external.items():
         products[name] = prod
         infos[name] = {"external": prod.attrs["source_file"]}
@@ -165,12 +171,6 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     test_case = select_period(case, test)
     references = standard_references(test_case, bundle.insitu)
     if cfg.simulated_gaps:
-        thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
-        fillers = [n for n in names if method_class(n).kind != "observation"]  # SMAP alone has nothing to fill with
-        sim = {
-            n: fit_predict(n, thin, train, test, cfg.method_config.get(n))[0]
-            for n in _progress(fillers, "simulated gaps", progress)
-        }
         references.append(
             FieldReference(
                 "hidden_smap", test_case["smap"], mask=hidden.sel(time=slice(*test)), splits=("all",), products=sim

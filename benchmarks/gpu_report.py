@@ -171,7 +171,8 @@ def train_step_row(config: str, crop: int, batch: int, device: torch.device, min
 
     side = max(crop + 16, 64)
     case = synthetic_case((side, side), 40)
-    tr = Trainer(get_config(config, crop=crop, batch_size=batch, sim_gap_fraction=0.0), case, device=str(device))
+    cfg = get_config(config, crop=crop, batch_size=batch, sim_gap_fraction=0.0, persistent_gap_fraction=0.0)
+    tr = Trainer(cfg, case, device=str(device))
     b = tr.sample_batch()
     s = timeit(lambda: tr._train_step(b), device, min_time)
     return f"{s * 1e3:.1f} ms/step"

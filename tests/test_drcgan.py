@@ -44,6 +44,22 @@ def test_input_builder_channels(tiny_case):
     np.testing.assert_array_equal(x[0, -3], b.land)
     one = InputBuilder(tiny_case, norm, two_sided=False)
     assert one.n_channels == 8
+    same = InputBuilder(tiny_case, norm, two_sided=True, same_day=True)
+    xs = same.channels(np.array([5, 6]))
+    assert xs.shape == (2, 14, 24, 32)
+    np.testing.assert_array_equal(xs[:, :9], x[:, :9])  # the references, then the day's own SMAP
+    np.testing.assert_array_equal(xs[:, -3:], x[:, -3:])
+    v = valid_smap(tiny_case).values[[5, 6]]
+    Y, X = v.shape[1:]
+    np.testing.assert_array_equal(xs[:, 10, :Y, :X], v)
+    smap = tiny_case["smap"].values[[5, 6]]
+    np.testing.assert_allclose(xs[:, 9, :Y, :X][v], ((smap - norm.smap_mean) / norm.smap_std)[v], rtol=1e-6)
+    assert not xs[:, 9, :Y, :X][~v].any()
+    hide = np.zeros((2, 24, 32), bool)
+    hide[:, :8] = True
+    hidden = same.channels(np.array([5, 6]), hide=hide)
+    assert not hidden[:, 9:11, :8].any()
+    np.testing.assert_array_equal(hidden[:, 9:11, 8:], xs[:, 9:11, 8:])
 
 
 def test_training_reduces_loss_on_fixed_batch(tiny_case):
@@ -81,6 +97,18 @@ def test_checkpoint_roundtrip_identical_predictions(tiny_case, tmp_path):
     assert p1.values.tobytes() == p2.values.tobytes()
     state = load_checkpoint(tmp_path / "m.pt")
     assert state["config"]["ngf"] == 8 and "smap_std" in state["norm"] and state["step"] == 3
+
+
+def test_checkpoint_written_before_same_day_context_still_predicts(tiny_case, tmp_path):
+    """Checkpoints from before the same-day channels (no such config keys) load as 12-channel models."""
+    tr = Trainer(get_config("test", steps=1), tiny_case, TRAIN).fit()
+    save_checkpoint(tr, tmp_path / "old.pt")
+    state = load_checkpoint(tmp_path / "old.pt")
+    for key in ("same_day", "visible_weight", "persistent_gap_fraction"):
+        del state["config"][key]
+    model = FusionModel.from_state(state)
+    assert model.cfg.same_day is False and state["in_ch"] == 12
+    assert np.isfinite(predict_case(model, tiny_case, TEST)[:, tiny_case["land"].values]).all()
 
 
 def test_product_passes_smap_through(tiny_case):
@@ -130,14 +158,14 @@ def _devices():
 
 
 @pytest.mark.parametrize("device", _devices())
-@pytest.mark.parametrize("two_sided", [True, False])
-def test_device_input_builder_equals_numpy_builder(tiny_case, device, two_sided):
+@pytest.mark.parametrize("two_sided,same_day", [(True, False), (False, False), (True, True)])
+def test_device_input_builder_equals_numpy_builder(tiny_case, device, two_sided, same_day):
     """The torch (device-side) inputs are the numpy builder's channels (CUDA too when present)."""
     from stsg_bench.fusion.device_inputs import DeviceInputBuilder
 
     norm = Normalizer.fit(tiny_case)
-    ref = InputBuilder(tiny_case, norm, two_sided=two_sided, max_age=20)
-    dev = DeviceInputBuilder(tiny_case, norm, two_sided, 20, torch.device(device))
+    ref = InputBuilder(tiny_case, norm, two_sided=two_sided, max_age=20, same_day=same_day)
+    dev = DeviceInputBuilder(tiny_case, norm, two_sided, 20, torch.device(device), same_day)
     t = np.array([0, 1, 5, 40, tiny_case.sizes["time"] - 1])
     got = dev.channels(torch.as_tensor(t, device=device)).cpu().numpy()
     np.testing.assert_allclose(got, ref.channels(t), rtol=0, atol=1e-6)

@@ -13,7 +13,7 @@ from stsg_bench.fusion import Trainer, get_config
 from stsg_bench.fusion.infer import FusionModel, predict_case
 from stsg_bench.fusion.networks import lsgan_loss
 from stsg_bench.fusion.tiling import blend_weights, tiled_apply, window_interior
-from stsg_bench.fusion.train import validation_days
+from stsg_bench.fusion.train import persistent_blocks, validation_days
 from stsg_bench.grid import Window
 from stsg_bench.io.lazy import save_product
 from stsg_bench.methods import get_method, list_methods
@@ -64,6 +64,51 @@ def test_adversarial_gradient_reaches_only_the_simulated_holes(tiny_case):
     (grad,) = torch.autograd.grad(loss, smap_hat)
     assert float(grad[~b["hole"]].abs().max()) == 0.0
     assert float(grad[b["hole"]].abs().max()) > 0.0
+
+
+def test_persistent_gap_view_has_no_references_inside_its_blocks(tiny_case):
+    """The 'persistent' view hides blocks of cells on every training day, so their inputs show no SMAP
+    reference (the regime of cells inside long gaps) while SMAP still supervises them."""
+    land = tiny_case["land"].values
+    blocks = persistent_blocks(land, 0.3, np.random.default_rng(0))
+    assert 0.3 <= (blocks & land).sum() / land.sum() < 0.3 + 25**2 / land.sum()
+    tr = Trainer(get_config("test", persistent_gap_fraction=0.3), tiny_case, TRAIN)
+    assert len(tr.views) == 3 and (tr.persistent & land).sum() >= 0.3 * land.sum()
+    view = tr.views[2]
+    Y, X = land.shape
+    inside = np.zeros(view.padded, bool)
+    inside[:Y, :X] = tr.persistent & land
+    x = view.channels(np.arange(5, 40))
+    for k in (4, 8):  # validity of the previous and of the next reference
+        assert not x[:, k][:, inside].any()
+        assert x[:, k][:, ~inside].any()
+    assert view.target_valid[:, inside].any()  # supervised there all the same
+    assert len(Trainer(get_config("test", persistent_gap_fraction=0.0), tiny_case, TRAIN).views) == 2
+
+
+def test_same_day_context_hides_what_it_supervises(tiny_case):
+    """same_day: the day's usable SMAP is an input channel; each crop hides a real gap shape from it
+    and the L1 term supervises the hidden pixels (visible ones with visible_weight)."""
+    tr = Trainer(get_config("test", same_day=True, batch_size=6, crop=16), tiny_case, TRAIN)
+    assert tr.in_ch == 14
+    b = tr.sample_batch()
+    seen = b["x"][:, 10:11] > 0.5  # validity of the same-day SMAP channel
+    assert b["hole"].any() and seen.any()
+    assert not (seen & b["hole"]).any()  # a hole is never shown
+    assert not (seen & ~b["valid"]).any()  # only usable SMAP is shown
+    assert torch.equal(b["hole"] | seen, b["valid"])  # every usable pixel is either shown or a target
+    shown = b["x"][:, 9:10][seen]
+    norm = tr.norm
+    torch.testing.assert_close(shown * norm.smap_std + norm.smap_mean, b["smap"][seen], rtol=0, atol=1e-5)
+    # the generator learns at the hidden pixels: their loss moves, the shown ones only weigh visible_weight
+    smap_hat = b["noah"].clone().requires_grad_(True)
+    from stsg_bench.fusion.networks import masked_l1
+
+    (g,) = torch.autograd.grad(masked_l1(smap_hat, b["smap"], b["hole"]), smap_hat)
+    assert float(g[~b["hole"]].abs().max()) == 0.0
+    m = get_method("drcgan", preset="test", steps=2, same_day=True).fit(tiny_case, TRAIN)
+    p = m.predict(tiny_case, TEST)
+    assert np.isfinite(p.values[:, tiny_case["land"].values]).all()
 
 
 def test_ablations_are_registered_variants(tiny_case):

@@ -81,7 +81,8 @@ class TrainStep:
 
         case = generate_twin("tiny", seed=0).case
         crop = 16 if device == "cpu" and config == "paper" else 32
-        self.tr = Trainer(get_config(config, crop=crop, batch_size=4, sim_gap_fraction=0.0), case, device=device)
+        cfg = get_config(config, crop=crop, batch_size=4, sim_gap_fraction=0.0, persistent_gap_fraction=0.0)
+        self.tr = Trainer(cfg, case, device=device)
         self.batch = self.tr.sample_batch()
         self.tr._train_step(self.batch)
 

@@ -13,9 +13,10 @@ from ..errors import InputError
 from ..files import atomic_path
 
 FORMAT = "stsg-bench-drcgan"
-#: 2: a 3-channel D_S, the selected generator and the validation curve (version 1 files still predict)
-VERSION = 2
-READS = (1, 2)
+#: 2: a 3-channel D_S, the selected generator and the validation curve; 3: config keys ``same_day``,
+#: ``visible_weight``, ``persistent_gap_fraction`` (older files load with ``same_day = false``)
+VERSION = 3
+READS = (1, 2, 3)
 
 
 def save_checkpoint(trainer, path: str | Path, meta: dict | None = None) -> Path:

@@ -21,6 +21,7 @@ class DrcGanConfig:
     d_layers: int = 3  # PatchGAN depth (3 -> 70x70 receptive field)
     norm: str = "instance"  # instance | batch | none
     two_sided: bool = True  # also use the next usable SMAP day (offline reprocessing)
+    same_day: bool = False  # the day's own usable SMAP around a gap as input (training hides holes from it)
     max_ref_age: int = 60  # references older than this (days) count as missing
     max_sm: float = 0.7  # physical clamp of the output (m3 m-3)
     # losses (DESIGN defaults)
@@ -37,6 +38,8 @@ class DrcGanConfig:
     crop: int = 128
     min_land_fraction: float = 0.2
     sim_gap_fraction: float = 0.3  # share of usable SMAP hidden from the references of the 'thinned' view
+    persistent_gap_fraction: float = 0.15  # share of the land hidden on every day in the 'persistent' view
+    visible_weight: float = 0.1  # same_day: weight of the L1 term on pixels whose SMAP the input shows
     seed: int = 0
     lr_decay_start: float = 0.5  # share of the steps at constant lr; then linear decay to 0 (CycleGAN)
     ema_decay: float = 0.0  # exponential moving average of G's weights (0: off; e.g. 0.99)
@@ -92,11 +95,13 @@ class DrcGanConfig:
                 "lambda_cyc": 0,
                 "lambda_adv": 0,
                 "lambda_rev": 0,
+                "visible_weight": 0,
             },
             positive=("lr", "max_sm"),
             fractions=(
                 "min_land_fraction",
                 "sim_gap_fraction",
+                "persistent_gap_fraction",
                 "beta1",
                 "beta2",
                 "lr_decay_start",

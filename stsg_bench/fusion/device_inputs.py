@@ -17,7 +17,7 @@ import torch
 import xarray as xr
 
 from ..case import valid_smap
-from .inputs import AGE_SCALE, Normalizer, pad4
+from .inputs import AGE_SCALE, Normalizer, n_channels, pad4
 
 
 def _to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -49,7 +49,15 @@ class DeviceInputBuilder:
     """The channels of :class:`~stsg_bench.fusion.inputs.InputBuilder` for whole (padded) fields, built
     on ``device``."""
 
-    def __init__(self, case: xr.Dataset, norm: Normalizer, two_sided: bool, max_age: int, device: torch.device):
+    def __init__(
+        self,
+        case: xr.Dataset,
+        norm: Normalizer,
+        two_sided: bool,
+        max_age: int,
+        device: torch.device,
+        same_day: bool = False,
+    ):
         T, Y, X = case["smap"].shape
         self.padded = (pad4(Y), pad4(X))
         py, px = self.padded[0] - Y, self.padded[1] - X
@@ -85,13 +93,17 @@ class DeviceInputBuilder:
                     pad(ok.float(), 0.0),
                 )
             )
+        self.obs: tuple[torch.Tensor, torch.Tensor] | None = None
+        if same_day:  # the day's own usable SMAP (normalised, 0 in gaps) and its validity
+            norm_smap = torch.where(v, (torch.nan_to_num(smap) - norm.smap_mean) / norm.smap_std, 0.0)
+            self.obs = (pad(norm_smap, 0.0), pad(v.float(), 0.0))
         doy = torch.from_numpy(case["time"].dt.dayofyear.values.astype(np.float64)).to(device)
         self.sin = torch.sin(2 * np.pi * doy / 365.25).float()
         self.cos = torch.cos(2 * np.pi * doy / 365.25).float()
 
     @property
     def n_channels(self) -> int:
-        return 1 + 4 * len(self.refs) + 3
+        return n_channels(len(self.refs) == 2, self.obs is not None)
 
     def channels(self, t: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) float32 stack for the days ``t`` (an index tensor on the device)."""
@@ -100,6 +112,8 @@ class DeviceInputBuilder:
         parts = [torch.where(self.land, (self.noah[t] - self.norm.noah_mean) / self.norm.noah_std, 0.0)[:, None]]
         for ref in self.refs:
             parts += [a[t][:, None] for a in ref]
+        if self.obs is not None:
+            parts += [a[t][:, None] for a in self.obs]
         parts.append(land.expand(len(t), 1, H, W))
         parts.append(self.sin[t].view(-1, 1, 1, 1).expand(-1, 1, H, W))
         parts.append(self.cos[t].view(-1, 1, 1, 1).expand(-1, 1, H, W))

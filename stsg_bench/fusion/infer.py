@@ -42,7 +42,7 @@ class FusionModel:
     def from_state(cls, state: dict, device: str = "cpu") -> FusionModel:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise MethodError("drcgan: device 'cuda' requested but no CUDA GPU is available")
-        cfg = DrcGanConfig(**state["config"])
+        cfg = DrcGanConfig(**{"same_day": False, **state["config"]})  # files before same-day context
         if not cfg.infer_tile and state.get("train_crop"):  # tiles of the crop size actually trained on
             cfg = dataclasses.replace(cfg, infer_tile=int(state["train_crop"]))
         G = ResnetGenerator(int(state["in_ch"]), 1, cfg.ngf, cfg.n_blocks, cfg.norm)
@@ -71,7 +71,8 @@ class FusionModel:
         """x (B, C, H, W) channels, noah (B, H, W) physical, on the model's device, of a field whose first
         cell is at grid ``origin`` (row, col) -> SMAP_hat (B, H, W)."""
         if self.cfg.tiled:
-            r = tiled_apply(self._generator, x, ocean_fill(x), origin, self.cfg.tile, self.cfg.infer_batch * 4)
+            fill = ocean_fill(x, 2 if self.cfg.two_sided else 1)
+            r = tiled_apply(self._generator, x, fill, origin, self.cfg.tile, self.cfg.infer_batch * 4)
         else:  # the whole field at once (padded to a multiple of 4): a cell's value depends on the extent
             H, W = x.shape[-2:]
             padded = torch.nn.functional.pad(x, (0, pad4(W) - W, 0, pad4(H) - H))
@@ -127,12 +128,12 @@ def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) 
         sub = case.isel(time=slice(c0, c1))
         local = index[k0:k1] - c0
         if model.builds_inputs_on_device():
-            dev = DeviceInputBuilder(sub, model.norm, cfg.two_sided, cfg.max_ref_age, model.device)
+            dev = DeviceInputBuilder(sub, model.norm, cfg.two_sided, cfg.max_ref_age, model.device, cfg.same_day)
             for b0 in range(0, len(local), cfg.infer_batch):
                 t = torch.as_tensor(local[b0 : b0 + cfg.infer_batch], device=model.device)
                 pred_t = model.predict_tensor(dev.channels(t)[:, :, :Y, :X], dev.noah[t, :Y, :X], origin)
                 result[k0 + b0 : k0 + b0 + len(t)] = pred_t.cpu().numpy()
             continue
-        builder = InputBuilder(sub, model.norm, cfg.two_sided, max_age=cfg.max_ref_age)
+        builder = InputBuilder(sub, model.norm, cfg.two_sided, max_age=cfg.max_ref_age, same_day=cfg.same_day)
         result[k0:k1] = model.predict_days(builder, local, origin)
     return result

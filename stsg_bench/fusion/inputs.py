@@ -1,12 +1,20 @@
 """DrcGAN inputs: per-pixel reference composites stacked as channels, with per-variable normalisation.
 
-Channels (``C = 12`` two-sided, 8 one-sided), all on the field padded to a multiple of 4 (ocean pad)::
+Channels (``C = 14`` two-sided with same-day context, 12 without it; 10 / 8 one-sided), all on the
+field padded to a multiple of 4 (ocean pad)::
 
     0  Noah(t)                      normalised with Noah's land mean/std
     1  SMAP_prev   2 Noah_prev       normalised; 0 where no reference
     3  age_prev / 30 days (1 where none)      4 validity of the previous reference
     5-8  the same for the next usable SMAP day (two-sided only)
+    SMAP(t)  its validity           same-day context (``same_day``): the day's own usable SMAP, 0 in gaps
     -3 land mask   -2 sin(day of year)   -1 cos(day of year)
+
+**Same-day context.** Inside a gap on day t the usable SMAP of the same day around it (the swath next
+to the gap, the cells beside a flagged patch) is the closest observation in time: it carries the
+day's rain events, which no reference from another day can. Training hides simulated holes from this
+channel and supervises the hidden pixels (:mod:`.train`), so the generator learns to fill a hole from
+its surroundings; at inference the channel holds every usable SMAP value of the day.
 
 References older than ``max_age`` days (default 60) count as missing: this bounds how far back (and
 ahead) a day's inputs reach, so streaming inference over any period in chunks with a ``max_age``-day
@@ -49,12 +57,18 @@ class Normalizer:
         return asdict(self)
 
 
-def ocean_fill(x: torch.Tensor) -> torch.Tensor:
-    """(B, C) channel values of cells outside the field for a channel stack ``x`` (B, C, H, W): ocean
-    (0), no reference (age 1, validity 0), and the day's own sin/cos of day of year."""
+def n_channels(two_sided: bool, same_day: bool) -> int:
+    """Channels of the generator's input stack (see the module docstring)."""
+    return 1 + 4 * (2 if two_sided else 1) + (2 if same_day else 0) + 3
+
+
+def ocean_fill(x: torch.Tensor, n_refs: int) -> torch.Tensor:
+    """(B, C) channel values of cells outside the field for a channel stack ``x`` (B, C, H, W) with
+    ``n_refs`` reference composites: ocean (0), no reference (age 1, validity 0), no same-day SMAP (0),
+    and the day's own sin/cos of day of year."""
     B, C = x.shape[:2]
     fill = torch.zeros(B, C, dtype=x.dtype, device=x.device)
-    fill[:, 3 : C - 3 : 4] = 1.0  # the age channel of each reference
+    fill[:, 3 : 3 + 4 * n_refs : 4] = 1.0  # the age channel of each reference
     fill[:, -2:] = x[:, -2:, 0, 0]
     return fill
 
@@ -80,6 +94,7 @@ class InputBuilder:
         two_sided: bool = True,
         valid: np.ndarray | None = None,
         max_age: int = 60,
+        same_day: bool = False,
     ):
         T, Y, X = case["smap"].shape
         self.shape = (Y, X)
@@ -109,6 +124,13 @@ class InputBuilder:
                     pad3(ok.astype(np.float32), 0.0),
                 )
             )
+        # the day's own usable SMAP (normalised) and its validity: the same-day context channels
+        self.obs = (
+            pad3(np.where(valid, (smap - norm.smap_mean) / norm.smap_std, 0.0).astype(np.float32), 0.0)
+            if same_day
+            else None
+        )
+        self.obs_valid = pad3(valid, False) if same_day else None
         doy = case["time"].dt.dayofyear.values
         self.sin = np.sin(2 * np.pi * doy / 365.25).astype(np.float32)
         self.cos = np.cos(2 * np.pi * doy / 365.25).astype(np.float32)
@@ -116,12 +138,19 @@ class InputBuilder:
 
     @property
     def n_channels(self) -> int:
-        return 1 + 4 * len(self.refs) + 3
+        return n_channels(len(self.refs) == 2, self.obs is not None)
 
     def channels(
-        self, t: np.ndarray, r0: int = 0, r1: int | None = None, c0: int = 0, c1: int | None = None
+        self,
+        t: np.ndarray,
+        r0: int = 0,
+        r1: int | None = None,
+        c0: int = 0,
+        c1: int | None = None,
+        hide: np.ndarray | None = None,
     ) -> np.ndarray:
-        """(B, C, h, w) float32 input stack for days ``t`` over rows r0:r1, cols c0:c1 (padded coords)."""
+        """(B, C, h, w) float32 input stack for days ``t`` over rows r0:r1, cols c0:c1 (padded coords);
+        ``hide`` (B, h, w): cells whose same-day SMAP is hidden (simulated holes while training)."""
         r1 = self.padded[0] if r1 is None else r1
         c1 = self.padded[1] if c1 is None else c1
         ys, xs = slice(r0, r1), slice(c0, c1)
@@ -134,6 +163,11 @@ class InputBuilder:
             for arr in ref:
                 out[:, k] = arr[t, ys, xs]
                 k += 1
+        if self.obs is not None and self.obs_valid is not None:
+            seen = self.obs_valid[t, ys, xs] if hide is None else self.obs_valid[t, ys, xs] & ~hide
+            out[:, k] = np.where(seen, self.obs[t, ys, xs], 0.0)
+            out[:, k + 1] = seen
+            k += 2
         out[:, k] = land
         out[:, k + 1] = self.sin[t, None, None]
         out[:, k + 2] = self.cos[t, None, None]

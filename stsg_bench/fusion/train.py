@@ -1,10 +1,17 @@
 """DrcGAN training: losses, a validation split carved from the training period, model selection.
 
-**Batches.** Per step, random land crops on random *training* days, drawn half from the case as it is
-and half from a *thinned* view whose references were computed after hiding ``sim_gap_fraction`` of the
-usable SMAP in swath- and block-shaped masks (so the model is supervised with the older references it
-meets inside real gaps). A day's inputs never hold that day's SMAP (references are strictly before or
-after it), so every supervised pixel is predicted as a gap would be.
+**Batches.** Per step, random land crops on random *training* days, drawn in equal shares from three
+views of the training period: the case as it is; a *thinned* view whose references were computed after
+hiding ``sim_gap_fraction`` of the usable SMAP in swath- and block-shaped masks (so the model is
+supervised with the older references it meets inside real gaps); and a *persistent* view in which
+square blocks covering ``persistent_gap_fraction`` of the land are hidden on every day, so their cells
+have no reference at all — the regime of the long gaps (dense vegetation, frozen seasons; 15-26 % of
+the gap cell-days on the twins and on Hawai'i are > 60 days from an observation), which the other views
+never show and where the generator otherwise extrapolates (README, measured). A day's inputs never hold
+that day's SMAP (references are strictly before or after it), so every supervised pixel is predicted as
+a gap would be. With ``same_day`` the day's own usable SMAP *is* an input: each crop then hides a real
+gap shape of another training day from that channel, and the L1 term supervises the hidden pixels (the
+shown ones with ``visible_weight``).
 
 **Losses** (G and F updated together, then both discriminators)::
 
@@ -88,6 +95,22 @@ def thin_validity(valid: np.ndarray, fraction: float, rng: np.random.Generator) 
     return valid & ~hidden
 
 
+def persistent_blocks(land: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Square blocks (8-24 cells) hidden on *every* day, until about ``fraction`` of the land is covered:
+    the shape of persistent gaps (dense vegetation, frozen seasons, a flagged region) whose cells have no
+    reference within ``max_ref_age`` days, so the generator must predict from Noah and the surroundings."""
+    Y, X = land.shape
+    hidden = np.zeros(land.shape, dtype=bool)
+    target = fraction * max(int(land.sum()), 1)
+    for _ in range(10_000):
+        if (hidden & land).sum() >= target:
+            break
+        b = int(rng.integers(min(8, Y, X), min(25, Y, X) + 1))
+        r, c = rng.integers(0, max(Y - b, 0) + 1), rng.integers(0, max(X - b, 0) + 1)
+        hidden[r : r + b, c : c + b] = True
+    return hidden
+
+
 def hide_runs(valid: np.ndarray, fraction: float, rng: np.random.Generator, max_run: int = 20) -> np.ndarray:
     """Space-time gaps: square blocks (4-16 cells) hidden over runs of 1..``max_run`` consecutive days,
     until about ``fraction`` of the cell-days are hidden. Returns the hidden mask."""
@@ -121,13 +144,19 @@ class Validation:
 
     def __init__(self, train: xr.Dataset, norm: Normalizer, cfg: DrcGanConfig, held: np.ndarray):
         valid = valid_smap(train).values
-        hidden = hide_runs(valid, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 2]))
-        self.builder = InputBuilder(train, norm, cfg.two_sided, valid=valid & ~hidden, max_age=cfg.max_ref_age)
+        rng = np.random.default_rng([cfg.seed, 2])
+        hidden = hide_runs(valid, cfg.sim_gap_fraction, rng)
         days = np.flatnonzero(held)
         if len(days) > cfg.val_max_days:
             days = days[np.unique(np.linspace(0, len(days) - 1, cfg.val_max_days).round().astype(int))]
         self.days = days
         self.mask = valid[days] & train["land"].values[None]
+        if cfg.same_day:  # the day's own SMAP is an input: score only what was hidden, in real gap shapes
+            hidden[days] |= ~valid[rng.integers(0, len(valid), len(days))]
+            self.mask &= hidden[days]
+        self.builder = InputBuilder(
+            train, norm, cfg.two_sided, valid=valid & ~hidden, max_age=cfg.max_ref_age, same_day=cfg.same_day
+        )
         self.target = train["smap"].values[days]
         self.origin = grid_origin(train)
         self.hidden_share = float(hidden[days][self.mask].mean()) if self.mask.any() else 0.0
@@ -180,12 +209,25 @@ class Trainer:
             train.sizes["time"], cfg.val_fraction, cfg.val_run_days, np.random.default_rng([cfg.seed, 3])
         )
         self.target_days = np.flatnonzero(~held)
-        self.views = [InputBuilder(train, self.norm, cfg.two_sided, max_age=cfg.max_ref_age)]
-        if cfg.sim_gap_fraction > 0:
-            thinned = thin_validity(
-                valid_smap(train).values, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1])
+        valid = valid_smap(train).values
+        land = train["land"].values
+
+        def view(usable: np.ndarray | None = None) -> InputBuilder:
+            return InputBuilder(
+                train, self.norm, cfg.two_sided, valid=usable, max_age=cfg.max_ref_age, same_day=cfg.same_day
             )
-            self.views.append(InputBuilder(train, self.norm, cfg.two_sided, valid=thinned, max_age=cfg.max_ref_age))
+
+        self.views = [view()]
+        if cfg.sim_gap_fraction > 0:
+            self.views.append(view(thin_validity(valid, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1]))))
+        # cells the 'persistent' view never shows (no reference at all: the regime inside long gaps)
+        self.persistent = np.zeros(land.shape, dtype=bool)
+        if cfg.persistent_gap_fraction > 0:
+            rng4 = np.random.default_rng([cfg.seed, 4])
+            self.persistent = persistent_blocks(land, cfg.persistent_gap_fraction, rng4)
+            self.views.append(view(valid & ~self.persistent[None]))
+        # real gap shapes (swaths, flagged patches) of the training days: holes transplanted onto other days
+        self.gap_shapes = ~self.views[0].target_valid
         self.validation = Validation(train, self.norm, cfg, held) if held.any() else None
         v0 = self.views[0]
         self.in_ch = v0.n_channels
@@ -235,11 +277,16 @@ class Trainer:
                     and view.target_valid[t, r : r + h, c : c + h].any()
                 ):
                     break
-            xs.append(view.channels(np.array([t]), r, r + h, c, c + h)[0])
-            tg.append(view.target[t, r : r + h, c : c + h])
             tv.append(view.target_valid[t, r : r + h, c : c + h])
+            if view.obs_valid is not None:  # same-day context: the hole is what the input does not show
+                shape = self.gap_shapes[rng.integers(0, len(self.gap_shapes)), r : r + h, c : c + h]
+                xs.append(view.channels(np.array([t]), r, r + h, c, c + h, hide=shape[None])[0])
+                holes.append(tv[-1] & ~(view.obs_valid[t, r : r + h, c : c + h] & ~shape))
+            else:
+                xs.append(view.channels(np.array([t]), r, r + h, c, c + h)[0])
+                holes.append(hidden_day((h, h), max(cfg.sim_gap_fraction, 0.1), rng) & tv[-1])
+            tg.append(view.target[t, r : r + h, c : c + h])
             nz.append(view.noah[t, r : r + h, c : c + h])
-            holes.append(hidden_day((h, h), max(cfg.sim_gap_fraction, 0.1), rng) & tv[-1])
         to = lambda a, dt=torch.float32: torch.from_numpy(np.stack(a)).to(self.device, dt)  # noqa: E731
         batch = {
             "x": to(xs),
@@ -288,7 +335,12 @@ class Trainer:
         l_cyc = l_rev = l_adv = loss_d = zero
         with self._autocast():
             smap_hat = self.forward_g(x, noah)
-            l_rec = masked_l1(smap_hat, smap, valid)
+            if cfg.same_day:  # the hidden pixels, and (lightly) the ones the input shows
+                l_rec = masked_l1(smap_hat, smap, hole)
+                if cfg.visible_weight > 0:
+                    l_rec = l_rec + cfg.visible_weight * masked_l1(smap_hat, smap, valid & ~hole)
+            else:
+                l_rec = masked_l1(smap_hat, smap, valid)
             loss_g = cfg.lambda_rec * l_rec
             if self.use_f:
                 noah_back = self.forward_f(smap_hat, static)

@@ -108,3 +108,44 @@ def test_gpu_report_cuda_paths(tmp_path):
     """The CUDA-only rows (bf16, torch.compile, CUDA graphs, inputs on the device) run on a GPU."""
     text = _gpu_report(tmp_path, "cuda")
     assert "compile+cudagraphs" in text and "inputs built on the device" in text
+
+
+def test_drcgan_accuracy_script_scores_gaps_against_truth(capsys):
+    """benchmarks/drcgan_accuracy.py: its gap scorer equals a direct loop over the cells, and the whole
+    script (baseline, DrcGAN with two training seeds, the truth-trained oracle) runs on the tiny twin."""
+    import numpy as np
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        acc = importlib.import_module("drcgan_accuracy")
+    finally:
+        sys.path.remove(str(BENCH))
+    from stsg_bench.case import valid_smap
+    from stsg_bench.twin import generate_twin
+
+    case = generate_twin("tiny", seed=5).case
+    train, test = acc.periods(case)
+    assert train[1] == case.attrs["train_end"] and test[0] > train[1]
+    scorer = acc.GapScorer.of(case, test)
+    out = case.sel(time=slice(*test))
+    product = out["noah"].values
+    valid, land, truth = valid_smap(case).values, out["land"].values, out["truth"].values
+    offset = case.indexes["time"].get_loc(out.indexes["time"][0])
+    ages, errs = [], []
+    for t, y, x in zip(*np.nonzero(~valid_smap(out).values & land[None])):
+        seen = np.flatnonzero(valid[:, y, x]) - (t + offset)  # days from this gap to each usable value
+        ages.append(int(np.abs(seen).min()) if seen.size else 10**6)
+        errs.append(float(product[t, y, x]) - float(truth[t, y, x]))
+    age, err = np.array(ages), np.array(errs)
+    rmse = lambda m: float(np.sqrt(np.mean(err[m] ** 2)))  # noqa: E731
+    assert scorer.rmse(product) == pytest.approx(rmse(age > 0), rel=1e-9)
+    assert scorer.rmse(product, 1, 1) == pytest.approx(rmse(age == 1), rel=1e-9)
+    assert scorer.rmse(product, 2, 3) == pytest.approx(rmse((age >= 2) & (age <= 3)), rel=1e-9)
+    assert scorer.counts()[-1] == len(err) > 0
+
+    args = ["--preset", "tiny", "--seeds", "5", "--methods", "starfm", "drcgan_l1", "--train-seeds", "0", "1"]
+    assert acc.main([*args, "--set", "steps=2", "crop=16", "batch_size=2", "--oracle"]) == 0
+    text = capsys.readouterr().out
+    for row in ("| starfm |", "| drcgan_l1:seed0 |", "| drcgan_l1:seed1 |", "| oracle (truth-trained G) |"):
+        assert row in text, row
+    assert "Best baseline: starfm" in text and "drcgan_l1: 2 training seeds" in text

@@ -277,3 +277,18 @@ def test_unwritable_output_file_parent_is_a_file(tmp_path, capsys, demo):
     blocker.write_text("x")
     assert main(["report", str(demo / "results.nc"), "--out", str(blocker / "report")]) == 2
     assert "cannot create output folder" in capsys.readouterr().err
+
+
+def test_gap_age_figure_draws_equal_products_as_one_line(demo):
+    """A paper-mode companion scores exactly like its gap-filled product in the gaps: one shared line."""
+    import numpy as np
+
+    from stsg_bench.reports.figures import same_rows
+
+    rows = {"a": np.array([1.0, np.nan, 3.0]), "b": np.array([2.0, 2.0, 2.0]), "a:paper": np.array([1.0, np.nan, 3.0])}
+    assert same_rows(rows) == [["a", "a:paper"], ["b"]]
+    assert same_rows({"a": np.array([1.0]), "c": np.array([1.001])}) == [["a"], ["c"]]
+    res = xr.open_dataset(demo / "results.nc")
+    gaps = res["value"].sel(reference="truth", group="pooled", split="gap_age:1", metric="RMSE", window="all")
+    paper = float(gaps.sel({"method": "drcgan:paper"}))
+    assert float(gaps.sel({"method": "drcgan"})) == pytest.approx(paper, rel=1e-6)

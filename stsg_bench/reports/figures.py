@@ -237,6 +237,20 @@ def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") 
     return _save(fig, path)
 
 
+def same_rows(rows: dict[str, np.ndarray], rtol: float = 1e-6) -> list[list[str]]:
+    """Names grouped by equal values (to ``rtol``, NaN equal to NaN), in first-seen order: products
+    that score the same — a ``:paper`` companion in the gaps, where it is its gap-filled product — share
+    one line and one legend entry."""
+    groups: list[list[str]] = []
+    for name, y in rows.items():
+        same = [g for g in groups if np.allclose(rows[g[0]], y, rtol=rtol, atol=0, equal_nan=True)]
+        if same:
+            same[0].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
 def gap_age_figure(res: xr.Dataset, path: Path, metric: str = "RMSE") -> Path | None:
     """``metric`` against truth per gap-age bin, one line per product (same samples when available);
     the n of each bin on the x axis labels. None when the results have no gap-age splits."""
@@ -248,10 +262,11 @@ def gap_age_figure(res: xr.Dataset, path: Path, metric: str = "RMSE") -> Path | 
     n = sel["n"].max("method").values
     fig, ax = plt.subplots(figsize=(7, 3.8))
     x = np.arange(len(bins))
-    for m in res["method"].values:
-        y = sel["value"].sel({"method": m}).sel(metric=metric).values
-        if np.isfinite(y).any():
-            ax.plot(x, y, marker="o", lw=1.2, label=product_label(res, m))
+    rows = {str(m): sel["value"].sel({"method": m}).sel(metric=metric).values for m in res["method"].values}
+    for k, names in enumerate(same_rows({m: y for m, y in rows.items() if np.isfinite(y).any()})):
+        y = rows[names[0]]
+        label = " = ".join(product_label(res, n) for n in names)
+        ax.plot(x, y, marker="o", lw=1.2, ls=("-", "--", ":")[k // 10 % 3], color=f"C{k % 10}", label=label)
     ax.set_xticks(x, [f"{b.split(':', 1)[1]}\n(n {int(k):,})" for b, k in zip(bins, n)], fontsize=8)
     ax.set_xlabel("days to the nearest usable SMAP value")
     units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""

@@ -14,7 +14,9 @@ field padded to a multiple of 4 (ocean pad)::
 to the gap, the cells beside a flagged patch) is the closest observation in time: it carries the
 day's rain events, which no reference from another day can. Training hides simulated holes from this
 channel and supervises the hidden pixels (:mod:`.train`), so the generator learns to fill a hole from
-its surroundings; at inference the channel holds every usable SMAP value of the day.
+its surroundings; at inference the channel holds every usable SMAP value of the day. Measured no
+better against the truth on the twins (its neighbours mostly predict the SMAP *error* of the hidden
+cell, correlated in space), so ``same_day`` is off by default (README, "What each term buys").
 
 References older than ``max_age`` days (default 60) count as missing: this bounds how far back (and
 ahead) a day's inputs reach, so streaming inference over any period in chunks with a ``max_age``-day

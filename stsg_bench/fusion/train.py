@@ -226,8 +226,8 @@ class Trainer:
             rng4 = np.random.default_rng([cfg.seed, 4])
             self.persistent = persistent_blocks(land, cfg.persistent_gap_fraction, rng4)
             self.views.append(view(valid & ~self.persistent[None]))
-        # real gap shapes (swaths, flagged patches) of the training days: holes transplanted onto other days
-        self.gap_shapes = ~self.views[0].target_valid
+        # same_day: real gap shapes (swaths, flagged patches) of the training days, holes for other days
+        self.gap_shapes = ~self.views[0].target_valid if cfg.same_day else None
         self.validation = Validation(train, self.norm, cfg, held) if held.any() else None
         v0 = self.views[0]
         self.in_ch = v0.n_channels
@@ -278,7 +278,7 @@ class Trainer:
                 ):
                     break
             tv.append(view.target_valid[t, r : r + h, c : c + h])
-            if view.obs_valid is not None:  # same-day context: the hole is what the input does not show
+            if view.obs_valid is not None and self.gap_shapes is not None:  # the hole: what the input hides
                 shape = self.gap_shapes[rng.integers(0, len(self.gap_shapes)), r : r + h, c : c + h]
                 xs.append(view.channels(np.array([t]), r, r + h, c, c + h, hide=shape[None])[0])
                 holes.append(tv[-1] & ~(view.obs_valid[t, r : r + h, c : c + h] & ~shape))

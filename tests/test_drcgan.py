@@ -6,7 +6,15 @@ from stsg_bench.case import valid_smap
 from stsg_bench.errors import ConfigError, MethodError
 from stsg_bench.fusion import Trainer, get_config, load_checkpoint, save_checkpoint
 from stsg_bench.fusion.infer import FusionModel, predict_case
-from stsg_bench.fusion.inputs import InputBuilder, Normalizer, pad4
+from stsg_bench.fusion.inputs import (
+    MIN_OFFSET_DAYS,
+    InputBuilder,
+    Normalizer,
+    case_offset,
+    cell_offset,
+    offset_channels,
+    pad4,
+)
 from stsg_bench.fusion.networks import PatchDiscriminator, ResnetGenerator, masked_l1
 from stsg_bench.methods import get_method
 
@@ -104,10 +112,10 @@ def test_checkpoint_written_before_same_day_context_still_predicts(tiny_case, tm
     tr = Trainer(get_config("test", steps=1), tiny_case, TRAIN).fit()
     save_checkpoint(tr, tmp_path / "old.pt")
     state = load_checkpoint(tmp_path / "old.pt")
-    for key in ("same_day", "visible_weight", "persistent_gap_fraction"):
+    for key in ("same_day", "visible_weight", "persistent_gap_fraction", "climatology", "pretrain_fraction"):
         del state["config"][key]
     model = FusionModel.from_state(state)
-    assert model.cfg.same_day is False and state["in_ch"] == 12
+    assert model.cfg.same_day is False and model.cfg.climatology is False and state["in_ch"] == 12
     assert np.isfinite(predict_case(model, tiny_case, TEST)[:, tiny_case["land"].values]).all()
 
 
@@ -121,8 +129,10 @@ def test_product_passes_smap_through(tiny_case):
     assert np.isfinite(p.values[:, land]).all() and np.isnan(p.values[:, ~land]).all()
 
 
-def test_streaming_chunks_are_exact(tiny_case):
-    tr = Trainer(get_config("test", steps=2), tiny_case, TRAIN).fit()
+@pytest.mark.parametrize("climatology", [False, True])
+def test_streaming_chunks_are_exact(tiny_case, climatology):
+    """Chunked inference equals one chunk (with the per-cell offset: taken from the whole case)."""
+    tr = Trainer(get_config("test", steps=2, climatology=climatology), tiny_case, TRAIN).fit()
     state = tr.state_dict()
     full = predict_case(
         FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 1000}}), tiny_case, TEST
@@ -158,14 +168,16 @@ def _devices():
 
 
 @pytest.mark.parametrize("device", _devices())
-@pytest.mark.parametrize("two_sided,same_day", [(True, False), (False, False), (True, True)])
-def test_device_input_builder_equals_numpy_builder(tiny_case, device, two_sided, same_day):
+@pytest.mark.parametrize(
+    "two_sided,same_day,offset", [(True, False, False), (False, False, False), (True, True, False), (True, False, True)]
+)
+def test_device_input_builder_equals_numpy_builder(tiny_case, device, two_sided, same_day, offset):
     """The torch (device-side) inputs are the numpy builder's channels (CUDA too when present)."""
     from stsg_bench.fusion.device_inputs import DeviceInputBuilder
 
     norm = Normalizer.fit(tiny_case)
-    ref = InputBuilder(tiny_case, norm, two_sided=two_sided, max_age=20, same_day=same_day)
-    dev = DeviceInputBuilder(tiny_case, norm, two_sided, 20, torch.device(device), same_day)
+    ref = InputBuilder(tiny_case, norm, two_sided=two_sided, max_age=20, same_day=same_day, offset=offset)
+    dev = DeviceInputBuilder(tiny_case, norm, two_sided, 20, torch.device(device), same_day, offset)
     t = np.array([0, 1, 5, 40, tiny_case.sizes["time"] - 1])
     got = dev.channels(torch.as_tensor(t, device=device)).cpu().numpy()
     np.testing.assert_allclose(got, ref.channels(t), rtol=0, atol=1e-6)
@@ -183,3 +195,43 @@ def test_predict_case_with_device_inputs_equals_host_inputs(tiny_case):
     )
     assert model.builds_inputs_on_device()
     np.testing.assert_allclose(predict_case(model, tiny_case, TEST), host, rtol=0, atol=1e-6)
+
+
+def test_cell_offset_is_the_mean_difference_and_spreads_to_unobserved_cells():
+    """Own offset = mean SMAP - Noah over the usable days (>= MIN_OFFSET_DAYS of them); a cell without
+    one gets its neighbours' (a constant offset field spreads as that constant); validity marks own."""
+    rng = np.random.default_rng(0)
+    T, Y, X = 40, 12, 16
+    noah = rng.uniform(0.1, 0.3, (T, Y, X)).astype(np.float32)
+    smap = (noah + 0.04 + rng.normal(0, 0.01, (T, Y, X))).astype(np.float32)
+    valid = rng.random((T, Y, X)) < 0.6
+    valid[:, 5:8, 6:10] = False  # never observed
+    valid[: MIN_OFFSET_DAYS - 1, 0, 0], valid[MIN_OFFSET_DAYS - 1 :, 0, 0] = True, False  # too few days
+    off, ok = cell_offset(np.where(valid, smap, np.nan), noah, valid)
+    want = np.array([(smap[valid[:, 2, 3], 2, 3] - noah[valid[:, 2, 3], 2, 3]).mean()])
+    np.testing.assert_allclose(off[2, 3], want[0], rtol=1e-5)
+    assert not ok[5:8, 6:10].any() and not ok[0, 0] and ok[2, 3]
+    value, own = offset_channels((np.full((Y, X), 0.04, np.float32), ok), 0.1)
+    np.testing.assert_allclose(value, 0.4, rtol=1e-5)  # the neighbours' constant, / sd
+    np.testing.assert_array_equal(own, ok.astype(np.float32))
+
+
+def test_case_offset_reads_in_chunks_what_cell_offset_computes(tiny_case):
+    v = valid_smap(tiny_case).values
+    whole = cell_offset(tiny_case["smap"].values, tiny_case["noah"].values, v)
+    for a, b in zip(case_offset(tiny_case, chunk_days=7), whole, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    norm = Normalizer.fit(tiny_case)
+    b = InputBuilder(tiny_case, norm, two_sided=True, offset=True)
+    assert b.n_channels == 14
+    x = b.channels(np.array([3, 9]))
+    np.testing.assert_array_equal(x[0, 9], x[1, 9])  # static in time
+    np.testing.assert_array_equal(x[0, 10, :24, :30] > 0, whole[1][:24, :30])
+
+
+def test_pretraining_steps_train_g_alone(tiny_case):
+    """The first pretrain_fraction of the steps compute only the L1 term; the others join after."""
+    tr = Trainer(get_config("test", steps=4, pretrain_fraction=0.5), tiny_case, TRAIN).fit()
+    assert [tr.in_pretraining(k) for k in range(4)] == [True, True, False, False]
+    assert all(h["cyc"] == 0 and h["adv"] == 0 and h["d"] == 0 for h in tr.history[:2])
+    assert all(h["cyc"] > 0 and h["d"] > 0 for h in tr.history[2:])

@@ -17,7 +17,7 @@ import torch
 import xarray as xr
 
 from ..case import valid_smap
-from .inputs import AGE_SCALE, Normalizer, n_channels, pad4
+from .inputs import AGE_SCALE, Normalizer, case_offset, n_channels, offset_channels, pad4
 
 
 def _to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -57,6 +57,7 @@ class DeviceInputBuilder:
         max_age: int,
         device: torch.device,
         same_day: bool = False,
+        offset: bool | tuple[np.ndarray, np.ndarray] = False,
     ):
         T, Y, X = case["smap"].shape
         self.padded = (pad4(Y), pad4(X))
@@ -97,13 +98,19 @@ class DeviceInputBuilder:
         if same_day:  # the day's own usable SMAP (normalised, 0 in gaps) and its validity
             norm_smap = torch.where(v, (torch.nan_to_num(smap) - norm.smap_mean) / norm.smap_std, 0.0)
             self.obs = (pad(norm_smap, 0.0), pad(v.float(), 0.0))
+        self.offset: tuple[torch.Tensor, torch.Tensor] | None = None
+        if offset is not False:  # per-cell offset (host: one (Y, X) mean)
+            if offset is True:
+                offset = case_offset(case)
+            value, own = offset_channels(offset, norm.smap_std)
+            self.offset = (pad(_to_device(value, device), 0.0), pad(_to_device(own, device), 0.0))
         doy = torch.from_numpy(case["time"].dt.dayofyear.values.astype(np.float64)).to(device)
         self.sin = torch.sin(2 * np.pi * doy / 365.25).float()
         self.cos = torch.cos(2 * np.pi * doy / 365.25).float()
 
     @property
     def n_channels(self) -> int:
-        return n_channels(len(self.refs) == 2, self.obs is not None)
+        return n_channels(len(self.refs) == 2, self.obs is not None, self.offset is not None)
 
     def channels(self, t: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) float32 stack for the days ``t`` (an index tensor on the device)."""
@@ -114,6 +121,8 @@ class DeviceInputBuilder:
             parts += [a[t][:, None] for a in ref]
         if self.obs is not None:
             parts += [a[t][:, None] for a in self.obs]
+        if self.offset is not None:
+            parts += [a.expand(len(t), 1, H, W) for a in self.offset]
         parts.append(land.expand(len(t), 1, H, W))
         parts.append(self.sin[t].view(-1, 1, 1, 1).expand(-1, 1, H, W))
         parts.append(self.cos[t].view(-1, 1, 1, 1).expand(-1, 1, H, W))

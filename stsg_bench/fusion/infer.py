@@ -22,7 +22,7 @@ from ..case import select_period
 from ..errors import MethodError
 from .config import DrcGanConfig
 from .device_inputs import DeviceInputBuilder
-from .inputs import InputBuilder, Normalizer, grid_origin, ocean_fill, pad4
+from .inputs import InputBuilder, Normalizer, case_offset, grid_origin, ocean_fill, pad4
 from .networks import ResnetGenerator
 from .tiling import tiled_apply
 
@@ -42,7 +42,7 @@ class FusionModel:
     def from_state(cls, state: dict, device: str = "cpu") -> FusionModel:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise MethodError("drcgan: device 'cuda' requested but no CUDA GPU is available")
-        cfg = DrcGanConfig(**{"same_day": False, **state["config"]})  # files before same-day context
+        cfg = DrcGanConfig(**{"same_day": False, "climatology": False, **state["config"]})  # older files
         if not cfg.infer_tile and state.get("train_crop"):  # tiles of the crop size actually trained on
             cfg = dataclasses.replace(cfg, infer_tile=int(state["train_crop"]))
         G = ResnetGenerator(int(state["in_ch"]), 1, cfg.ngf, cfg.n_blocks, cfg.norm)
@@ -115,6 +115,8 @@ def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) 
     origin = grid_origin(case)
     result = np.empty((len(index), Y, X), dtype=np.float32)
     ctx, step = cfg.max_ref_age, max(cfg.infer_chunk_days, 1)
+    # the per-cell offset comes from every usable SMAP value of the case, not the chunk's
+    offset = case_offset(case, step) if cfg.climatology else False
     chunks = range(0, len(index), step)
     if progress:
         from tqdm.auto import tqdm
@@ -128,12 +130,16 @@ def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) 
         sub = case.isel(time=slice(c0, c1))
         local = index[k0:k1] - c0
         if model.builds_inputs_on_device():
-            dev = DeviceInputBuilder(sub, model.norm, cfg.two_sided, cfg.max_ref_age, model.device, cfg.same_day)
+            dev = DeviceInputBuilder(
+                sub, model.norm, cfg.two_sided, cfg.max_ref_age, model.device, cfg.same_day, offset
+            )
             for b0 in range(0, len(local), cfg.infer_batch):
                 t = torch.as_tensor(local[b0 : b0 + cfg.infer_batch], device=model.device)
                 pred_t = model.predict_tensor(dev.channels(t)[:, :, :Y, :X], dev.noah[t, :Y, :X], origin)
                 result[k0 + b0 : k0 + b0 + len(t)] = pred_t.cpu().numpy()
             continue
-        builder = InputBuilder(sub, model.norm, cfg.two_sided, max_age=cfg.max_ref_age, same_day=cfg.same_day)
+        builder = InputBuilder(
+            sub, model.norm, cfg.two_sided, max_age=cfg.max_ref_age, same_day=cfg.same_day, offset=offset
+        )
         result[k0:k1] = model.predict_days(builder, local, origin)
     return result

@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.bench_fusion import in_channels  # noqa: E402
 from benchmarks.common import TIERS, fields  # noqa: E402
 
 ARCHIVE_DAYS = 3160
-IN_CH = 12
 
 
 def sync(device: torch.device) -> None:
@@ -95,7 +95,7 @@ def generator(config: str, device: torch.device, channels_last: bool) -> torch.n
     from stsg_bench.fusion.networks import ResnetGenerator
 
     cfg = PRESETS[config]
-    g = ResnetGenerator(IN_CH, 1, cfg.ngf, cfg.n_blocks, cfg.norm).to(device).eval()
+    g = ResnetGenerator(in_channels(config), 1, cfg.ngf, cfg.n_blocks, cfg.norm).to(device).eval()
     return g.to(memory_format=torch.channels_last) if channels_last else g
 
 
@@ -121,7 +121,7 @@ def inference_row(
 
     cl = mode != "eager"
     g = generator(config, device, cl)
-    x = torch.randn(batch, IN_CH, pad4(shape[0]), pad4(shape[1]), device=device)
+    x = torch.randn(batch, in_channels(config), pad4(shape[0]), pad4(shape[1]), device=device)
     if cl:
         x = x.contiguous(memory_format=torch.channels_last)
     flops = field_flops(g, x)

@@ -5,17 +5,21 @@ import torch
 from torch.utils import benchmark as tb
 
 from stsg_bench.fusion.config import PRESETS
-from stsg_bench.fusion.inputs import pad4
+from stsg_bench.fusion.inputs import n_channels, pad4
 from stsg_bench.fusion.networks import ResnetGenerator
 
 from .common import DEVICES, TIERS, require, sync
 
-IN_CH = 12
+
+def in_channels(config: str) -> int:
+    """Input channels of a preset's generator (the demo's offset channels included)."""
+    cfg = PRESETS[config]
+    return n_channels(cfg.two_sided, cfg.same_day, cfg.climatology)
 
 
 def _generator(config: str, device, channels_last: bool):
     cfg = PRESETS[config]
-    g = ResnetGenerator(IN_CH, 1, cfg.ngf, cfg.n_blocks, cfg.norm).to(device).eval()
+    g = ResnetGenerator(in_channels(config), 1, cfg.ngf, cfg.n_blocks, cfg.norm).to(device).eval()
     if channels_last and device.type == "cuda":
         g = g.to(memory_format=torch.channels_last)
     return g
@@ -37,7 +41,7 @@ class GeneratorInference:
         Y, X = TIERS[tier]
         self.dev = dev
         self.g = _generator(config, dev, True)
-        self.x = torch.randn(batch, IN_CH, pad4(Y), pad4(X), device=dev)
+        self.x = torch.randn(batch, in_channels(config), pad4(Y), pad4(X), device=dev)
         if dev.type == "cuda":
             self.x = self.x.contiguous(memory_format=torch.channels_last)
         self.ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if dtype == "bf16" else torch.no_grad

@@ -12,6 +12,7 @@ name ``[smap]``) and ``[model]`` (``[gldas]``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -29,8 +30,9 @@ from .files import read_toml
 from .grid import Window
 from .io import SourceData, get_reader
 from .io.ismn import StationSeries
+from .provenance import file_identity, software, to_attr
 from .twin.presets import PRESETS as TWIN_PRESETS
-from .validation.evaluate import ValidationConfig
+from .validation.evaluate import ValidationConfig, to_record
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +83,28 @@ class CaseBundle:
     insitu: Path | list[StationSeries] | None = None  # a folder/zip (real data) or station series (twin)
     notes: list[str] = field(default_factory=list)
     external: list[tuple[ExternalSource, Path]] = field(default_factory=list)  # products to import, resolved
+    provenance: dict = field(default_factory=dict)  # card, inputs (relative names, sizes, checksums), citations
+
+    def __post_init__(self) -> None:
+        if not self.provenance:
+            self.provenance = card_provenance(self.card)
+
+
+def card_citations(card: Card) -> dict[str, str]:
+    """The card's ``[citations]`` and its external products' ``citation`` keys (data citations)."""
+    return {**card.citations, **{e.name: e.citation for e in card.external if e.citation}}
+
+
+def card_provenance(card: Card, data_root: str | Path | None = None) -> dict:
+    """Which card and input files a case was built from (names relative to the data root or the card's
+    folder, sizes, SHA-256) and the data citations."""
+    root = default_data_root(data_root)
+    record: dict = {"card": card.name, "card_kind": card.kind, "software": software()}
+    if card.kind == "twin":
+        record.update(twin_preset=card.preset, twin_seed=card.seed)
+    record["inputs"] = [file_identity(p, [root, card.path.parent]) for p in card_inputs(card, data_root)]
+    record["citations"] = card_citations(card)
+    return record
 
 
 def _resolve(card: Card, rel: str, key: str, root: Path | None) -> Path:
@@ -150,6 +174,7 @@ class ExternalSource:
     path: str
     variable: str | None = None  # default: the file's only soil-moisture variable, else 'sm'
     description: str = ""
+    citation: str = ""
 
 
 EXTERNAL_KEYS = ("name", "path", "variable", "description", "product", "version", "citation", "units")
@@ -172,7 +197,7 @@ def parse_external(path: Path, value: Any, key: str = "external") -> tuple[Exter
         if any(e.name == t["name"] for e in out):
             raise InputError(path, f"external product name '{t['name']}' given twice", f"{where}.name")
         desc = " ".join(str(t[k]) for k in ("product", "version", "description") if k in t)
-        out.append(ExternalSource(t["name"], t["path"], t.get("variable"), desc))
+        out.append(ExternalSource(t["name"], t["path"], t.get("variable"), desc, t.get("citation", "")))
     return tuple(out)
 
 
@@ -361,7 +386,9 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
         from .twin import generate_twin
 
         twin = generate_twin(card.preset, seed=card.seed, progress=progress)
-        return CaseBundle(twin.case, card, twin.stations, [], resolve_external(card, data_root))
+        prov = card_provenance(card, data_root)
+        twin.case.attrs["provenance"] = to_attr(prov)
+        return CaseBundle(twin.case, card, twin.stations, [], resolve_external(card, data_root), prov)
     assert card.window is not None and card.observation is not None and card.model is not None  # parse_card checked
     root = default_data_root(data_root)
     window = card.window
@@ -395,8 +422,10 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
         f"SMAP quality rule: '{rule}'"
         + (" (relaxed: SMAP never reaches 'recommended' quality here)" if rule != "recommended" else "")
     )
+    prov = card_provenance(card, data_root)
     attrs = {
         "source": f"dataset card {card.name}",
+        "provenance": to_attr(prov),
         "smap_quality_rule": rule,
         "smap_pass": smap.attrs.get("smap_pass", ""),
         "history": "; ".join(notes)[:4000],
@@ -409,12 +438,14 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
     insitu = _resolve(card, card.ismn_path, "ismn.path", root) if card.ismn_path else None
     for n in notes:
         log.info("%s: %s", card.name, n)
-    return CaseBundle(case, card, insitu, notes, resolve_external(card, root))
+    return CaseBundle(case, card, insitu, notes, resolve_external(card, root), prov)
 
 
 #: case attributes carrying the card's station-matching settings, so ``stsg-bench score`` on the case
 #: file matches stations exactly as ``run`` did
 VALIDATION_ATTRS = {"depth": "ismn_depth_range", "flags": "ismn_flags", "min_obs": "ismn_min_obs"}
+#: the whole validation config of the card (every ``[ismn]`` setting, JSON), read back by ``score``
+VALIDATION_CONFIG_ATTR = "validation_config"
 
 
 def validation_attrs(cfg: ValidationConfig) -> dict[str, str]:
@@ -422,13 +453,21 @@ def validation_attrs(cfg: ValidationConfig) -> dict[str, str]:
         VALIDATION_ATTRS["depth"]: f"{cfg.depth[0]} {cfg.depth[1]}",
         VALIDATION_ATTRS["flags"]: " ".join(cfg.flags),
         VALIDATION_ATTRS["min_obs"]: str(cfg.min_obs),
+        VALIDATION_CONFIG_ATTR: json.dumps(to_record(cfg), sort_keys=True),
     }
 
 
 def validation_from_case(case: xr.Dataset, default: ValidationConfig | None = None) -> ValidationConfig:
-    """The matching settings a case was built with (its card's ``[ismn]``), else ``default``."""
+    """The validation settings a case was built with (its card's whole ``[ismn]``), else ``default``
+    (cases written before the whole config was stored: depth, flags and min_obs only)."""
     cfg = default or ValidationConfig()
     a = case.attrs
+    if VALIDATION_CONFIG_ATTR in a:
+        try:
+            record = json.loads(str(a[VALIDATION_CONFIG_ATTR]))
+        except ValueError as exc:
+            raise ConfigError(f"case attribute {VALIDATION_CONFIG_ATTR}: not JSON ({exc})") from None
+        return ValidationConfig.from_mapping(record, f"case attribute {VALIDATION_CONFIG_ATTR}")
     try:
         if VALIDATION_ATTRS["depth"] in a:
             lo, hi = (float(v) for v in str(a[VALIDATION_ATTRS["depth"]]).split())

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__, threads
+from . import __version__, kernels, threads
 from .errors import ConfigError, StsgError
 from .files import guard_output, output_lock
 from .threads import ENV
@@ -308,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"CPU threads for torch kernels (default: the usable CPUs minus those other processes keep busy, "
         f"re-checked as the load changes; or ${ENV})",
     )
+    p.add_argument(
+        "--kernels",
+        default=None,
+        choices=kernels.MODES,
+        help=f"CPU kernels: fast (torch's defaults: bits depend on the CPU and thread count) or reproducible "
+        f"(the same bits on any x86-64 CPU and load; slower; one thread unless --threads). Default: ${kernels.ENV} "
+        "or fast; a run config may ask for reproducible",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("twin", help="generate the synthetic twin (case.nc + ISMN station files)")
@@ -475,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         threads.configure(args.threads)
+        kernels.configure(args.kernels, threads.parse_threads(args.threads))
         return COMMANDS[args.command](args)
     except StsgError as err:
         if args.debug:

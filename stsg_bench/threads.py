@@ -203,6 +203,11 @@ def pinned(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def fixed_count() -> int | None:
+    """The thread count fixed by ``--threads`` / ``$STSG_THREADS`` for this process, else None."""
+    return _policy.fixed if _policy is not None else None
+
+
 def current() -> int:
     """Threads this process may use now (the policy's, else torch's current setting or the usable CPUs)."""
     if _policy is not None:

@@ -22,8 +22,10 @@ LAYERS: list[tuple[str, ...]] = [
         "grid",
         "files",
         "threads",
+        "kernels",
+        "provenance",
         "configs",
-    ),  # ground floor: errors, grid, files, the CPU thread policy
+    ),  # ground floor: errors, grid, files, the CPU thread policy and kernel mode
     ("case", "composites"),  # the fusion-case data model
     ("io",),  # readers of real formats (plug-ins), lazy cases and products
     ("twin",),  # the synthetic world (writes ISMN files with io)

@@ -1,22 +1,63 @@
-"""The accuracy gate: the committed regression case must reproduce the committed reference within
-tolerance, and an injected degradation must fail the gate."""
+"""The accuracy gate: the committed regression case reproduces the committed reference on this machine
+and on a simulated other one (reproducible kernels: bitwise), and deliberately degraded methods fail it.
 
+The gate runs in subprocesses, as CI and users run it: its kernels must be pinned before torch's first
+operation, which a pytest process has long passed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stsg_bench.cli import main
+from stsg_bench.files import read_toml
+from stsg_bench.provenance import from_attr
 from stsg_bench.validation import open_results, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "reports" / "reference"
+CLI = [sys.executable, "-m", "stsg_bench.cli"]
+#: what an AVX2-only x86-64 machine selects by itself (the reproducible mode pins these anyway)
+AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+KNOBS = (*AVX2_MACHINE, "MKL_CBWR", "STSG_KERNELS", "STSG_THREADS")
+
+pytestmark = pytest.mark.slow
+
+
+def _env(**extra: str) -> dict:
+    return {**{k: v for k, v in os.environ.items() if k not in KNOBS}, **extra}
+
+
+def _start_gate(config: Path, out: Path, env: dict) -> subprocess.Popen:
+    log = open(out.parent / f"{out.name}.log", "w")
+    return subprocess.Popen(
+        CLI + ["run", str(config), "--out", str(out)], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+
+
+def _finish(proc: subprocess.Popen, out: Path) -> Path:
+    rc = proc.wait()
+    assert rc == 0, (out.parent / f"{out.name}.log").read_text()[-3000:]
+    return out / "results.nc"
 
 
 @pytest.fixture(scope="module")
-def gate_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gate")
-    assert main(["run", str(REF / "gate.toml"), "--out", str(out)]) == 0
-    return out / "results.nc"
+def gate_runs(tmp_path_factory):
+    """The gate run here and, at the same time, on a simulated AVX2-only machine."""
+    d = tmp_path_factory.mktemp("gate")
+    here = _start_gate(REF / "gate.toml", d / "here", _env())
+    there = _start_gate(REF / "gate.toml", d / "there", _env(**AVX2_MACHINE))
+    return _finish(here, d / "here"), _finish(there, d / "there")
+
+
+@pytest.fixture(scope="module")
+def gate_results(gate_runs):
+    return gate_runs[0]
 
 
 def test_gate_passes_on_regression_case(gate_results, capsys):
@@ -24,11 +65,93 @@ def test_gate_passes_on_regression_case(gate_results, capsys):
     assert "gate passed" in capsys.readouterr().out
 
 
+def test_gate_is_bitwise_the_same_on_another_machine(gate_runs, capsys):
+    here, there = (open_results(p) for p in gate_runs)
+    for var in ("value", "ci_lower", "ci_upper", "n"):
+        assert np.array_equal(here[var].values, there[var].values, equal_nan=True), var
+    assert main(["check", str(gate_runs[1]), "--reference", str(REF)]) == 0
+    assert "gate passed" in capsys.readouterr().out
+
+
+def test_gate_results_carry_provenance_without_absolute_paths(gate_results):
+    res = open_results(gate_results)
+    prov = from_attr(res.attrs["provenance"])
+    assert prov["software"]["kernels"].startswith("reproducible")
+    assert prov["software"]["git_commit"]
+    assert prov["run_config"]["kernels"] == "reproducible" and prov["run_config"]["path"].endswith("gate.toml")
+    assert len(res.attrs["case_fingerprint"]) == 16
+    text = " ".join(str(v) for v in res.attrs.values())
+    for root in (str(gate_results.parent), str(ROOT), str(Path.home())):
+        assert root not in text
+    product = next((gate_results.parent / "products").glob("drcgan.nc"))
+    import xarray as xr
+
+    with xr.open_dataset(product) as ds:
+        assert ds.attrs["case_fingerprint"] == res.attrs["case_fingerprint"]
+        assert from_attr(ds.attrs["software"])["kernels"].startswith("reproducible")
+        assert str(ROOT) not in " ".join(str(v) for v in ds.attrs.values())
+
+
 def test_drcgan_beats_noah_and_cdf_in_gaps(gate_results):
     res = open_results(gate_results)
     gap = res["value"].sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE", window="all")
     assert float(gap.sel({"method": "drcgan"})) < float(gap.sel({"method": "noah_raw"}))
     assert float(gap.sel({"method": "drcgan"})) < float(gap.sel({"method": "lin_cdf_match"}))
+
+
+def _sub_reference(tmp_path: Path, methods: list[str]) -> Path:
+    """The committed reference restricted to ``methods`` (with the committed tolerances)."""
+    ref = open_results(REF / "results.nc")
+    keep = [m for m in ref["method"].values if str(m) in methods]
+    sub = tmp_path / "ref"
+    sub.mkdir()
+    save_results(ref.sel({"method": keep}), sub / "results.nc")
+    (sub / "tolerances.toml").write_text((REF / "tolerances.toml").read_text())
+    return sub
+
+
+def test_gate_fails_drcgan_trained_a_tenth_of_the_steps(tmp_path, capsys):
+    cfg = read_toml(REF / "gate.toml", "gate")
+    steps = cfg["method_config"]["drcgan"]["steps"] // 10
+    text = (REF / "gate.toml").read_text().replace(f"steps = {steps * 10}", f"steps = {steps}", 1)
+    text = 'methods = ["drcgan"]\n' + text
+    (tmp_path / "degraded.toml").write_text(text)
+    results = _finish(_start_gate(tmp_path / "degraded.toml", tmp_path / "out", _env()), tmp_path / "out")
+    assert main(["check", str(results), "--reference", str(_sub_reference(tmp_path, ["drcgan"]))]) == 1
+    out = capsys.readouterr().out
+    assert "GATE FAILED" in out and "WORSE" in out and "MISSING" not in out
+
+
+def test_gate_fails_cdf_matching_with_an_added_bias(tmp_path, monkeypatch, capsys):
+    """CDF matching is numpy only (its bits do not depend on the kernels): run in-process, 0.01 m3 m-3 added."""
+    from stsg_bench.cards import build_bundle
+    from stsg_bench.methods.base import method_class
+    from stsg_bench.workflows.chain import RunConfig, run_chain
+
+    cls = method_class("lin_cdf_match")
+    predict = cls._predict
+    monkeypatch.setattr(cls, "_predict", lambda self, case, out: predict(self, case, out) + 0.01)
+    cfg = read_toml(REF / "gate.toml", "gate")
+    run = RunConfig(
+        dataset="twin-gate", methods=["lin_cdf_match"], simgap_fraction=cfg["simgap_fraction"], min_obs=cfg["min_obs"]
+    )
+    run.report = False
+    (tmp_path / "out").mkdir()
+    run_chain(build_bundle("twin-gate"), tmp_path / "out", run)
+    ref = _sub_reference(tmp_path, ["lin_cdf_match"])
+    assert main(["check", str(tmp_path / "out" / "results.nc"), "--reference", str(ref)]) == 1
+    out = capsys.readouterr().out
+    assert "GATE FAILED" in out and "lin_cdf_match" in out and "bias" in out
+
+
+def test_gate_refuses_results_of_another_case(gate_results, tmp_path, capsys):
+    res = open_results(gate_results)
+    other = res.copy(deep=True)
+    other.attrs["case_fingerprint"] = "0" * 16
+    save_results(other, tmp_path / "other.nc")
+    assert main(["check", str(tmp_path / "other.nc"), "--reference", str(REF)]) == 2
+    err = capsys.readouterr().err
+    assert "other.nc" in err and "another case" in err and err.strip().count("\n") == 0
 
 
 def test_gate_fails_on_injected_degradation(gate_results, tmp_path, capsys):

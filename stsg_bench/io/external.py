@@ -19,6 +19,7 @@ days with the case.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from ..case import SM_STANDARD_NAME, SM_UNIT_ALIASES, SM_UNITS, sm_attrs
 from ..errors import InputError
 from ..files import open_netcdf
 from ..grid import Window
+from ..provenance import relative_name
 from .lazy import check_sm_range
 from .regrid import BucketRegridder
 
@@ -256,7 +258,7 @@ def import_external(
             f"{attrs.get('long_name', var)} ({name}), area-weighted bucket mean on EASE-Grid 2.0 M36",
             method=name,
             method_kind=EXTERNAL_KIND,
-            source_file=str(source),
+            source_file=relative_name(source, [os.environ.get("STSG_DATA")]),
             source_variable=str(var),
             source_title=attrs.get("title", ""),
             source_references=attrs.get("references", ""),

@@ -20,6 +20,7 @@ from ..case import SM_MAX, SM_UNIT_ALIASES, SM_UNITS, decode_from_netcdf, global
 from ..errors import InputError
 from ..files import open_netcdf, write_netcdf_atomic
 from ..grid import grid_mapping_attrs
+from ..provenance import case_fingerprint, software, to_attr
 
 log = logging.getLogger(__name__)
 PRODUCT_COORDS = ("time", "y", "x", "row", "col", "lat", "lon")
@@ -82,6 +83,45 @@ def open_product_lazy(paths, chunk_days: int = 32) -> xr.DataArray:
     return out
 
 
+def check_product_grid(path: str | Path, ds: xr.Dataset, case: xr.Dataset, fingerprint: str | None = None) -> None:
+    """Refuse a product that is not on the case's cells or was made from another case: its ``row``/``col``
+    (EASE2 numbers) and ``x``/``y`` (EPSG:6933 metres) must be the case's, in the case's order, and its
+    ``case_fingerprint`` (when it has one) the case's (window, days, land mask)."""
+    sm = ds["sm"]
+    checked = False
+    for dim, num, metres in (("y", "row", "y"), ("x", "col", "x")):
+        want_n = case.sizes[dim]
+        if dim not in sm.dims or sm.sizes[dim] != want_n:
+            got = sm.sizes.get(dim, 0)
+            raise InputError(path, f"has {got} {dim} cells, the case {want_n}: not on the case's window", "sm")
+        for coord, tol in ((num, 0.0), (metres, 1.0)):
+            if coord not in ds.coords or coord not in case.coords:
+                continue
+            got_v = np.asarray(ds[coord].values, dtype=np.float64)
+            want_v = np.asarray(case[coord].values, dtype=np.float64)
+            checked = True
+            if np.allclose(got_v, want_v, rtol=0, atol=tol):
+                continue
+            if np.allclose(got_v[::-1], want_v, rtol=0, atol=tol):
+                raise InputError(path, f"its {dim} axis runs the other way round from the case's (flipped)", coord)
+            raise InputError(
+                path,
+                f"lies on {coord} {got_v[0]:g}..{got_v[-1]:g}, the case on {want_v[0]:g}..{want_v[-1]:g}: "
+                "another window or grid",
+                coord,
+            )
+    if not checked:
+        raise InputError(path, "has no row/col or x/y coordinates to place it on the case's grid", "sm")
+    made_from = ds.attrs.get("case_fingerprint")
+    if fingerprint and made_from and made_from != fingerprint:
+        raise InputError(
+            path,
+            f"was made from another case (case fingerprint {made_from}, this case {fingerprint}: window, days "
+            "or land mask differ)",
+            "case_fingerprint",
+        )
+
+
 def check_product_values(path: str | Path, sm: xr.DataArray, sample_days: int = 32) -> None:
     """Refuse a product in other units or out of the physical range (a product in percent, say): its
     ``units`` must be a volumetric soil-moisture unit and its first ``sample_days`` days within [0, 1]."""
@@ -104,10 +144,18 @@ def check_sm_range(path: str | Path, values: np.ndarray, variable: str) -> None:
 
 
 def save_product(
-    prod: xr.DataArray, path: str | Path, provenance: dict, ancillary: dict[str, xr.DataArray] | None = None
+    prod: xr.DataArray,
+    path: str | Path,
+    provenance: dict,
+    ancillary: dict[str, xr.DataArray] | None = None,
+    case: xr.Dataset | None = None,
 ) -> None:
-    """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance and its
+    """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance (plus the
+    software and kernels that made it, and the fingerprint of ``case``, which ``score`` checks) and its
     CF ancillary variables (e.g. ``sm_spread``, named in ``sm:ancillary_variables``)."""
+    provenance = {**provenance, "software": to_attr(software())}
+    if case is not None:
+        provenance["case_fingerprint"] = case_fingerprint(case)
     ds = prod.to_dataset(name="sm")
     encoding = {"sm": {"zlib": True, "complevel": 1, "dtype": "float32"}}
     for name, var in (ancillary or {}).items():

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
+from .. import kernels
 from ..case import SM_MAX, select_period, sm_attrs, valid_smap
 from ..configs import check_types, closest
 from ..errors import ConfigError, InputError, MethodError
@@ -108,6 +109,7 @@ class Method(ABC):
     def fit(self, case: xr.Dataset, period: Period = None, progress: bool = False) -> Method:
         """Learn whatever the method needs from the training period only (``progress``: a progress
         bar for methods that train for a while)."""
+        kernels.configure()  # $STSG_KERNELS: a Dask worker process pins the kernels its parent pinned
         case = visible_case(case)
         train = select_period(case, period)
         if train.sizes["time"] == 0:
@@ -122,6 +124,7 @@ class Method(ABC):
         """Daily fields for ``period`` (default: the whole case)."""
         if not self.fitted:
             raise MethodError(f"{self.name}: predict() called before fit()")
+        kernels.configure()
         case = visible_case(case)
         out = select_period(case, period)
         if out.sizes["time"] == 0:
@@ -191,6 +194,7 @@ class Method(ABC):
             method_kind=self.kind,
             method_config=json.dumps(dataclasses.asdict(self.config), default=str),
             smap_passthrough=int(bool(self.config.passthrough)),
+            kernels=kernels.describe(),
         )
 
 

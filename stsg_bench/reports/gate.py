@@ -17,6 +17,7 @@ import xarray as xr
 
 from ..errors import InputError
 from ..files import copy_atomic, output_lock, read_toml
+from ..provenance import from_attr
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
 from .tables import whole_period
@@ -95,6 +96,32 @@ def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float]) -> G
     return GateResult(df, bool(df["status"].isin(["WORSE", "MISSING"]).any()), bool((df["status"] == "better").any()))
 
 
+def check_comparable(results: Path, new: xr.Dataset, ref: xr.Dataset) -> None:
+    """Refuse results of another case or run config than the reference's (one-line error naming the
+    results file); say so when the CPU kernels differ (fast-kernel numbers move with the machine)."""
+    fp_new, fp_ref = new.attrs.get("case_fingerprint"), ref.attrs.get("case_fingerprint")
+    if fp_new and fp_ref and fp_new != fp_ref:
+        raise InputError(
+            results,
+            f"scored on another case than the reference (case fingerprint {fp_new}, reference {fp_ref})",
+            "case_fingerprint",
+        )
+    prov_new, prov_ref = from_attr(new.attrs.get("provenance")), from_attr(ref.attrs.get("provenance"))
+    sha_new = prov_new.get("run_config", {}).get("protocol_sha256")
+    sha_ref = prov_ref.get("run_config", {}).get("protocol_sha256")
+    if sha_new and sha_ref and sha_new != sha_ref:
+        raise InputError(
+            results,
+            f"made with another run protocol (case, periods, references or matching) than the reference "
+            f"({prov_new['run_config'].get('path')} against {prov_ref['run_config'].get('path')})",
+            "provenance",
+        )
+    k_new = str(prov_new.get("software", {}).get("kernels", "")).split(",")[0]
+    k_ref = str(prov_ref.get("software", {}).get("kernels", "")).split(",")[0]
+    if k_new and k_ref and k_new != k_ref:
+        print(f"note: the reference was computed with {k_ref} kernels, these results with {k_new} kernels")
+
+
 def check_command(results: Path, reference: Path, tolerance_file: Path | None = None, update: bool = False) -> int:
     reference = Path(reference)
     ref_file = reference / "results.nc" if reference.is_dir() or not reference.suffix else reference
@@ -109,6 +136,7 @@ def check_command(results: Path, reference: Path, tolerance_file: Path | None = 
     if tolerance_file is not None and not Path(tolerance_file).is_file():
         raise InputError(tolerance_file, "no such tolerance file (omit --tolerances for REFERENCE/tolerances.toml)")
     new, ref = open_results(results), open_results(ref_file)
+    check_comparable(results, new, ref)
     tol = load_tolerances(tolerance_file or reference / "tolerances.toml")
     res = compare(new, ref, tol)
     shown = res.table[res.table["status"] != "ok"] if (res.failed or res.improved) else res.table

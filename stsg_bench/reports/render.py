@@ -12,6 +12,7 @@ import xarray as xr
 
 from ..errors import InputError
 from ..files import atomic_directory
+from ..provenance import case_fingerprint, from_attr
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
 from . import figures
@@ -85,6 +86,47 @@ def _products_on_one_day(results_path: Path, res: xr.Dataset, case: xr.Dataset) 
             day = figures.median_coverage_day(case, sm.indexes["time"])
         out[name] = sm.sel(time=[day]).load()
     return out, day
+
+
+def check_same_case(results_path: Path, res: xr.Dataset, case_path, case: xr.Dataset) -> None:
+    """Refuse drawing a case beside scores of another case (their fingerprints differ)."""
+    want = res.attrs.get("case_fingerprint")
+    got = case_fingerprint(case)
+    if want and want != got:
+        raise InputError(
+            case_path,
+            f"is another case than the one {results_path.name} was scored on (case fingerprint {got}, results {want})",
+            "case_fingerprint",
+        )
+
+
+def _software_line(res: xr.Dataset) -> str:
+    sw = from_attr(res.attrs.get("provenance")).get("software", {})
+    if not sw:
+        return "provenance not recorded (results written before provenance was kept)"
+    return f"stsg-bench {sw.get('stsg_bench')} (commit {sw.get('git_commit')}); kernels: {sw.get('kernels')}"
+
+
+def _provenance_html(res: xr.Dataset) -> str:
+    """Software, commit, kernels, run config, inputs and data citations of the run, from the results."""
+    prov = from_attr(res.attrs.get("provenance"))
+    cites = from_attr(res.attrs.get("citations")) or prov.get("citations", {})
+    rows = [(k, str(v)) for k, v in prov.get("software", {}).items()]
+    if prov.get("case_fingerprint"):
+        rows.append(("case fingerprint", prov["case_fingerprint"]))
+    run = prov.get("run_config", {})
+    if run.get("path"):
+        rows.append(("run config", f"{run['path']} (sha256 {str(run.get('sha256', ''))[:16]})"))
+    for item in prov.get("inputs", []):
+        digest = item.get("sha256") or item.get("sha256_ends") or ""
+        size = f"{item['size']:,} bytes" if "size" in item else "missing"
+        rows.append((f"input {item.get('name', '?')}", f"{size}, sha256 {digest[:16]}"))
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    text = f"<table class='scores defs'><tbody>{body}</tbody></table>" if rows else "<p>not recorded</p>"
+    if cites:
+        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in cites.items())
+        text += f"<h3>Data citations</h3><ul>{items}</ul>"
+    return text
 
 
 def _embed(path: Path) -> str:
@@ -194,6 +236,7 @@ def write_report(
             from ..case import open_case
 
             case = open_case(case_path)
+            check_same_case(results_path, res, case_path, case)
             prods, day = _products_on_one_day(results_path, res, case)
             if prods:
                 add_figure(
@@ -225,6 +268,7 @@ def write_report(
         notes = json.loads(res.attrs.get("notes", "[]"))
         notes_html = "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>" if notes else "<p>none</p>"
         sections.append(("notes", "Notes of the run", notes_html))
+        sections.append(("provenance", "Provenance and data citations", _provenance_html(res)))
         toc = "".join(f"<li><a href='#{sid}'>{html.escape(title)}</a></li>" for sid, title, _ in sections)
         page = [
             "<!doctype html><html><head><meta charset='utf-8'><title>stsg-bench report</title>",
@@ -234,6 +278,7 @@ def write_report(
             f"{html.escape(str(res.attrs.get('test_period', '?')))}; SMAP quality rule "
             f"'{html.escape(str(res.attrs.get('smap_quality_rule', '')))}'; bias = product − reference; "
             "units m³ m⁻³ unless stated (R, ρ, τ dimensionless; MSE terms m⁶ m⁻⁶; SNR dB).</p>",
+            f"<p>{html.escape(_software_line(res))}</p>",
             f"<nav><h2>Contents</h2><ol>{toc}</ol></nav>",
         ]
         page += [f"<section id='{sid}'><h2>{html.escape(title)}</h2>{body}</section>" for sid, title, body in sections]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import pandas as pd
 import xarray as xr
 
 from ..errors import ConfigError, StsgError
@@ -50,6 +51,8 @@ class ValidationConfig:
     seasons: bool = True
     #: user windows ``(name, start, end)`` (inclusive YYYY-MM-DD dates), scored beside the seasons
     windows: tuple[tuple[str, str, str], ...] = ()
+    #: ISMN networks whose stations are scored (empty: every network)
+    networks: tuple[str, ...] = ()
     #: the third product of the triple collocation (in-situ, product, partner); '' for none
     tc_partner: str = "noah_raw"
     tc_bootstrap: int = 1000  # bootstrap resamples for the triple-collocation intervals
@@ -76,7 +79,7 @@ class ValidationConfig:
         """Build from a TOML table (e.g. a card's ``[ismn]``); keys that are not settings are ignored
         only when they describe the data (``path``, ``format``, ``networks``), any other is an error."""
         names = {f.name for f in dataclasses.fields(cls)}
-        descriptive = {"path", "format", "networks"}
+        descriptive = {"path", "format"}
         unknown = sorted(set(values) - names - descriptive)
         if unknown:
             raise ConfigError(
@@ -90,7 +93,7 @@ class ValidationConfig:
                 if k == "depth":
                     lo, hi = v
                     kw[k] = (float(lo), float(hi))
-                elif k in ("flags", "metrics"):
+                elif k in ("flags", "metrics", "networks"):
                     if isinstance(v, str) or not all(isinstance(x, str) for x in v):
                         raise TypeError(f"{k} must be a list of strings")
                     kw[k] = tuple(v)
@@ -123,7 +126,9 @@ class ValidationConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def match_config(self) -> MatchConfig:
-        return MatchConfig(flags=self.flags, depth=self.depth, min_hours=self.min_hours, min_obs=self.min_obs)
+        return MatchConfig(
+            flags=self.flags, depth=self.depth, min_hours=self.min_hours, min_obs=self.min_obs, networks=self.networks
+        )
 
     def score_config(self) -> ScoreConfig:
         return ScoreConfig(
@@ -228,6 +233,39 @@ def same_sample(products: Mapping[str, xr.DataArray]) -> dict[str, xr.DataArray]
     return {n: p.where(ok).assign_attrs(p.attrs) for n, p in sub.items()}
 
 
+def check_windows(cfg: ValidationConfig, case: xr.Dataset) -> None:
+    """Refuse a user window that shares no day with the scored period (it would score n = 0 everywhere)."""
+    if not cfg.windows or case.sizes.get("time", 0) == 0:
+        return
+    times = pd.DatetimeIndex(case["time"].values)
+    for name, start, end in cfg.windows:
+        if not ((times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))).any():
+            raise ConfigError(
+                f"window '{name}' ({start} .. {end}) shares no day with the scored period "
+                f"{times[0].date()} .. {times[-1].date()}"
+            )
+
+
+def check_tc_partner(cfg: ValidationConfig, products: Sequence[str], where: str = "validation settings") -> None:
+    """Refuse a triple-collocation partner that names none of ``products`` (the methods and external
+    products a run knows): a typo would silently give no triple collocation."""
+    if cfg.tc_partner and cfg.tc_partner not in products:
+        raise ConfigError(
+            f"{where}: tc_partner '{cfg.tc_partner}' names no method or external product "
+            f"(known: {', '.join(products)}; '' for no triple collocation)"
+        )
+
+
+def to_record(cfg: ValidationConfig) -> dict[str, Any]:
+    """The settings as a TOML-like table (what :meth:`ValidationConfig.from_mapping` reads back)."""
+    rec = dataclasses.asdict(cfg)
+    rec["depth"] = list(cfg.depth)
+    rec["windows"] = {n: [a, b] for n, a, b in cfg.windows}
+    if rec["metrics"] is None:
+        del rec["metrics"]
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in rec.items()}
+
+
 def evaluate(
     products: Mapping[str, xr.DataArray],
     case: xr.Dataset,
@@ -238,7 +276,10 @@ def evaluate(
     """Score ``products`` (or each reference's own products) against every reference on the days of
     ``case``; one results cube with ``attrs`` and the notes gathered on the way."""
     cfg = cfg or ValidationConfig()
+    check_windows(cfg, case)
     parts, notes = [], []
+    if cfg.tc_partner and cfg.tc_partner not in products:
+        notes.append(f"no triple collocation: its partner '{cfg.tc_partner}' is not among the scored products")
     for ref in references:
         prods = ref.products if ref.products is not None else products
         ds, ref_notes = ref.score(prods, case, cfg)

@@ -35,6 +35,7 @@ STATUSES = {
     "all_nan_product": "the product has no value at the station's cell",
     "depth_filtered": "sensor depth outside the depth filter",
     "out_of_range": "in-situ values outside [0, 1] m3 m-3 (other units?): not scored",
+    "network_filtered": "its ISMN network is not among the validation settings' networks",
     "duplicate_sensor": "the same sensor (network, station, depth, sensor) appears twice: the first is kept",
 }
 
@@ -45,6 +46,7 @@ class MatchConfig:
     depth: tuple[float, float] = (0.0, 0.10)  # QA4SM default: SCAN's 0.0508 m probes are kept
     min_hours: int = 12  # hours with a good value for a daily mean
     min_obs: int = 20  # matched days per station for per-station scores
+    networks: tuple[str, ...] = ()  # ISMN networks kept (empty: every network)
     #: 'daily_mean' (daily products) or 'overpass': the value nearest the local-solar-time overpass
     #: (``overpass_hour``, 6 for SMAP AM, 18 for PM) within +-``window_hours``
     temporal: str = "daily_mean"
@@ -93,7 +95,9 @@ def match_stations(
     lo, hi = cfg.depth
     keep, dropped, seen = [], [], set()
     for s in sensors:  # identity and keys, never dataclass equality (it would compare the data tables)
-        if not (s.variable == "sm" and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9):
+        if cfg.networks and s.network not in cfg.networks:
+            dropped.append((s.key, "network_filtered"))
+        elif not (s.variable == "sm" and s.depth_from >= lo - 1e-9 and s.depth_to <= hi + 1e-9):
             dropped.append((s.key, "depth_filtered"))
         elif s.key in seen:
             dropped.append((s.key, "duplicate_sensor"))

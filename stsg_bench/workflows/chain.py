@@ -9,6 +9,7 @@ references given as data.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import threads
+from .. import kernels, threads
 from ..cards import (
     Card,
     CaseBundle,
@@ -31,6 +32,7 @@ from ..cards import (
     load_card,
     parse_external,
     parse_period,
+    validation_attrs,
 )
 from ..case import save_case, select_period
 from ..configs import closest
@@ -39,6 +41,7 @@ from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.external import import_external
 from ..io.lazy import save_product
 from ..methods import Method, get_method, list_methods, method_class
+from ..provenance import case_fingerprint, relative_name, software, to_attr
 from ..validation import (
     FieldReference,
     SimGapConfig,
@@ -48,6 +51,7 @@ from ..validation import (
     save_results,
     standard_references,
 )
+from ..validation.evaluate import check_tc_partner
 
 log = logging.getLogger(__name__)
 Period = tuple[str, str]
@@ -69,6 +73,7 @@ class RunConfig:
     depth: tuple[float, float] | None = None  # default: the card's [ismn] depth or 0-0.10 m
     report: bool = True
     seeds: int | None = None  # models per method that has seeds (DrcGAN and its ablations); None: the config's
+    kernels: str | None = None  # CPU kernels: 'reproducible' pins them (the gate's); None: the command line's
     #: external products to import and score beside the methods (in addition to the card's)
     external: list[ExternalSource] = field(default_factory=list)
     path: Path | None = None  # the run config file (relative external paths start from its folder)
@@ -136,11 +141,15 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     for n in names:
         get_method(n, **cfg.method_config.get(n, {}))  # fail fast on unknown names / keys
     vcfg = cfg.validation(bundle.card)
+    known = [*list_methods(), *(e.name for e, _ in bundle.external)]  # a partner not run is a note, a typo an error
+    check_tc_partner(vcfg, known, f"{bundle.card.path} [ismn]")
+    case.attrs.update(validation_attrs(vcfg))  # the case file written beside the results scores the same way
     train, test = cfg.train_period, cfg.test_period
     if train is None or test is None:
         dtrain, dtest = default_periods(case, bundle.card)
         train, test = train or dtrain, test or dtest
     log.info("training period %s, test period %s", train, test)
+    fingerprint = case_fingerprint(case)
     products, infos, curves = {}, {}, {}
     (out / "products").mkdir(parents=True, exist_ok=True)
     external = _import_external(bundle, test, names)  # before any training: a bad file fails fast
@@ -153,11 +162,11 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         provenance = {"case": bundle.card.name, "train_period": "/".join(train), **info}
         products[name] = prod
         infos[name] = info
-        save_product(prod, out / "products" / product_file(name), provenance, m.ancillary())
+        save_product(prod, out / "products" / product_file(name), provenance, m.ancillary(), case=case)
         for extra, p in m.companions().items():
             products[extra] = p
             infos[extra] = {"companion_of": name}
-            save_product(p, out / "products" / product_file(extra), {**provenance, "companion_of": name})
+            save_product(p, out / "products" / product_file(extra), {**provenance, "companion_of": name}, case=case)
         if hasattr(m, "curves"):
             curves[name] = m.curves()
         if cfg.simulated_gaps and m.kind != "observation":  # SMAP alone has nothing to fill with
@@ -166,7 +175,10 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         products[name] = prod
         infos[name] = {"external": prod.attrs["source_file"]}
         save_product(
-            prod, out / "products" / product_file(name), {"case": bundle.card.name, "source": prod.attrs["source_file"]}
+            prod,
+            out / "products" / product_file(name),
+            {"case": bundle.card.name, "source": prod.attrs["source_file"]},
+            case=case,
         )
     test_case = select_period(case, test)
     references = standard_references(test_case, bundle.insitu)
@@ -189,6 +201,17 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
             "products": json.dumps({n: f"products/{product_file(n)}" for n in products}),
             "notes": json.dumps(bundle.notes),
             "smap_quality_rule": str(case.attrs.get("smap_quality_rule", "")),
+            "case_fingerprint": fingerprint,
+            "citations": to_attr(bundle.provenance.get("citations", {})),
+            "provenance": to_attr(
+                {
+                    **bundle.provenance,
+                    "software": software(),
+                    "case_fingerprint": fingerprint,
+                    "run_config": run_config_record(cfg),
+                    "method_configs": {n: p.attrs.get("method_config", "") for n, p in products.items()},
+                }
+            ),
         }
     )
     save_results(results, out / "results.nc")
@@ -252,6 +275,36 @@ def run_demo(
     )
 
 
+#: run-config keys that say *what is measured* (the case, periods, references, matching): results
+#: of two runs are comparable by the gate only if these agree; methods and their settings may differ (a
+#: degraded method must fail the gate, not be refused)
+PROTOCOL_KEYS = (
+    "dataset",
+    "train_period",
+    "test_period",
+    "simulated_gaps",
+    "simgap_fraction",
+    "min_obs",
+    "bootstrap",
+    "depth",
+    "external",
+)
+
+
+def run_config_record(cfg: RunConfig) -> dict:
+    """The run config as data for provenance: its file by relative name and SHA-256, every setting, and
+    ``protocol_sha256`` over :data:`PROTOCOL_KEYS`, which ``check`` compares with the reference's."""
+    record = dataclasses.asdict(dataclasses.replace(cfg, path=None))
+    if Path(cfg.dataset).suffix == ".toml":
+        record["dataset"] = Path(cfg.dataset).stem
+    protocol = json.dumps({k: record[k] for k in PROTOCOL_KEYS}, sort_keys=True, default=str)
+    record["protocol_sha256"] = hashlib.sha256(protocol.encode()).hexdigest()
+    if cfg.path is not None:
+        record["path"] = relative_name(cfg.path)
+        record["sha256"] = hashlib.sha256(Path(cfg.path).read_bytes()).hexdigest()
+    return record
+
+
 def load_run_config(path: str | Path) -> RunConfig:
     """A run config TOML, a dataset card (run with the defaults) or a bare card name."""
     path = Path(path)
@@ -293,6 +346,8 @@ def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
             )
         elif key in ("train_period", "test_period"):
             v = parse_period(path, key, v)
+        elif key == "kernels":
+            _check_type(path, key, v, v in kernels.MODES, f"one of {', '.join(kernels.MODES)}")
         elif key in ("simulated_gaps", "report"):
             _check_type(path, key, v, isinstance(v, bool), "true or false")
         elif key == "simgap_fraction":
@@ -361,7 +416,10 @@ def run_config(
     """``stsg-bench run``: the chain on a run config or dataset card, built into ``out`` atomically."""
     cfg = load_run_config(path)
     cfg.seeds = seeds if seeds is not None else cfg.seeds
+    kernels.configure(cfg.kernels)  # before any torch work: the bits of every learned method depend on it
     card = load_card(cfg.dataset)
+    known = [*list_methods(), *(e.name for e in (*card.external, *cfg.external))]
+    check_tc_partner(cfg.validation(card), known, f"{card.path} [ismn]")  # before the case is built
     external = [(e, _external_path(e, cfg, data_root)) for e in cfg.external]
     inputs = [Path(path) if Path(path).suffix == ".toml" else None, *card_inputs(card, data_root)]
     out = guard_output(out, inputs + [p for _, p in external], overwrite=overwrite, folder=True)

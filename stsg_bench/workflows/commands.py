@@ -15,8 +15,9 @@ from ..case import open_case
 from ..errors import ConfigError, InputError
 from ..files import guard_output, open_netcdf, output_lock
 from ..io.external import import_external
-from ..io.lazy import open_case_lazy, open_product_lazy, save_product
+from ..io.lazy import check_product_grid, open_case_lazy, open_product_lazy, save_product
 from ..methods import get_method, load_method_config, method_class
+from ..provenance import case_fingerprint, file_identity, from_attr, relative_name, software, to_attr
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
 from .archive import check_resume, fuse_chunked
 from .chain import default_periods, fit_predict
@@ -84,7 +85,7 @@ def _fuse(
             raise ConfigError(f"--checkpoint: method '{method}' has no checkpoints")
         overrides["checkpoint"] = str(checkpoint)
     train, test = _fuse_periods(case, train_period, period)
-    provenance = {"case": str(case_path), "train_period": "/".join(train)}
+    provenance = {"case": relative_name(case_path, [Path(out).parent]), "train_period": "/".join(train)}
     if chunk:
         m = get_method(method, **overrides)
         if not restart:
@@ -93,7 +94,7 @@ def _fuse(
         fuse_chunked(m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days, restart=restart)
         return
     prod, info, m = fit_predict(method, case, train, test, overrides, progress=True)
-    save_product(prod, Path(out), {**provenance, **info}, m.ancillary())
+    save_product(prod, Path(out), {**provenance, **info}, m.ancillary(), case=case)
 
 
 def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -131,7 +132,18 @@ def import_command(
         case = open_case(case_path)
         name = name or Path(source).stem
         ext = import_external(source, case, name, variable)
-        save_product(ext.sm, out, {"case": str(case_path), "source": str(source), "notes": "; ".join(ext.notes)})
+        roots = [Path(out).parent]
+        save_product(
+            ext.sm,
+            out,
+            {
+                "case": relative_name(case_path, roots),
+                "source": relative_name(source, roots),
+                "source_identity": to_attr(file_identity(source, roots)),
+                "notes": "; ".join(ext.notes),
+            },
+            case=case,
+        )
     return ext.notes
 
 
@@ -170,18 +182,38 @@ def score_command(
         raise InputError(insitu, "no such ISMN folder or zip")
     with output_lock(out), use_scheduler(scheduler):
         case = open_case_lazy(case_path, chunk_days)
+        fingerprint = case_fingerprint(case)
         by_method: dict[str, list[Path]] = {}
         for p in products:
             ds = open_netcdf(p, "product file")
             if "sm" not in ds:
                 raise InputError(p, "variable missing", "sm")
+            check_product_grid(p, ds, case, fingerprint)
             by_method.setdefault(ds["sm"].attrs.get("method", Path(p).stem), []).append(Path(p))
             ds.close()
         prods = {name: open_product_lazy(sorted(files), chunk_days) for name, files in by_method.items()}
         test = case.sel(time=prods[next(iter(prods))].indexes["time"]) if prods else case
         base: ValidationConfig = load_card(card).validation if card else validation_from_case(case)
         vcfg = base.replace(**(overrides or {}))
-        ev = evaluate(prods, test, standard_references(test, insitu), vcfg, attrs={"case": str(case_path)})
+        case_prov = from_attr(case.attrs.get("provenance"))
+        roots = [Path(out).parent]
+        attrs = {
+            "case": relative_name(case_path, roots),
+            "case_fingerprint": fingerprint,
+            "citations": to_attr(case_prov.get("citations", {})),
+            "provenance": to_attr(
+                {
+                    "software": software(),
+                    "case_fingerprint": fingerprint,
+                    "case_file": file_identity(case_path, roots),
+                    "products": [file_identity(p, roots) for p in products],
+                    "insitu": file_identity(insitu, roots) if insitu is not None else None,
+                    "validation": dataclasses.asdict(vcfg),
+                    **{k: v for k, v in case_prov.items() if k in ("card", "inputs", "citations")},
+                }
+            ),
+        }
+        ev = evaluate(prods, test, standard_references(test, insitu), vcfg, attrs=attrs)
         ev.results.attrs["notes"] = json.dumps(ev.notes)
         for note in ev.notes:
             log.warning("%s", note)

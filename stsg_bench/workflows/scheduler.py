@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from .. import threads
+from .. import kernels, threads
 from ..errors import ConfigError, StsgError
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,7 @@ def use_scheduler(spec: str | SchedulerSpec | None = "threads", timeout: float =
         return
     if sp.kind == "processes":  # each worker process gets its share, set inside it
         n = threads.current()
-        with ProcessPoolExecutor(
-            n, initializer=threads.set_worker_threads, initargs=(threads.worker_threads(n),)
-        ) as pool:
+        with ProcessPoolExecutor(n, initializer=kernels.init_worker, initargs=(threads.worker_threads(n),)) as pool:
             with dask.config.set(scheduler="processes", pool=pool):
                 yield sp
         return

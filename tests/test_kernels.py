@@ -1,0 +1,110 @@
+"""Reproducible CPU kernels (stsg_bench/kernels.py): the same DrcGAN product on another CPU and load.
+
+"Another machine" is simulated in a subprocess by the knobs an AVX2-only CPU would set itself (ATen's
+capability, MKL's and oneDNN's instruction sets) and a busy process beside it. The fast mode under the
+same simulation gives other bits, which shows the simulation changes what it should."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stsg_bench import kernels
+from stsg_bench.twin import write_twin
+
+CLI = [sys.executable, "-m", "stsg_bench.cli"]
+BUSY = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\n    pass\n"
+#: what an AVX2-only x86-64 machine selects by itself
+AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+CONFIG = """method = "drcgan"
+preset = "demo"
+[config]
+steps = 40
+pretrain_fraction = 0.5
+val_every = 20
+seed = 0
+"""
+
+
+def _clean_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in (*AVX2_MACHINE, "MKL_CBWR", kernels.ENV)}
+    return {**env, **extra}
+
+
+@pytest.fixture(scope="module")
+def fuse_inputs(tiny_twin, tmp_path_factory):
+    d = tmp_path_factory.mktemp("kernels")
+    write_twin(tiny_twin, d / "twin")
+    (d / "drcgan.toml").write_text(CONFIG)
+    return d
+
+
+def _fuse(d, name: str, mode: str, env: dict, busy: bool = False) -> np.ndarray:
+    out = d / f"{name}.nc"
+    cmd = CLI + ["--kernels", mode, "fuse", "--method", "drcgan", "--case", str(d / "twin" / "case.nc")]
+    cmd += ["--config", str(d / "drcgan.toml"), "--out", str(out)]
+    neighbour = subprocess.Popen([sys.executable, "-c", BUSY]) if busy else None
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    finally:
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
+    assert r.returncode == 0, r.stderr[-2000:]
+    with xr.open_dataset(out) as ds:
+        assert ds["sm"].attrs["kernels"].startswith(mode)
+        return ds["sm"].values
+
+
+@pytest.mark.skipif(not {"avx2", "fma"} <= kernels.cpu_flags(), reason="needs an x86-64 CPU with AVX2 (Linux)")
+def test_reproducible_kernels_give_the_same_product_on_another_machine(fuse_inputs):
+    here = _fuse(fuse_inputs, "here", "reproducible", _clean_env())
+    there = _fuse(fuse_inputs, "there", "reproducible", _clean_env(**AVX2_MACHINE), busy=True)
+    assert np.array_equal(here, there, equal_nan=True)
+    assert np.isfinite(here).any()
+    # the simulation has teeth: the fast kernels under it give other bits (ATen's generic kernels here)
+    fast = _fuse(fuse_inputs, "fast", "fast", _clean_env(), busy=False)
+    fast_there = _fuse(fuse_inputs, "fast_there", "fast", _clean_env(ATEN_CPU_CAPABILITY="default"))
+    assert not np.array_equal(fast, fast_there, equal_nan=True)
+
+
+def test_pinning_after_torch_ran_is_a_one_line_error():
+    code = (
+        "import torch\ntorch.ones(8).sum()\nfrom stsg_bench import kernels\n"
+        "from stsg_bench.errors import ConfigError\n"
+        "try:\n    kernels.pin()\nexcept ConfigError as e:\n    print('ERR', e)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env())
+    assert r.returncode == 0, r.stderr
+    if kernels.cpu_isa() in ("AVX-512", "AMX"):  # torch picked AVX-512 kernels before the pin
+        assert "ERR reproducible kernels: torch already runs AVX512 kernels" in r.stdout
+
+
+def test_pin_sets_every_knob_and_reports_it():
+    code = (
+        "from stsg_bench import kernels\nst = kernels.pin()\nimport torch, os\n"
+        "print(st['kernels'], st['aten_capability'], st['onednn'], st['threads'], os.environ['MKL_CBWR'])\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(MKL_ENABLE_INSTRUCTIONS="AVX512")
+    )
+    assert r.returncode == 0, r.stderr
+    mode, cap, onednn, n, cbwr = r.stdout.split()
+    assert (mode, onednn, n) == ("reproducible", "False", "1")
+    if {"avx2", "fma"} <= kernels.cpu_flags():
+        assert (cap, cbwr) == ("AVX2", "AVX2")
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_bad_kernel_mode_is_a_one_line_error(how):
+    if how == "flag":
+        r = subprocess.run(CLI + ["--kernels", "turbo", "methods"], capture_output=True, text=True)
+    else:
+        r = subprocess.run(CLI + ["methods"], capture_output=True, text=True, env=_clean_env(**{kernels.ENV: "turbo"}))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "turbo" in r.stderr
+    assert r.stderr.strip().count("\n") == 0

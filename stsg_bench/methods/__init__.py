@@ -5,7 +5,7 @@ Importing this package registers every built-in method (each module registers it
 :mod:`stsg_bench.fusion`. :func:`predict_lazy` streams any fitted method over time chunks.
 """
 
-from . import dctpls, drcgan, scaling, simple, starfm  # noqa: F401  (registration side effects)
+from . import dctpls, drcgan, scaling, simple, starfm, trivial  # noqa: F401  (registration side effects)
 from .base import (
     KINDS,
     Method,

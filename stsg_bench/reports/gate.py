@@ -4,6 +4,11 @@ A metric is *worse* when it moves in its bad direction by more than its toleranc
 RMSE/ubRMSE up. Every (method, reference, split) of the reference's ``pooled`` group is checked; a
 method missing from the new results fails the gate. Improvements beyond the tolerance are reported so
 the reference can be refreshed (``stsg-bench check ... --update``).
+
+Tolerances are per check: ``spread_factor`` x the measured spread of that quantity (``spread.nc``
+beside the reference: the largest change over reruns with other training seeds and other CPU kernels,
+``benchmarks/gate_tolerances.py``), never below the metric's floor in ``tolerances.toml`` (the smallest
+change that counts, and the tolerance of quantities no rerun moved, such as deterministic baselines).
 """
 
 from __future__ import annotations
@@ -35,14 +40,59 @@ class GateResult:
     improved: bool
 
 
-def load_tolerances(path: Path | None) -> dict[str, float]:
-    tol = default_tolerances()
+#: default multiple of the measured spread a check may move (tolerances.toml ``spread_factor``)
+SPREAD_FACTOR = 1.5
+
+
+@dataclass
+class Tolerances:
+    """Per-metric floors, and per-check spreads (method, reference, split, metric) with their factor."""
+
+    floor: dict[str, float]
+    spread: xr.DataArray | None = None
+    factor: float = SPREAD_FACTOR
+
+    def __getitem__(self, metric: str) -> float:
+        return self.floor[metric]
+
+    def of(self, method: str, reference: str, split: str, metric: str) -> float:
+        tol = self.floor[metric]
+        sp = self.spread
+        if sp is not None and method in sp.indexes["method"] and reference in sp.indexes["reference"]:
+            if split in sp.indexes["split"] and metric in sp.indexes["metric"]:
+                v = float(sp.sel({"method": method}).sel(reference=reference, split=split, metric=metric))
+                if np.isfinite(v):
+                    tol = max(tol, self.factor * v)
+        return tol
+
+
+def load_tolerances(path: Path | None, spread_path: Path | None = None) -> Tolerances:
+    """Floors from ``path`` (``[tolerances]``, plus an optional top-level ``spread_factor``) over the
+    metrics' declared defaults, and the measured spread from ``spread_path`` when it exists."""
+    tol = Tolerances(default_tolerances())
     if path is not None and Path(path).exists():
         data = read_toml(path, "tolerance file")
-        unknown = set(data.get("tolerances", {})) - set(METRICS)
+        table = data.get("tolerances", {})
+        if not isinstance(table, dict):
+            raise InputError(path, "expected a [tolerances] table of metric = number", "tolerances")
+        unknown = set(table) - set(METRICS)
         if unknown:
             raise InputError(path, f"unknown metric(s) {', '.join(sorted(unknown))}", "tolerances")
-        tol.update({k: float(v) for k, v in data.get("tolerances", {}).items()})
+        for k, v in table.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                raise InputError(path, f"expected a finite number >= 0, got {v!r}", f"tolerances.{k}")
+            tol.floor[k] = float(v)
+        factor = data.get("spread_factor", SPREAD_FACTOR)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not np.isfinite(factor) or factor < 0:
+            raise InputError(path, f"expected a finite number >= 0, got {factor!r}", "spread_factor")
+        tol.factor = float(factor)
+    if spread_path is not None and Path(spread_path).exists():
+        from ..files import open_netcdf
+
+        ds = open_netcdf(spread_path, "gate spread file").load()
+        if "spread" not in ds or set(ds["spread"].dims) != {"method", "reference", "split", "metric"}:
+            raise InputError(spread_path, "expected variable spread(method, reference, split, metric)", "spread")
+        tol.spread = ds["spread"]
     return tol
 
 
@@ -54,10 +104,11 @@ def _badness(metric: str, value: float) -> float:
     return -value if better == "higher" else value
 
 
-def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float]) -> GateResult:
+def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float] | Tolerances) -> GateResult:
     """Pooled scores of every product, reference, split and metric of ``ref`` over the whole period
     (window ``all``; seasons are reported, not gated)."""
     new, ref = whole_period(new), whole_period(ref)
+    tols = tolerances if isinstance(tolerances, Tolerances) else Tolerances(dict(tolerances))
     rows = []
     new_methods = {str(m) for m in new["method"].values}
     for m in ref["method"].values:
@@ -72,13 +123,14 @@ def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float]) -> G
                     rv = float(ref["value"].sel({"method": m}).sel(reference=r, group="pooled", split=sp, metric=k))
                     if not np.isfinite(rv):
                         continue
+                    tol = tols.of(m, str(r), str(sp), k)
                     if m not in new_methods or r not in new["reference"].values or sp not in new["split"].values:
-                        rows.append((m, str(r), str(sp), k, rv, np.nan, np.nan, tolerances[k], "MISSING"))
+                        rows.append((m, str(r), str(sp), k, rv, np.nan, np.nan, tol, "MISSING"))
                         continue
                     nv = float(new["value"].sel({"method": m}).sel(reference=r, group="pooled", split=sp, metric=k))
                     delta = _badness(k, nv) - _badness(k, rv) if np.isfinite(nv) else np.inf
-                    status = "WORSE" if delta > tolerances[k] else ("better" if delta < -tolerances[k] else "ok")
-                    rows.append((m, str(r), str(sp), k, rv, nv, nv - rv, tolerances[k], status))
+                    status = "WORSE" if delta > tol else ("better" if delta < -tol else "ok")
+                    rows.append((m, str(r), str(sp), k, rv, nv, nv - rv, tol, status))
     df = pd.DataFrame(
         rows,
         columns=[
@@ -137,7 +189,7 @@ def check_command(results: Path, reference: Path, tolerance_file: Path | None = 
         raise InputError(tolerance_file, "no such tolerance file (omit --tolerances for REFERENCE/tolerances.toml)")
     new, ref = open_results(results), open_results(ref_file)
     check_comparable(results, new, ref)
-    tol = load_tolerances(tolerance_file or reference / "tolerances.toml")
+    tol = load_tolerances(tolerance_file or reference / "tolerances.toml", ref_file.parent / "spread.nc")
     res = compare(new, ref, tol)
     shown = res.table[res.table["status"] != "ok"] if (res.failed or res.improved) else res.table
     with pd.option_context("display.width", 200, "display.max_rows", 500):

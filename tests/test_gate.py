@@ -114,12 +114,14 @@ def test_gate_fails_drcgan_trained_a_tenth_of_the_steps(tmp_path, capsys):
     cfg = read_toml(REF / "gate.toml", "gate")
     steps = cfg["method_config"]["drcgan"]["steps"] // 10
     text = (REF / "gate.toml").read_text().replace(f"steps = {steps * 10}", f"steps = {steps}", 1)
-    text = 'methods = ["drcgan"]\n' + text
+    text = 'methods = ["noah_raw", "drcgan"]\n' + text  # two products: the same-sample references exist
     (tmp_path / "degraded.toml").write_text(text)
     results = _finish(_start_gate(tmp_path / "degraded.toml", tmp_path / "out", _env()), tmp_path / "out")
-    assert main(["check", str(results), "--reference", str(_sub_reference(tmp_path, ["drcgan"]))]) == 1
+    ref = _sub_reference(tmp_path, ["noah_raw", "drcgan"])
+    assert main(["check", str(results), "--reference", str(ref)]) == 1
     out = capsys.readouterr().out
-    assert "GATE FAILED" in out and "WORSE" in out and "MISSING" not in out
+    assert "GATE FAILED" in out and "MISSING" not in out
+    assert _worse_rows(out, "drcgan", ("truth", "insitu", "hidden_smap"))
 
 
 def test_gate_fails_cdf_matching_with_an_added_bias(tmp_path, monkeypatch, capsys):
@@ -132,16 +134,25 @@ def test_gate_fails_cdf_matching_with_an_added_bias(tmp_path, monkeypatch, capsy
     predict = cls._predict
     monkeypatch.setattr(cls, "_predict", lambda self, case, out: predict(self, case, out) + 0.01)
     cfg = read_toml(REF / "gate.toml", "gate")
+    methods = ["noah_raw", "lin_cdf_match"]
     run = RunConfig(
-        dataset="twin-gate", methods=["lin_cdf_match"], simgap_fraction=cfg["simgap_fraction"], min_obs=cfg["min_obs"]
+        dataset="twin-gate", methods=methods, simgap_fraction=cfg["simgap_fraction"], min_obs=cfg["min_obs"]
     )
     run.report = False
     (tmp_path / "out").mkdir()
     run_chain(build_bundle("twin-gate"), tmp_path / "out", run)
-    ref = _sub_reference(tmp_path, ["lin_cdf_match"])
+    ref = _sub_reference(tmp_path, methods)
     assert main(["check", str(tmp_path / "out" / "results.nc"), "--reference", str(ref)]) == 1
     out = capsys.readouterr().out
-    assert "GATE FAILED" in out and "lin_cdf_match" in out and "bias" in out
+    assert "GATE FAILED" in out and "MISSING" not in out
+    rows = _worse_rows(out, "lin_cdf_match", ("truth", "insitu"))
+    assert any(r.split()[3] == "bias" for r in rows), rows
+
+
+def _worse_rows(out: str, method: str, references: tuple[str, ...]) -> list[str]:
+    """The gate's WORSE rows of ``method`` against ``references`` (not their same-sample variants)."""
+    rows = [line for line in out.splitlines() if line.split()[:1] == [method] and line.endswith("WORSE")]
+    return [r for r in rows if r.split()[1] in references]
 
 
 def test_gate_refuses_results_of_another_case(gate_results, tmp_path, capsys):

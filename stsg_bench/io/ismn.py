@@ -10,6 +10,7 @@ and elevation from the file contents. Line endings may be LF, CRLF or a bare CR 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -331,6 +332,9 @@ def read_ismn(source: str | Path, strict: bool = False, variable: str | None = "
         if ident in static:
             s.metadata.update(parse_static_variables(static[ident], (s.depth_from + s.depth_to) / 2))
         sensors.append(s)
+    # the problems name files relative to the download (never an absolute path of this machine)
+    for prefix in {f"{source}{os.sep}", f"{source.resolve()}{os.sep}"}:
+        problems = [p.replace(prefix, "") for p in problems]
     return IsmnCollection(sensors, problems)
 
 

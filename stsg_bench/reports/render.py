@@ -8,6 +8,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from ..errors import InputError
@@ -16,9 +17,12 @@ from ..provenance import case_fingerprint, from_attr
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
 from . import figures
+from .comparisons import headline_table, paired_marks, paired_table
 from .scorecard import scorecard, scorecard_html, scorecard_text
 from .tables import (
     all_tables,
+    collapse_identical,
+    identical_products,
     is_member,
     scored_reference,
     to_html,
@@ -41,6 +45,8 @@ img{max-width:100%;border:1px solid #eee}"""
 
 #: contents-list titles of tables whose caption does not start with one
 TITLES = {
+    "headline": "Headline: pooled and station-level scores",
+    "paired": "Paired comparison with the best trivial baseline",
     "paper": "Paper table: in-situ, same samples",
     "windows": "Seasons and user windows",
     "strata": "ISMN strata: land cover, climate, soil",
@@ -86,6 +92,44 @@ def _products_on_one_day(results_path: Path, res: xr.Dataset, case: xr.Dataset) 
             day = figures.median_coverage_day(case, sm.indexes["time"])
         out[name] = sm.sel(time=[day]).load()
     return out, day
+
+
+def with_comparisons(res: xr.Dataset, tables: dict) -> dict:
+    """The station-level headline first, the paired comparison with the best trivial baseline after the
+    pooled table (both need the per-station series the results store)."""
+    out: dict = {}
+    head = headline_table(res)
+    if head is not None:
+        out["headline"] = (head[1], head[0])
+    paired = paired_table(res)
+    for key, value in tables.items():
+        out[key] = value
+        if key == "paper" and paired is not None:
+            out["paired"] = (paired[1], paired[0])
+    if paired is not None and "paired" not in out:
+        out["paired"] = (paired[1], paired[0])
+    return out
+
+
+def card_splits(gain) -> list[str]:
+    """The splits of a scorecard's columns (``metric (split)``)."""
+    return sorted({c.split(" (")[1].rstrip(")") for c in gain.columns})
+
+
+def card_metrics(gain) -> list[str]:
+    return sorted({c.split(" (")[0] for c in gain.columns})
+
+
+def paired_significance(sig, marks):
+    """The scorecard's marks from the paired test where it ran (p < 0.05), CI overlap elsewhere."""
+    if marks is None:
+        return sig
+    out = sig.copy()
+    for c in sig.columns:
+        if c in marks.columns:
+            p = marks[c].reindex(sig.index).to_numpy(dtype=float)
+            out[c] = np.where(np.isfinite(p), p < 0.05, sig[c].to_numpy())
+    return out
 
 
 def check_same_case(results_path: Path, res: xr.Dataset, case_path, case: xr.Dataset) -> None:
@@ -186,7 +230,13 @@ def write_report(
         raise InputError(
             results_path, f"no product '{reference_product}' to compare with (--reference-product)", "method"
         )
+    tables = with_comparisons(res, tables)
+    same = identical_products(res)
+    tables = {k: (cap, collapse_identical(df, res, same)) for k, (cap, df) in tables.items()}
     card = scorecard(res, reference_product)
+    if card is not None:
+        marks = paired_marks(res, card[2], card_splits(card[0]), card_metrics(card[0]))
+        card = (card[0], paired_significance(card[1], marks), card[2], marks is not None)
     res = whole_period(without_members(res))  # figures show products over the whole period
     out = Path(out)
     with atomic_directory(out) as tmp:
@@ -218,10 +268,17 @@ def write_report(
             title = TITLES.get(key) or caption.split(":")[0].split("(")[0].strip()
             sections.append((f"table-{key}", title, to_html(df, caption)))
             if key == "paper" and card is not None:  # the scorecard right after the paper's table
-                gain, sig, base = card
+                gain, sig, base, paired = card
+                how = (
+                    "* = paired bootstrap p < 0.05 on the station-days both products share (over cells or "
+                    "blocks of days; ρ: the 95 % CIs do not overlap)"
+                    if paired
+                    else "* = the 95 % CIs do not overlap"
+                )
+                n = _figure_n(res, "scorecard")
                 cap = (
-                    f"Scorecard: gain over {base} on the same in-situ samples (positive = better; bias as |bias|; "
-                    "* = the 95 % CIs do not overlap)"
+                    f"Scorecard: gain over {base} on the same in-situ samples ({n}; positive = better; "
+                    f"bias as |bias|; {how})"
                 )
                 save_table("scorecard", cap, scorecard_text(gain, sig))
                 sections.append(("table-scorecard", f"Scorecard against {base}", scorecard_html(gain, sig, cap)))

@@ -61,6 +61,31 @@ def product_label(res: xr.Dataset, method) -> str:
     return f"{method} (external)" if kind == "external" else str(method)
 
 
+def identical_products(res: xr.Dataset) -> list[list[str]]:
+    """Groups (of two or more) of products whose scores are bitwise identical everywhere (every
+    reference, group, split, window and metric, and n): e.g. DrcGAN variants whose selected weights come
+    from the same L1-only steps. Ensemble members are never grouped."""
+    groups: dict[bytes, list[str]] = {}
+    for m in res["method"].values:
+        if is_member(m):
+            continue
+        sel = res.sel({"method": m})
+        key = np.nan_to_num(sel["value"].values, nan=-9e99).tobytes() + np.asarray(sel["n"].values).tobytes()
+        groups.setdefault(key, []).append(str(m))
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def collapse_identical(df: pd.DataFrame, res: xr.Dataset, groups: list[list[str]]) -> pd.DataFrame:
+    """``df`` (rows labelled by :func:`product_label`) with each group of identical products in one row
+    named ``a = b = c``."""
+    for group in groups:
+        labels = [product_label(res, m) for m in group]
+        if not all(lab in df.index for lab in labels):
+            continue
+        df = df.drop(index=labels[1:]).rename(index={labels[0]: " = ".join(labels)})
+    return df
+
+
 def _has(res: xr.Dataset, reference: str, group: str = "pooled") -> bool:
     return (
         reference in res["reference"].values
@@ -167,9 +192,36 @@ def metric_table(res: xr.Dataset, table: str, reference: str = "insitu", split: 
     rows = {}
     for m in res["method"].values:
         row: dict[str, str | int] = {k: _cell(res, m, ref, "pooled", split, k) for k in names}
+        why = tc_degenerate(res, m, ref, split) if table == "tcol" else ""
+        if why:
+            row = {k: f"degenerate ({why})" if k == names[0] else "–" for k in names}
         row["n"] = _n(res, m, ref, "pooled", split)
         rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+
+
+#: |SNR| beyond this (dB) is not a plausible triple-collocation estimate for soil moisture
+TC_SNR_LIMIT = 30.0
+
+
+def tc_degenerate(res: xr.Dataset, method, reference: str, split: str) -> str:
+    """Why a product's triple-collocation estimates are not to be read as numbers ('' when they are):
+    a negative error variance (no value), an estimate outside its own bootstrap CI, |SNR| > 30 dB."""
+    if "TC_SNR" not in res["metric"].values:
+        return ""
+    sel = dict(method=method, reference=reference, group="pooled", split=split)
+    values = {k: _get(res, "value", metric=k, **sel) for k in ("TC_SNR", "TC_err", "TC_beta") if k in res["metric"]}
+    if not any(np.isfinite(v) for v in values.values()):
+        return ""
+    if not all(np.isfinite(v) for v in values.values()):
+        return "negative error variance"
+    for k, v in values.items():
+        lo, hi = _get(res, "ci_lower", metric=k, **sel), _get(res, "ci_upper", metric=k, **sel)
+        if np.isfinite(lo) and np.isfinite(hi) and not lo - 1e-6 * abs(v) <= v <= hi + 1e-6 * abs(v):
+            return f"{k} {v:.3g} outside its bootstrap CI [{lo:.3g}, {hi:.3g}]"
+    if abs(values.get("TC_SNR", 0.0)) > TC_SNR_LIMIT:
+        return f"SNR magnitude {abs(values['TC_SNR']):.1f} dB > {TC_SNR_LIMIT:g} dB"
+    return ""
 
 
 def window_table(res: xr.Dataset, metric: str = "ubRMSE", reference: str = "insitu") -> pd.DataFrame | None:
@@ -236,9 +288,9 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
         same = scored_reference(res, "insitu") != "insitu"
         t["paper"] = (
             (
-                "In-situ validation, the station-days every filled product has (same samples; SMAP alone on its "
-                "share of them; each product's own coverage is in the coverage table) (bias = product − in-situ; "
-                "95 % CI)"
+                "In-situ validation, the station-days every filled product of the suite has (same samples; SMAP "
+                "alone and external products on their share of them; each product's own coverage is in the "
+                "coverage table) (bias = product − in-situ; 95 % CI)"
             )
             if same
             else "In-situ validation, all matched station-days (bias = product − in-situ; 95 % CI)",
@@ -263,7 +315,9 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
             t["tcol"] = (
                 f"Triple collocation (in-situ, product, {res.attrs.get('tc_partner', 'partner')}), pooled: the "
                 "product's SNR (dB), error sd scaled to in-situ (m³ m⁻³) and scaling β, 95 % percentile "
-                "bootstrap CI; – where the error-variance estimate is negative. Assumes independent errors (a "
+                "bootstrap CI; 'degenerate' where an error-variance estimate is negative, an estimate lies "
+                "outside its own bootstrap CI or |SNR| > 30 dB (not readable as numbers). Assumes independent "
+                "errors (a "
                 "product fused from the partner shares its errors) and one signal for all pooled stations",
                 metric_table(res, "tcol"),
             )

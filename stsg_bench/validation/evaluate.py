@@ -215,18 +215,21 @@ SAME_SUFFIX = "_same"
 
 
 def same_sample(products: Mapping[str, xr.DataArray]) -> dict[str, xr.DataArray]:
-    """The products on their shared days, each masked where any gap-free-by-design product (every kind
-    but ``observation``: SMAP alone is gappy by definition) has no value; lazy for dask-backed products.
+    """The products on their shared days, each masked where any of the suite's gap-free products (every
+    method's kind but ``observation``: SMAP alone is gappy by definition) has no value; lazy for
+    dask-backed products.
 
-    Scoring these compares the filled products (methods and external products) on exactly the same
-    samples, and in the ``smap_valid`` split every product, SMAP included, on the same samples (the
-    paper's "fused vs SMAP" comparison)."""
+    Scoring these compares the filled products on exactly the same samples, and in the ``smap_valid``
+    split every product, SMAP included, on the same samples (the paper's "fused vs SMAP" comparison).
+    External products (kind ``external``) do not define the common samples, a gappy one (ESA CCI
+    COMBINED) would shrink everyone's: they are scored on their own share of them (their ``n``)."""
     times = None
     for p in products.values():
         t = p.indexes["time"]
         times = t if times is None else times.intersection(t)
     sub = {n: p.sel(time=times) for n, p in products.items()}
-    filled = [n for n, p in sub.items() if p.attrs.get("method_kind") != "observation"] or list(sub)
+    filled = [n for n, p in sub.items() if p.attrs.get("method_kind") not in ("observation", "external")]
+    filled = filled or [n for n, p in sub.items() if p.attrs.get("method_kind") != "observation"] or list(sub)
     ok = None
     for n in filled:
         ok = sub[n].notnull() if ok is None else ok & sub[n].notnull()

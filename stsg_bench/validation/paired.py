@@ -1,0 +1,151 @@
+"""Paired comparison of two products on their common in-situ samples, with a bootstrap that respects
+clustering and serial correlation.
+
+Station-days are far from independent: stations share EASE2 cells (on Hawai'i 9 sensors lie in 4
+cells) and errors persist for days. The resampling unit is therefore never a station-day:
+
+* ``clusters`` (default with >= ``MIN_CLUSTERS`` clusters): whole clusters of stations (those in one 36 km
+  cell) drawn with replacement, each with its complete time series, so serial correlation and the
+  correlation inside a cell are kept as they are;
+* ``blocks`` (fewer clusters, where a cluster bootstrap has too few distinct resamples): every station
+  kept, days drawn in circular blocks of ``block_days`` consecutive days, the same days for all stations
+  (a moving-block bootstrap, conditional on the stations);
+* ``both``: clusters and day blocks together; conservative (it counts the time-sampling noise twice:
+  measured coverage 99.7 % of a nominal 95 % interval).
+
+Each replicate recomputes the statistic for both products on exactly the same resampled samples. The
+difference's CI is the percentile interval; the p-value tests "no difference" by the centred bootstrap,
+p = (1 + #{|d* - d| >= |d|}) / (B + 1). Measured coverage: docs/comparisons.md.
+
+Two statistics: ``station_mean`` (each station's metric on its common days, averaged with equal weight
+per station: the station-level headline) and ``pooled`` (the metric over all common station-days).
+Metrics: bias (as |bias|), R, RMSE, ubRMSE. Differences are ``a - b`` of the metric's value (for bias,
+of |bias|); "better" follows the metric (lower RMSE, higher R, smaller |bias|).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PAIRED_METRICS = ("bias", "R", "RMSE", "ubRMSE")
+MIN_DAYS = 3  # a station needs this many common days in a replicate to count
+MIN_CLUSTERS = 10  # fewer clusters: resample blocks of days instead (scheme 'auto')
+SCHEMES = ("auto", "clusters", "blocks", "both")
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    metric: str
+    statistic: str
+    a: float  # the statistic for product a on the common samples
+    b: float
+    delta: float  # a - b (|bias| for bias)
+    ci_lower: float
+    ci_upper: float
+    p_value: float
+    n_stations: int
+    n_clusters: int
+    n_samples: int  # common station-days
+    scheme: str = "clusters"
+
+
+def _moments(a: np.ndarray, r: np.ndarray, m: np.ndarray, axis) -> dict[str, np.ndarray]:
+    n = m.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_a = np.where(m, a, 0.0).sum(axis=axis) / n
+        mean_r = np.where(m, r, 0.0).sum(axis=axis) / n
+        da = np.where(m, a - np.expand_dims(mean_a, axis) if axis is not None else a - mean_a, 0.0)
+        dr = np.where(m, r - np.expand_dims(mean_r, axis) if axis is not None else r - mean_r, 0.0)
+        var_a, var_r = (da**2).sum(axis=axis) / n, (dr**2).sum(axis=axis) / n
+        cov = (da * dr).sum(axis=axis) / n
+        bias = mean_a - mean_r
+        ubmsd = np.maximum(var_a + var_r - 2 * cov, 0.0)
+        return {
+            "bias": np.abs(bias),
+            "R": cov / np.sqrt(var_a * var_r),
+            "RMSE": np.sqrt(ubmsd + bias**2),
+            "ubRMSE": np.sqrt(ubmsd),
+            "n": n,
+        }
+
+
+def statistic(a: np.ndarray, r: np.ndarray, mask: np.ndarray, metric: str, kind: str) -> float:
+    """The metric of product ``a`` against ``r`` on ``mask`` (station x day arrays): the mean over
+    stations with >= MIN_DAYS samples (``station_mean``) or pooled over all samples (``pooled``)."""
+    if kind == "pooled":
+        return float(_moments(a.ravel(), r.ravel(), mask.ravel(), None)[metric])
+    mom = _moments(a, r, mask, 1)
+    v = np.where(mom["n"] >= MIN_DAYS, mom[metric], np.nan)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def block_days(n_days: int, block: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n_days`` days made of circular blocks of ``block`` consecutive days."""
+    block = max(1, min(block, n_days))
+    starts = rng.integers(0, n_days, size=-(-n_days // block))
+    return ((starts[:, None] + np.arange(block)[None]) % n_days).ravel()[:n_days]
+
+
+def paired_bootstrap(
+    a: np.ndarray,
+    b: np.ndarray,
+    ref: np.ndarray,
+    clusters: np.ndarray,
+    metric: str,
+    kind: str = "station_mean",
+    n_boot: int = 1000,
+    block: int = 10,
+    alpha: float = 0.05,
+    seed: int = 0,
+    scheme: str = "auto",
+) -> PairedResult:
+    """Compare products ``a`` and ``b`` (station x day) against ``ref`` on the samples all three have;
+    ``clusters``: a label per station (e.g. its EASE2 cell), resampled as units."""
+    if metric not in PAIRED_METRICS:
+        raise ValueError(f"paired metric must be one of {', '.join(PAIRED_METRICS)}, got {metric!r}")
+    if kind not in ("station_mean", "pooled"):
+        raise ValueError(f"statistic must be station_mean or pooled, got {kind!r}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    a, b, ref = (np.asarray(x, dtype=np.float64) for x in (a, b, ref))
+    mask = np.isfinite(a) & np.isfinite(b) & np.isfinite(ref)
+    used = mask.sum(axis=1) >= MIN_DAYS
+    a, b, ref, mask, clusters = a[used], b[used], ref[used], mask[used], np.asarray(clusters)[used]
+    labels, members = np.unique(clusters, return_inverse=True)
+    sa, sb = statistic(a, ref, mask, metric, kind), statistic(b, ref, mask, metric, kind)
+    d = sa - sb
+    rng = np.random.default_rng(seed)
+    by_cluster = [np.flatnonzero(members == k) for k in range(len(labels))]
+    T = a.shape[1]
+    if scheme == "auto":
+        scheme = "clusters" if len(labels) >= MIN_CLUSTERS else "blocks"
+    boots = np.full(n_boot, np.nan)
+    all_rows, all_days = np.arange(a.shape[0]), np.arange(T)
+    for i in range(n_boot) if len(labels) and T else ():
+        rows, days = all_rows, all_days
+        if scheme in ("clusters", "both"):
+            pick = rng.integers(0, len(labels), size=len(labels))
+            rows = np.concatenate([by_cluster[k] for k in pick])
+        if scheme in ("blocks", "both"):
+            days = block_days(T, block, rng)
+        m = mask[np.ix_(rows, days)]
+        r = ref[np.ix_(rows, days)]
+        boots[i] = statistic(a[np.ix_(rows, days)], r, m, metric, kind) - statistic(
+            b[np.ix_(rows, days)], r, m, metric, kind
+        )
+    ok = boots[np.isfinite(boots)]
+    if ok.size and np.isfinite(d):
+        lo, hi = np.percentile(ok, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+        p = (1 + np.sum(np.abs(ok - d) >= abs(d))) / (ok.size + 1)
+    else:
+        lo = hi = p = float("nan")
+    return PairedResult(
+        metric, kind, sa, sb, d, float(lo), float(hi), float(p), int(used.sum()), len(labels), int(mask.sum()), scheme
+    )
+
+
+def better(metric: str, delta: float) -> bool:
+    """Whether a difference a - b means a is better."""
+    return delta > 0 if metric == "R" else delta < 0

@@ -1,0 +1,77 @@
+"""The report's comparisons: station-level headline, paired table with the best trivial baseline,
+identical products collapsed, degenerate triple collocation flagged (tiny twin, numpy methods)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stsg_bench.cards import build_bundle
+from stsg_bench.reports.comparisons import headline_table, paired_table, reference_product, station_data
+from stsg_bench.reports.tables import collapse_identical, identical_products, paper_table, tc_degenerate
+from stsg_bench.validation import open_results
+from stsg_bench.workflows.chain import RunConfig, run_chain
+
+METHODS = ["noah_raw", "smap_only", "lin_cdf_match", "persistence", "temporal_mean"]
+
+
+@pytest.fixture(scope="module")
+def res(tmp_path_factory) -> xr.Dataset:
+    out = tmp_path_factory.mktemp("cmp")
+    cfg = RunConfig(dataset="twin-tiny", methods=METHODS, report=False, simulated_gaps=False)
+    run_chain(build_bundle("twin-tiny"), out, cfg)
+    return open_results(out / "results.nc")
+
+
+def test_headline_has_pooled_and_station_level_scores(res):
+    df, caption = headline_table(res, n_boot=50)
+    assert "smap_only" not in df.index  # observation-only products are compared pairwise, not here
+    assert {"R pooled", "R station mean [95% CI]", "R station median"} <= set(df.columns)
+    assert "stations in" in caption and "EASE2 cells" in caption
+    assert ("rankings disagree" in caption) or ("rankings agree" in caption)
+    data = station_data(res)
+    mask = data.common()
+    # the station median of lin_cdf_match's R recomputed directly from the stored series
+    a, r = data.series("lin_cdf_match"), data.insitu
+    per = []
+    for s in range(a.shape[0]):
+        m = mask[s]
+        if m.sum() >= 3:
+            per.append(np.corrcoef(a[s, m], r[s, m])[0, 1])
+    assert float(df.loc["lin_cdf_match", "R station median"]) == pytest.approx(np.median(per), abs=1e-4)
+
+
+def test_paired_table_against_the_best_trivial_baseline(res):
+    df, caption, base = paired_table(res, n_boot=50)
+    assert base == reference_product(res, station_data(res)) and base in ("persistence", "temporal_mean")
+    assert base not in df.index and "lin_cdf_match" in df.index
+    assert "best trivial baseline" in caption and "p-value" in caption
+    p = df["p (R)"].replace("–", np.nan).astype(float)
+    assert ((p > 0) & (p <= 1)).all()
+
+
+def test_identical_products_collapse_into_one_row(res):
+    twin = res.copy(deep=True)
+    extra = twin.sel({"method": ["lin_cdf_match"]}).assign_coords(method=["lin_cdf_match_copy"])
+    both = xr.concat([twin[["value", "n"]], extra[["value", "n"]]], dim="method")
+    groups = identical_products(both)
+    assert groups == [["lin_cdf_match", "lin_cdf_match_copy"]]
+    df = paper_table(res)
+    df.loc["lin_cdf_match_copy"] = df.loc["lin_cdf_match"]
+    out = collapse_identical(df, both, groups)
+    assert "lin_cdf_match = lin_cdf_match_copy" in out.index and "lin_cdf_match" not in out.index
+
+
+def test_degenerate_triple_collocation_is_flagged(res):
+    r = res.copy(deep=True)
+    if "TC_SNR" not in r["metric"].values:
+        pytest.skip("no triple collocation in these results")
+    sel = {"method": "lin_cdf_match", "reference": "insitu", "group": "pooled", "split": "all", "window": "all"}
+    for k, v in (("TC_SNR", -38.3), ("TC_err", 0.4), ("TC_beta", 5.8)):
+        r["value"].loc[{**sel, "metric": k}] = v
+        r["ci_lower"].loc[{**sel, "metric": k}] = -38.1 if k == "TC_SNR" else v - 0.1
+        r["ci_upper"].loc[{**sel, "metric": k}] = -18.5 if k == "TC_SNR" else v + 0.1
+    assert "outside its bootstrap CI" in tc_degenerate(r, "lin_cdf_match", "insitu", "all")
+    r["ci_lower"].loc[{**sel, "metric": "TC_SNR"}] = -40.0
+    assert "SNR magnitude 38.3 dB > 30 dB" in tc_degenerate(r, "lin_cdf_match", "insitu", "all")

@@ -55,15 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     table = spread(args.reference, args.variants)
     table["abs_change"] = table["change"].astype(float).abs()
-    table = table[np.isfinite(table["abs_change"])]
-    print("| metric | largest spread | 95th percentile | median | largest at |")
-    print("|---|---|---|---|---|")
+    # a quantity that a rerun made undefined (e.g. a triple collocation turning degenerate) has no bound:
+    # infinite spread, so the gate lists it but cannot fail on it
+    undefined = table["new_value"].isna() & table["reference_value"].notna()
+    table.loc[undefined, "abs_change"] = np.inf
+    table = table[table["abs_change"].notna()]
+    print("| metric | largest spread | 95th percentile | median | largest at | checks a rerun made undefined |")
+    print("|---|---|---|---|---|---|")
     for metric, g in table.groupby("metric"):
+        n_undefined = int(np.isinf(g["abs_change"]).sum())
+        g = g[np.isfinite(g["abs_change"])]
         worst = g.loc[g["abs_change"].idxmax()]
         moved = g[g["abs_change"] > 0]["abs_change"]
         print(
             f"| {metric} | {worst['abs_change']:.4g} | {np.percentile(g['abs_change'], 95):.4g} | "
-            f"{np.median(moved) if len(moved) else 0:.4g} | {worst['method']} {worst['reference']} {worst['split']} |"
+            f"{np.median(moved) if len(moved) else 0:.4g} | {worst['method']} {worst['reference']} {worst['split']} | "
+            f"{n_undefined} |"
         )
     if args.out is not None:
         da = spread_array(table)

@@ -212,7 +212,7 @@ def paired_table(res: xr.Dataset, base: str | None = None, n_boot: int = 1000) -
 
 
 def paired_marks(
-    res: xr.Dataset, base: str, splits: list[str], metrics: list[str], n_boot: int = 400
+    res: xr.Dataset, base: str, splits: list[str], metrics: list[str], n_boot: int = 400, gap_base: str | None = None
 ) -> pd.DataFrame | None:
     """Scorecard significance: paired bootstrap p < 0.05 of the pooled metric, per product, metric and
     split (``smap_valid`` / ``smap_gap``: days when SMAP alone has / has no value at the station), on the
@@ -221,10 +221,11 @@ def paired_marks(
     if data is None or base not in data.names:
         return None
     smap = next((n for n in data.names if data.kinds.get(n) == "observation"), None)
-    b = data.series(base)
     out: dict[str, list[float]] = {}
     names = [str(m) for m in res["method"].values if not is_member(m)]
     for sp in splits:
+        this = gap_base if sp == "smap_gap" and gap_base in data.names else base
+        b = data.series(this)
         keep = np.ones_like(data.insitu, dtype=bool)
         if sp != "all":
             if smap is None:
@@ -232,13 +233,13 @@ def paired_marks(
             has = np.isfinite(data.series(smap))
             keep = has if sp == "smap_valid" else ~has
         for metric in metrics:
-            col = f"{metric} ({sp})"
+            col = f"{metric} ({sp})" if this == base else f"{metric} ({sp} vs {this})"
             if metric not in PAIRED_METRICS:
                 continue
             vals = []
             for name in names:
                 a = np.where(keep, data.series(name), np.nan)
-                if name == base or not np.isfinite(a).any():
+                if name == this or not np.isfinite(a).any():
                     vals.append(np.nan)
                     continue
                 r = paired_bootstrap(a, np.where(keep, b, np.nan), data.insitu, data.clusters, metric, "pooled", n_boot)

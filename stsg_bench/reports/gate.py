@@ -61,7 +61,7 @@ class Tolerances:
         if sp is not None and method in sp.indexes["method"] and reference in sp.indexes["reference"]:
             if split in sp.indexes["split"] and metric in sp.indexes["metric"]:
                 v = float(sp.sel({"method": method}).sel(reference=reference, split=split, metric=metric))
-                if np.isfinite(v):
+                if not np.isnan(v):  # inf: a rerun made the quantity undefined, so it cannot be gated
                     tol = max(tol, self.factor * v)
         return tol
 

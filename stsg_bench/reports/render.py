@@ -18,7 +18,7 @@ from ..validation.metrics import METRICS
 from ..validation.score import open_results
 from . import figures
 from .comparisons import headline_table, paired_marks, paired_table
-from .scorecard import scorecard, scorecard_html, scorecard_text
+from .scorecard import gap_reference_product, scorecard, scorecard_html, scorecard_text
 from .tables import (
     all_tables,
     collapse_identical,
@@ -112,8 +112,8 @@ def with_comparisons(res: xr.Dataset, tables: dict) -> dict:
 
 
 def card_splits(gain) -> list[str]:
-    """The splits of a scorecard's columns (``metric (split)``)."""
-    return sorted({c.split(" (")[1].rstrip(")") for c in gain.columns})
+    """The splits of a scorecard's columns (``metric (split)`` or ``metric (split vs NAME)``)."""
+    return sorted({c.split(" (")[1].rstrip(")").split(" vs ")[0] for c in gain.columns})
 
 
 def card_metrics(gain) -> list[str]:
@@ -233,10 +233,12 @@ def write_report(
     tables = with_comparisons(res, tables)
     same = identical_products(res)
     tables = {k: (cap, collapse_identical(df, res, same)) for k, (cap, df) in tables.items()}
-    card = scorecard(res, reference_product)
-    if card is not None:
-        marks = paired_marks(res, card[2], card_splits(card[0]), card_metrics(card[0]))
-        card = (card[0], paired_significance(card[1], marks), card[2], marks is not None)
+    scores = scorecard(res, reference_product)
+    card = None
+    if scores is not None:
+        gap_base = gap_reference_product(res)
+        marks = paired_marks(res, scores[2], card_splits(scores[0]), card_metrics(scores[0]), gap_base=gap_base)
+        card = (scores[0], paired_significance(scores[1], marks), scores[2], marks is not None)
     res = whole_period(without_members(res))  # figures show products over the whole period
     out = Path(out)
     with atomic_directory(out) as tmp:
@@ -276,9 +278,13 @@ def write_report(
                     else "* = the 95 % CIs do not overlap"
                 )
                 n = _figure_n(res, "scorecard")
+                gap = gap_reference_product(res)
+                against_gap = (
+                    f"; the smap_gap columns against {gap}, the best trivial baseline on gap days" if gap else ""
+                )
                 cap = (
-                    f"Scorecard: gain over {base} on the same in-situ samples ({n}; positive = better; "
-                    f"bias as |bias|; {how})"
+                    f"Scorecard: gain over {base} on the same in-situ samples ({n}{against_gap}; positive = "
+                    f"better; bias as |bias|; {how})"
                 )
                 save_table("scorecard", cap, scorecard_text(gain, sig))
                 sections.append(("table-scorecard", f"Scorecard against {base}", scorecard_html(gain, sig, cap)))

@@ -3,8 +3,10 @@ split, on the samples all products share.
 
 A cell is ``product - reference product`` (for a metric where 'better' is closer to 0 or 1, the
 change of the distance to it), signed so that **positive means better than the reference product**,
-coloured by sign and size; ``*`` marks a significant difference: the two 95 % confidence intervals
-(computed on the same samples) do not overlap — conservative, as a paired test would flag more.
+coloured by sign and size. The reference product is SMAP alone, except in the ``smap_gap`` columns
+(SMAP has no value there): the best trivial baseline on gap days. ``*`` marks a significant difference:
+by default the two 95 % confidence intervals (computed on the same samples) do not overlap; the report
+replaces this by the paired bootstrap's p < 0.05 (:mod:`stsg_bench.reports.comparisons`).
 """
 
 from __future__ import annotations
@@ -45,11 +47,34 @@ def _gain(metric: str, new: np.ndarray, base: float) -> np.ndarray:
     return np.abs(base - target) - np.abs(new - target)
 
 
+#: gap-fillers the ``smap_gap`` columns are compared with by default (the best of them present)
+GAP_BASELINES = ("persistence", "temporal_mean", "ensemble")
+
+
+def gap_reference_product(res: xr.Dataset, reference: str = "insitu") -> str | None:
+    """The best trivial baseline on SMAP-gap days (lowest pooled same-sample ubRMSE), or None."""
+    sub = whole_period(res)
+    if reference not in sub["reference"].values or "smap_gap" not in sub["split"].values:
+        return None
+    ref = scored_reference(sub, reference)
+    scores = {}
+    for m in GAP_BASELINES:
+        if m in sub["method"].values:
+            v = float(
+                sub["value"].sel({"method": m}).sel(reference=ref, group="pooled", split="smap_gap", metric="ubRMSE")
+            )
+            if np.isfinite(v):
+                scores[m] = v
+    return min(scores, key=scores.__getitem__) if scores else None
+
+
 def scorecard(
-    res: xr.Dataset, reference_product: str | None = None, reference: str = "insitu"
+    res: xr.Dataset, reference_product: str | None = None, reference: str = "insitu", gap_product: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
     """(gain, significant, reference product): gain and significance per product (rows) and
-    ``metric (split)`` (columns); None when the results lack the reference or the product."""
+    ``metric (split)`` (columns); None when the results lack the reference or the product. The
+    ``smap_gap`` columns, where SMAP alone has no value, compare with ``gap_product`` (default: the best
+    trivial baseline on gap days), labelled ``metric (smap_gap vs NAME)``."""
     res = whole_period(without_members(res))
     if reference not in res["reference"].values:
         return None
@@ -60,14 +85,16 @@ def scorecard(
     sub = res.sel(reference=ref, group="pooled")
     metrics = [k for k in CARD_METRICS if k in res["metric"].values]
     splits = [s for s in CARD_SPLITS if s in res["split"].values]
+    gap_base = gap_product or gap_reference_product(res, reference)
     gain, sig = {}, {}
     for sp in splits:
+        this = gap_base if sp == "smap_gap" and gap_base in res["method"].values else base
         for k in metrics:
             cell = sub.sel(split=sp, metric=k)
             v, lo, hi = (cell[a].values for a in ("value", "ci_lower", "ci_upper"))
-            b = cell.sel({"method": base})
+            b = cell.sel({"method": this})
             bv, blo, bhi = (float(b[a]) for a in ("value", "ci_lower", "ci_upper"))
-            col = f"{k} ({sp})"
+            col = f"{k} ({sp})" if this == base else f"{k} ({sp} vs {this})"
             gain[col] = _gain(k, v, bv)
             with np.errstate(invalid="ignore"):
                 sig[col] = (lo > bhi) | (hi < blo)

@@ -20,7 +20,8 @@ with a reference written on an AVX2 one. Thread counts matter the same way (redu
 
 Measured (README, "Reproducible kernels"): bitwise-equal DrcGAN weights with the ISA knobs of an AVX2
 machine simulated on an AVX-512/AMX one, and with another process busy beside it; the price is the
-ATen im2col convolution, about 2.8x the fast mode's time per DrcGAN step at the same thread count. Hence
+ATen im2col convolution: 2.55-2.7x the fast mode's time for the demo DrcGAN fit at the same thread
+count (docs/reproducibility.md). Hence
 ``reproducible`` is the gate's mode and opt-in elsewhere (``--kernels reproducible``, ``STSG_KERNELS``, or
 ``kernels = "reproducible"`` in a run config). Bits still depend on the torch version (pinned in CI).
 """

@@ -44,32 +44,38 @@ def fuse_inputs(tiny_twin, tmp_path_factory):
     return d
 
 
-def _fuse(d, name: str, mode: str, env: dict, busy: bool = False) -> np.ndarray:
-    out = d / f"{name}.nc"
-    cmd = CLI + ["--kernels", mode, "fuse", "--method", "drcgan", "--case", str(d / "twin" / "case.nc")]
-    cmd += ["--config", str(d / "drcgan.toml"), "--out", str(out)]
-    neighbour = subprocess.Popen([sys.executable, "-c", BUSY]) if busy else None
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    finally:
-        if neighbour is not None:
-            neighbour.kill()
-            neighbour.wait()
-    assert r.returncode == 0, r.stderr[-2000:]
-    with xr.open_dataset(out) as ds:
+def _start(d, name: str, mode: str, env: dict) -> subprocess.Popen:
+    cmd = CLI + ["--kernels", mode, "--threads", "1", "fuse", "--method", "drcgan"]
+    cmd += ["--case", str(d / "twin" / "case.nc"), "--config", str(d / "drcgan.toml"), "--out", str(d / f"{name}.nc")]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _product(d, name: str, mode: str, proc: subprocess.Popen) -> np.ndarray:
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+    with xr.open_dataset(d / f"{name}.nc") as ds:
         assert ds["sm"].attrs["kernels"].startswith(mode)
         return ds["sm"].values
 
 
 @pytest.mark.skipif(not {"avx2", "fma"} <= kernels.cpu_flags(), reason="needs an x86-64 CPU with AVX2 (Linux)")
 def test_reproducible_kernels_give_the_same_product_on_another_machine(fuse_inputs):
-    here = _fuse(fuse_inputs, "here", "reproducible", _clean_env())
-    there = _fuse(fuse_inputs, "there", "reproducible", _clean_env(**AVX2_MACHINE), busy=True)
+    d = fuse_inputs
+    # two at a time (one thread each): here, and on a simulated AVX2 machine with a busy process beside it
+    neighbour = subprocess.Popen([sys.executable, "-c", BUSY])
+    try:
+        runs = {"here": _start(d, "here", "reproducible", _clean_env())}
+        runs["there"] = _start(d, "there", "reproducible", _clean_env(**AVX2_MACHINE))
+        here, there = (_product(d, n, "reproducible", p) for n, p in runs.items())
+    finally:
+        neighbour.kill()
+        neighbour.wait()
     assert np.array_equal(here, there, equal_nan=True)
     assert np.isfinite(here).any()
     # the simulation has teeth: the fast kernels under it give other bits (ATen's generic kernels here)
-    fast = _fuse(fuse_inputs, "fast", "fast", _clean_env(), busy=False)
-    fast_there = _fuse(fuse_inputs, "fast_there", "fast", _clean_env(ATEN_CPU_CAPABILITY="default"))
+    runs = {"fast": _start(d, "fast", "fast", _clean_env())}
+    runs["fast_there"] = _start(d, "fast_there", "fast", _clean_env(ATEN_CPU_CAPABILITY="default"))
+    fast, fast_there = (_product(d, n, "fast", p) for n, p in runs.items())
     assert not np.array_equal(fast, fast_there, equal_nan=True)
 
 

@@ -29,6 +29,7 @@ count (docs/reproducibility.md). Hence
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import platform
@@ -84,6 +85,7 @@ def _pinned_isa() -> tuple[str, str, int]:
     return "avx2", "AVX2", MKL_CBWR_AVX2
 
 
+@functools.lru_cache(maxsize=1)
 def _mkl():
     """torch's statically linked MKL service functions, or None (no MKL in this torch build)."""
     import torch

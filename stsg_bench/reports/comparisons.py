@@ -19,7 +19,14 @@ import pandas as pd
 import xarray as xr
 
 from ..grid import lonlat_to_rowcol_or_minus1
-from ..validation.paired import MIN_DAYS, PAIRED_METRICS, paired_bootstrap, statistic
+from ..validation.paired import (
+    MIN_DAYS,
+    PAIRED_METRICS,
+    bootstrap_statistic,
+    paired_bootstrap,
+    per_station,
+    statistic,
+)
 from .tables import is_member, product_label
 
 #: metrics of the headline and paired tables
@@ -83,12 +90,12 @@ def headline_table(res: xr.Dataset, n_boot: int = 500) -> tuple[pd.DataFrame, st
         row: dict[str, object] = {}
         for metric in HEADLINE_METRICS:
             pooled = statistic(a, data.insitu, mask, metric, "pooled")
-            ci = bootstrap_mean_ci(a, data.insitu, mask, data.clusters, metric, n_boot)
-            per_station = _per_station(a, data.insitu, mask, metric)
+            ci = bootstrap_statistic(a, data.insitu, data.clusters, metric, n_boot=n_boot)
+            stations = per_station(a, data.insitu, mask, metric)
             label = "abs bias" if metric == "bias" else metric
             row[f"{label} pooled"] = f"{pooled:.4f}"
             row[f"{label} station mean [95% CI]"] = f"{ci[0]:.4f} [{ci[1]:.4f}, {ci[2]:.4f}]"
-            row[f"{label} station median"] = f"{np.nanmedian(per_station):.4f}"
+            row[f"{label} station median"] = f"{np.nanmedian(stations):.4f}"
             for how, v in (("pooled", pooled), ("station mean", ci[0])):
                 if np.isfinite(v) and ((metric, how) not in best or _is_better(metric, v, best[metric, how][1])):
                     best[metric, how] = (product_label(res, name), v)
@@ -116,41 +123,6 @@ def headline_table(res: xr.Dataset, n_boot: int = 500) -> tuple[pd.DataFrame, st
         "replicates)"
     )
     return df, caption
-
-
-def _per_station(a, ref, mask, metric) -> np.ndarray:
-    from ..validation.paired import _moments
-
-    mom = _moments(a, ref, mask, 1)
-    return np.where(mom["n"] >= MIN_DAYS, mom[metric], np.nan)
-
-
-def bootstrap_mean_ci(a, ref, mask, clusters, metric, n_boot, alpha=0.05) -> tuple[float, float, float]:
-    """One product's station-mean statistic and its percentile CI, resampled as the paired test does
-    (clusters of stations, or blocks of days with fewer than MIN_CLUSTERS clusters)."""
-    from ..validation.paired import MIN_CLUSTERS, block_days
-
-    used = mask.sum(axis=1) >= MIN_DAYS
-    a, ref, mask, clusters = a[used], ref[used], mask[used], clusters[used]
-    est = statistic(a, ref, mask, metric, "station_mean")
-    labels, members = np.unique(clusters, return_inverse=True)
-    groups = [np.flatnonzero(members == k) for k in range(len(labels))]
-    rng = np.random.default_rng(0)
-    T = a.shape[1]
-    boots = []
-    for _ in range(n_boot):
-        rows, days = np.arange(a.shape[0]), np.arange(T)
-        if len(labels) >= MIN_CLUSTERS:
-            rows = np.concatenate([groups[k] for k in rng.integers(0, len(labels), size=len(labels))])
-        else:
-            days = block_days(T, 10, rng)
-        ix = np.ix_(rows, days)
-        boots.append(statistic(a[ix], ref[ix], mask[ix], metric, "station_mean"))
-    ok = np.array([b for b in boots if np.isfinite(b)])
-    if not ok.size:
-        return est, float("nan"), float("nan")
-    lo, hi = np.percentile(ok, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return est, float(lo), float(hi)
 
 
 def _is_better(metric: str, value: float, than: float) -> bool:

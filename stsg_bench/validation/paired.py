@@ -25,6 +25,7 @@ of |bias|); "better" follows the metric (lower RMSE, higher R, smaller |bias|).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,60 @@ def block_days(n_days: int, block: int, rng: np.random.Generator) -> np.ndarray:
     return ((starts[:, None] + np.arange(block)[None]) % n_days).ravel()[:n_days]
 
 
+def resamples(
+    clusters: np.ndarray, n_days: int, n_boot: int, block: int = 10, seed: int = 0, scheme: str = "auto"
+) -> tuple[str, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """The scheme used (``auto`` resolved) and ``n_boot`` (station rows, days) index pairs: clusters of
+    stations drawn with replacement and/or circular blocks of days (module docstring)."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    labels, members = np.unique(clusters, return_inverse=True)
+    if scheme == "auto":
+        scheme = "clusters" if len(labels) >= MIN_CLUSTERS else "blocks"
+    by_cluster = [np.flatnonzero(members == k) for k in range(len(labels))]
+
+    def draws() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng(seed)
+        all_rows, all_days = np.arange(len(clusters)), np.arange(n_days)
+        for _ in range(n_boot) if len(labels) and n_days else ():
+            rows, days = all_rows, all_days
+            if scheme in ("clusters", "both"):
+                rows = np.concatenate([by_cluster[k] for k in rng.integers(0, len(labels), size=len(labels))])
+            if scheme in ("blocks", "both"):
+                days = block_days(n_days, block, rng)
+            yield rows, days
+
+    return scheme, draws()
+
+
+def bootstrap_statistic(
+    a: np.ndarray, ref: np.ndarray, clusters: np.ndarray, metric: str, kind: str = "station_mean",
+    n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+) -> tuple[float, float, float]:  # fmt: skip
+    """One product's statistic on the samples it shares with ``ref`` and its percentile CI, resampled as
+    :func:`paired_bootstrap` resamples."""
+    a, ref = np.asarray(a, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    mask = np.isfinite(a) & np.isfinite(ref)
+    used = mask.sum(axis=1) >= MIN_DAYS
+    a, ref, mask, clusters = a[used], ref[used], mask[used], np.asarray(clusters)[used]
+    est = statistic(a, ref, mask, metric, kind)
+    _, draws = resamples(clusters, a.shape[1], n_boot, seed=seed)
+    boots = np.array(
+        [statistic(a[np.ix_(r, d)], ref[np.ix_(r, d)], mask[np.ix_(r, d)], metric, kind) for r, d in draws]
+    )
+    ok = boots[np.isfinite(boots)]
+    if not ok.size:
+        return est, float("nan"), float("nan")
+    lo, hi = np.percentile(ok, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return est, float(lo), float(hi)
+
+
+def per_station(a: np.ndarray, ref: np.ndarray, mask: np.ndarray, metric: str) -> np.ndarray:
+    """Each station's metric on its ``mask`` days (NaN with fewer than MIN_DAYS)."""
+    mom = _moments(a, ref, mask, 1)
+    return np.where(mom["n"] >= MIN_DAYS, mom[metric], np.nan)
+
+
 def paired_bootstrap(
     a: np.ndarray,
     b: np.ndarray,
@@ -107,29 +162,15 @@ def paired_bootstrap(
         raise ValueError(f"paired metric must be one of {', '.join(PAIRED_METRICS)}, got {metric!r}")
     if kind not in ("station_mean", "pooled"):
         raise ValueError(f"statistic must be station_mean or pooled, got {kind!r}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
     a, b, ref = (np.asarray(x, dtype=np.float64) for x in (a, b, ref))
     mask = np.isfinite(a) & np.isfinite(b) & np.isfinite(ref)
     used = mask.sum(axis=1) >= MIN_DAYS
     a, b, ref, mask, clusters = a[used], b[used], ref[used], mask[used], np.asarray(clusters)[used]
-    labels, members = np.unique(clusters, return_inverse=True)
     sa, sb = statistic(a, ref, mask, metric, kind), statistic(b, ref, mask, metric, kind)
     d = sa - sb
-    rng = np.random.default_rng(seed)
-    by_cluster = [np.flatnonzero(members == k) for k in range(len(labels))]
-    T = a.shape[1]
-    if scheme == "auto":
-        scheme = "clusters" if len(labels) >= MIN_CLUSTERS else "blocks"
+    scheme, draws = resamples(clusters, a.shape[1], n_boot, block, seed, scheme)
     boots = np.full(n_boot, np.nan)
-    all_rows, all_days = np.arange(a.shape[0]), np.arange(T)
-    for i in range(n_boot) if len(labels) and T else ():
-        rows, days = all_rows, all_days
-        if scheme in ("clusters", "both"):
-            pick = rng.integers(0, len(labels), size=len(labels))
-            rows = np.concatenate([by_cluster[k] for k in pick])
-        if scheme in ("blocks", "both"):
-            days = block_days(T, block, rng)
+    for i, (rows, days) in enumerate(draws):
         m = mask[np.ix_(rows, days)]
         r = ref[np.ix_(rows, days)]
         boots[i] = statistic(a[np.ix_(rows, days)], r, m, metric, kind) - statistic(
@@ -142,10 +183,16 @@ def paired_bootstrap(
     else:
         lo = hi = p = float("nan")
     return PairedResult(
-        metric, kind, sa, sb, d, float(lo), float(hi), float(p), int(used.sum()), len(labels), int(mask.sum()), scheme
+        metric,
+        kind,
+        sa,
+        sb,
+        d,
+        float(lo),
+        float(hi),
+        float(p),
+        int(used.sum()),
+        len(set(clusters)),
+        int(mask.sum()),
+        scheme,
     )
-
-
-def better(metric: str, delta: float) -> bool:
-    """Whether a difference a - b means a is better."""
-    return delta > 0 if metric == "R" else delta < 0

@@ -30,7 +30,7 @@ from .files import read_toml
 from .grid import Window
 from .io import SourceData, get_reader
 from .io.ismn import StationSeries
-from .provenance import file_identity, software, to_attr
+from .provenance import check_product_name, file_identity, software, to_attr
 from .twin.presets import PRESETS as TWIN_PRESETS
 from .validation.evaluate import ValidationConfig, to_record
 
@@ -194,6 +194,12 @@ def parse_external(path: Path, value: Any, key: str = "external") -> tuple[Exter
         for k in ("variable", "description", "product", "version", "citation", "units"):
             if k in t and not isinstance(t[k], str):
                 raise InputError(path, f"expected a string, got {t[k]!r}", f"{where}.{k}")
+        from .methods import list_methods  # the registry (imported here: reading a card needs no torch)
+
+        try:
+            check_product_name(t["name"], list_methods(), f"{where}.name")
+        except ConfigError as err:
+            raise InputError(path, str(err).split(": ", 1)[1], f"{where}.name") from None
         if any(e.name == t["name"] for e in out):
             raise InputError(path, f"external product name '{t['name']}' given twice", f"{where}.name")
         desc = " ".join(str(t[k]) for k in ("product", "version", "description") if k in t)
@@ -370,6 +376,26 @@ def fill_land_gaps(noah: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.n
     return noah, land, notes
 
 
+def _coverage_notes(card: Card, times: pd.DatetimeIndex, smap: xr.Dataset) -> list[str]:
+    """Warnings for a case that covers less than its card asks for: days of the card's period (or of its
+    training/test period) the sources do not share, a window without a usable SMAP value."""
+    notes = []
+    if card.period:
+        want = pd.date_range(card.period[0], card.period[1], freq="D")
+        have = want.intersection(times)
+        if len(have) < len(want):
+            notes.append(
+                f"WARNING: the card's period {card.period[0]}..{card.period[1]} has {len(want)} days; SMAP and GLDAS "
+                f"share {len(have)} of them ({times[0].date()}..{times[-1].date()}): the sources miss the rest"
+            )
+    for label, period in (("train_period", card.train_period), ("test_period", card.test_period)):
+        if period and not ((times >= pd.Timestamp(period[0])) & (times <= pd.Timestamp(period[1]))).any():
+            raise InputError(card.path, f"{period[0]}..{period[1]} holds no day SMAP and GLDAS share", label)
+    if "smap_quality" in smap and not bool(np.asarray(smap["smap_quality"].values).any()):
+        notes.append("WARNING: no usable SMAP value in the card's window and period (quality rule and land mask)")
+    return notes
+
+
 def build_case_from_card(
     name: str | Path | Card, data_root: str | Path | None = None, out: str | Path | None = None, progress: bool = False
 ) -> tuple[xr.Dataset, list[str]]:
@@ -399,6 +425,7 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
     if len(times) == 0:
         raise InputError(card.path, "SMAP and GLDAS share no day in the card's period", "period")
     smap, noah = smap.sel(time=times), noah.sel(time=times)
+    notes += _coverage_notes(card, times, smap)
     for coord, lo, hi in (("row", window.row0, window.row1), ("col", window.col0, window.col1)):
         got = smap[coord].values if coord in smap.coords else None
         if got is not None and not np.array_equal(got, np.arange(lo, hi)):

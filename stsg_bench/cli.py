@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__, kernels, threads
 from .errors import ConfigError, StsgError
-from .files import guard_output, output_lock
+from .files import damaged_input, guard_output, output_lock
 from .threads import ENV
 
 log = logging.getLogger("stsg_bench")
@@ -120,7 +120,12 @@ def _train(args) -> int:
     from .workflows.commands import train_command
 
     train_command(
-        case_path=args.case, config_file=args.config, out=args.out, device=args.device, train_period=args.train_period
+        case_path=args.case,
+        config_file=args.config,
+        out=args.out,
+        device=args.device,
+        train_period=args.train_period,
+        overwrite=args.overwrite,
     )
     print(f"wrote {args.out}")
     return 0
@@ -163,6 +168,7 @@ def _score(args) -> int:
         card=args.card,
         overrides=overrides,
         overwrite=args.overwrite,
+        period=_period(args.period),
     )
     print(f"wrote {args.out} ({res.sizes.get('method', 0)} products)")
     return 0
@@ -371,7 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train DrcGAN on a case and write a checkpoint")
     _overwrite_option(s)
     s.add_argument("--case", type=Path, required=True)
-    s.add_argument("--config", default="demo", help="'demo', 'paper' or a TOML file")
+    s.add_argument(
+        "--config",
+        default="demo",
+        help="a preset ('demo', 'paper', 'test') or a method config TOML, as for fuse (baselines/drcgan.toml)",
+    )
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N")
     s.add_argument("--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None)
@@ -409,6 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--depth", nargs=2, type=float, metavar=("FROM", "TO"), default=None, help="sensor depth range, m")
     s.add_argument("--flags", nargs="+", default=None, help="ISMN quality flags kept (default: G)")
     s.add_argument("--min-obs", type=_count(1), default=None, help="matched days for per-station scores (default: 20)")
+    s.add_argument(
+        "--period",
+        nargs="+",
+        metavar="all | START END",
+        default=None,
+        help="days scored (default: the case's test period; 'all': every day), within the days every product has",
+    )
     _dask_options(s)
 
     s = sub.add_parser("scale", help="archive-scale chain on a chunked case: fit -> per-year products -> scores")
@@ -490,8 +507,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"stsg-bench {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except OSError as err:  # unwritable/missing output locations and the like: still one line
+    except (OSError, RuntimeError) as err:  # damaged inputs, unwritable/missing outputs: still one line
         if args.debug:
+            raise
+        damaged = damaged_input(err)
+        if damaged is not None:
+            print(f"stsg-bench {args.command}: error: {damaged}", file=sys.stderr)
+            return 2
+        if not isinstance(err, OSError):
             raise
         where = f"{err.filename}: " if err.filename else ""
         print(f"stsg-bench {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)

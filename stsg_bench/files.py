@@ -1,8 +1,9 @@
 """Files in and out, the ground floor every layer may use.
 
 * Atomic writers: every output goes to a temporary file or folder beside its target, named
-  ``.NAME.PID.*``, then is renamed, so a crash or a bad input never leaves a half-written output. Leftovers
-  of dead runs (their PID no longer running) are removed the next time the same output is written.
+  ``.NAME.PID.TOKEN.stsg-tmp`` (created exclusively), then is renamed, so a crash or a bad input never
+  leaves a half-written output. Leftovers of dead runs (that exact name form, PID no longer running) are
+  removed the next time the same output is written; nothing else is ever removed.
 * :func:`guard_output` checks an output location before any long work: an existing output is replaced
   only with ``overwrite``; an output equal to or inside an input, or a folder output that holds an input,
   is refused; the parent folder must be writable. :func:`output_lock` keeps a second run from writing
@@ -53,21 +54,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: Every temporary file, folder or lock this package makes ends in this suffix, and a temporary's name is
+#: ``.NAME.PID.TOKEN`` + suffix with a random token, created exclusively: no user file is named like that.
+TEMP_SUFFIX = ".stsg-tmp"
+LOCK_SUFFIX = ".stsg-lock"
+_LOCK_HEAD = "stsg-bench lock pid "
+_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
 def _temp_prefix(path: Path) -> str:
     return f".{path.name}.{os.getpid()}."
 
 
+def _temp_pid(path: Path, cand: Path) -> int | None:
+    """The PID in ``cand``'s name when it is one of our temporaries of ``path`` (``.NAME.PID.TOKEN.stsg-tmp``,
+    TOKEN from :mod:`tempfile`), else None."""
+    head, name = f".{path.name}.", cand.name
+    if not (name.startswith(head) and name.endswith(TEMP_SUFFIX)):
+        return None
+    parts = name[len(head) : -len(TEMP_SUFFIX)].split(".")
+    if len(parts) != 2 or not parts[0].isdigit():
+        return None
+    token = parts[1]
+    if len(token) < 8 or any(c not in _TOKEN_CHARS for c in token):
+        return None
+    return int(parts[0])
+
+
 def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files/folders that dead runs left beside ``path`` (``.NAME.PID.*``)."""
+    """Remove the temporary files/folders that dead runs left beside ``path``: only names this module
+    makes (``.NAME.PID.TOKEN.stsg-tmp``) whose PID no longer runs; any other file is left alone."""
     path = Path(path)
     removed: list[Path] = []
     if not path.parent.is_dir():
         return removed
-    head = f".{path.name}."
     for cand in path.parent.iterdir():
-        rest = cand.name[len(head) :] if cand.name.startswith(head) else ""
-        pid = rest.split(".", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        pid = _temp_pid(path, cand)
+        if pid is None or _alive(pid):
             continue
         with contextlib.suppress(OSError):
             shutil.rmtree(cand) if cand.is_dir() and not cand.is_symlink() else cand.unlink()
@@ -76,13 +99,13 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     _check_dir(path)
     remove_stale_temps(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix or ".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise StsgError(f"{path.parent}: cannot write in the output folder ({exc.strerror})") from None
     os.close(fd)
@@ -98,7 +121,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 
 def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:
     """Write ``ds`` as netCDF4 atomically; returns the final path."""
-    with atomic_path(path, suffix=".nc.tmp") as tmp:
+    with atomic_path(path) as tmp:
         try:
             ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding or {})
         except (OSError, RuntimeError) as exc:  # disk full, file size limit, HDF5 write errors
@@ -128,13 +151,13 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     _check_dir(path)
     remove_stale_temps(path)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
-            old = path.with_name(f"{_temp_prefix(path)}old")
-            path.rename(old)
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent))
+            path.rename(old)  # onto the empty folder just made: a name no other file has
             tmp.rename(path)
             shutil.rmtree(old)
         else:
@@ -159,17 +182,64 @@ def _small_chunk_cache() -> None:
         pass
 
 
+#: netCDF files this process opened, newest last: a read that fails later, deep inside HDF5 (a damaged or
+#: truncated file), is traced back to one of them by :func:`damaged_input`.
+_OPENED: dict[Path, str] = {}
+
+
 def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict | None = None) -> xr.Dataset:
-    """``xr.open_dataset`` with one-line errors naming the file (missing, or not readable netCDF);
+    """``xr.open_dataset`` with one-line errors naming the file (missing, special, or not readable netCDF);
     ``chunks`` gives dask-backed (lazily loaded) variables."""
     if chunks is not None:
         _small_chunk_cache()
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise InputError(path, f"is {'a folder' if p.is_dir() else 'not a regular file'}, not a {what}")
     try:
-        return xr.open_dataset(path, chunks=chunks)
+        ds = xr.open_dataset(path, chunks=chunks)
     except FileNotFoundError:
         raise InputError(path, f"no such {what}") from None
     except Exception:
         raise InputError(path, f"not a readable {what}") from None
+    _OPENED.pop(p, None)
+    _OPENED[p] = what
+    return ds
+
+
+def _is_read_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, OSError)) and ("NetCDF" in text or "HDF" in text)
+
+
+def _read_through(var, block_bytes: int = 1 << 24) -> None:
+    """Read every value of a netCDF4 variable, about ``block_bytes`` at a time along its first axis."""
+    if not var.shape:
+        var[...]
+        return
+    row_bytes = max(1, var.size // max(1, var.shape[0])) * getattr(var.dtype, "itemsize", 8)
+    step = max(1, block_bytes // row_bytes)
+    for i in range(0, var.shape[0], step):
+        var[i : i + step]
+
+
+def damaged_input(exc: BaseException) -> InputError | None:
+    """After a netCDF/HDF5 read failed mid-run, name the damaged file: each file this process opened
+    (newest first) is read through, block by block, until one fails. None if ``exc`` is not such a
+    read error or no opened file fails now."""
+    if not _is_read_error(exc):
+        return None
+    import netCDF4
+
+    for path, what in reversed(list(_OPENED.items())):
+        name = ""
+        try:
+            with netCDF4.Dataset(path) as nc:
+                for name in list(nc.variables):
+                    _read_through(nc.variables[name])
+        except Exception as err:  # noqa: BLE001 - any failure to read through is the damage we look for
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            return InputError(path, f"damaged or truncated {what}: reading it failed ({reason})", name or None)
+    return None
 
 
 if sys.version_info >= (3, 11):
@@ -238,26 +308,31 @@ def guard_output(
 
 @contextlib.contextmanager
 def output_lock(path: str | os.PathLike) -> Iterator[None]:
-    """Hold ``.NAME.lock`` beside ``path`` while writing it; a second run gets a one-line error. A lock
-    left by a dead run is taken over."""
+    """Hold ``.NAME.stsg-lock`` beside ``path`` while writing it; a second run gets a one-line error. A lock
+    left by a dead run is taken over; a file of that name that is not our lock is never removed."""
     path = Path(path)
     _check_dir(path)
-    lock = path.parent / f".{path.name}.lock"
+    lock = path.parent / f".{path.name}{LOCK_SUFFIX}"
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                pid = int(lock.read_text().strip() or "0")
-            except (OSError, ValueError):
-                pid = 0
-            if pid and _alive(pid):
+                text = lock.read_text(encoding="ascii", errors="replace").strip() if lock.is_file() else ""
+            except OSError:
+                text = ""
+            pid = (
+                int(text[len(_LOCK_HEAD) :]) if text.startswith(_LOCK_HEAD) and text[len(_LOCK_HEAD) :].isdigit() else 0
+            )
+            if not pid:
+                raise StsgError(f"{path}: {lock.name} beside it is not an stsg-bench lock; move it away") from None
+            if _alive(pid):
                 raise StsgError(f"{path}: another stsg-bench run (pid {pid}) is writing this output") from None
             with contextlib.suppress(OSError):
                 lock.unlink()  # stale: its run is gone
             continue
         with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+            f.write(f"{_LOCK_HEAD}{os.getpid()}")
         break
     else:  # pragma: no cover - lost a race twice
         raise StsgError(f"{path}: could not take the output lock {lock}")
@@ -270,7 +345,7 @@ def output_lock(path: str | os.PathLike) -> Iterator[None]:
 
 def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Copy ``src`` onto ``dst`` through a temporary file: ``dst`` is either the old or the new file."""
-    with atomic_path(dst, suffix=Path(dst).suffix + ".tmp") as tmp:
+    with atomic_path(dst) as tmp:
         try:
             shutil.copyfile(src, tmp)
         except OSError as exc:

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import platform
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, kernels
+from .errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: files above this size are identified by size and a hash of their first and last MiB (``sha256_ends``)
@@ -115,6 +117,41 @@ def case_fingerprint(case) -> str:
     h.update(days.tobytes())
     h.update(np.ascontiguousarray(np.asarray(case["land"].values, dtype=bool)).tobytes())
     return h.hexdigest()[:16]
+
+
+def case_content_hash(case, block_days: int = 64) -> str:
+    """A short hash of a case's values (every data variable except the twin's hidden truth, in name order,
+    as float32 bytes, read ``block_days`` days at a time): two cases share it only if a method sees the same
+    numbers in both. One streaming pass; used where a product is kept across runs (resumed chunks)."""
+    h = hashlib.sha256()
+    for name in sorted(str(v) for v in case.data_vars):
+        var = case[name]
+        if name == "truth" or (not np.issubdtype(var.dtype, np.number) and var.dtype != bool):
+            continue
+        h.update(f"{name}{var.dims}".encode())
+        n = var.sizes.get("time", 0)
+        blocks = range(0, n, block_days) if "time" in var.dims else [None]
+        for i in blocks:
+            part = var if i is None else var.isel(time=slice(i, i + block_days))
+            h.update(np.ascontiguousarray(np.asarray(part.values, dtype=np.float32)).tobytes())
+    return h.hexdigest()[:16]
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def check_product_name(name: object, taken: Iterable[str] = (), where: str = "name") -> str:
+    """A product name from a card, run config or option, fit to become a file name and a label: a letter,
+    then letters, digits, ``_`` or ``-`` (at most 64; no separators, dots, ``:`` or ``..``), and not one
+    of ``taken`` (method names and the companions ``NAME:TAG`` they make). Raises ConfigError."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: product name {name!r} must start with a letter and hold only letters, digits, '_' or '-' "
+            "(at most 64; it becomes a file name)"
+        )
+    if name in set(taken):
+        raise ConfigError(f"{where}: product name '{name}' is already a method's name; choose another")
+    return name
 
 
 def to_attr(record: dict[str, Any]) -> str:

@@ -37,6 +37,10 @@ ENV = "STSG_THREADS"
 REFRESH_INTERVAL = 1.0
 
 
+#: more threads than any machine this runs on has cores (and than torch's thread pool accepts)
+MAX_THREADS = 1024
+
+
 def parse_threads(value: str | int | None, source: str = "--threads") -> int | None:
     """A thread count given by the user: an integer >= 1, or None for 'not given'."""
     if value is None or value == "":
@@ -44,9 +48,11 @@ def parse_threads(value: str | int | None, source: str = "--threads") -> int | N
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: expected a whole number of threads >= 1, got {value!r}") from None
-    if n < 1:
-        raise ConfigError(f"{source}: expected a whole number of threads >= 1, got {n}")
+        raise ConfigError(
+            f"{source}: expected a whole number of threads from 1 to {MAX_THREADS}, got {value!r}"
+        ) from None
+    if n < 1 or n > MAX_THREADS:
+        raise ConfigError(f"{source}: expected a whole number of threads from 1 to {MAX_THREADS}, got {value!r}")
     return n
 
 

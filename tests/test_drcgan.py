@@ -148,7 +148,7 @@ def test_streaming_chunks_are_exact(tiny_case, climatology):
 def test_bad_config_and_device(tiny_case):
     with pytest.raises(ConfigError, match="unknown config key"):
         get_method("drcgan", n_block=3)
-    with pytest.raises(ConfigError, match="unknown DrcGAN config"):
+    with pytest.raises(ConfigError, match="unknown DrcGAN preset"):
         get_config("huge")
     if not torch.cuda.is_available():
         with pytest.raises(MethodError, match="no CUDA GPU"):

@@ -214,7 +214,7 @@ def test_run_scores_external_products_beside_the_methods(tiny, tmp_path):
     (tmp_path / "run.toml").write_text(
         'dataset = "twin-tiny"\nmethods = ["noah_raw"]\n[[external]]\nname = "noah_raw"\npath = "ext.nc"\n'
     )
-    with pytest.raises(Exception, match="name of a method"):
+    with pytest.raises(Exception, match="already a method's name"):
         run_config(cfg, tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
 

@@ -22,8 +22,8 @@ BUSY = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\
 #: what an AVX2-only x86-64 machine selects by itself
 AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 CONFIG = """method = "drcgan"
-preset = "demo"
 [config]
+preset = "demo"
 steps = 40
 pretrain_fraction = 0.5
 val_every = 20

@@ -115,8 +115,8 @@ def test_check_update_is_atomic_and_tolerances_must_exist(demo, tmp_path):
 
 def test_second_writer_is_refused_and_stale_locks_and_temps_are_cleaned(demo, tmp_path):
     out = tmp_path / "r.nc"
-    lock = tmp_path / ".r.nc.lock"
-    lock.write_text(str(os.getpid()))  # a live run (this test process) holds the output
+    lock = tmp_path / ".r.nc.stsg-lock"
+    lock.write_text(f"stsg-bench lock pid {os.getpid()}")  # a live run (this test process) holds the output
     args = [
         "score",
         "--case",
@@ -129,8 +129,8 @@ def test_second_writer_is_refused_and_stale_locks_and_temps_are_cleaned(demo, tm
     refused(run(*args), "another stsg-bench run", str(os.getpid()))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = dead.stdout.strip()
-    lock.write_text(pid)  # a dead run's lock and temporary file
-    stale = tmp_path / f".r.nc.{pid}.abc123.nc.tmp"
+    lock.write_text(f"stsg-bench lock pid {pid}")  # a dead run's lock and temporary file
+    stale = tmp_path / f".r.nc.{pid}.abc12345.stsg-tmp"
     stale.write_text("half-written")
     r = run(*args)
     assert r.returncode == 0, r.stderr

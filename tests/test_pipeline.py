@@ -225,7 +225,7 @@ def test_fuse_predicts_the_test_period_unless_asked_for_all(demo, tmp_path):
 def test_train_then_fuse_with_checkpoint(demo, tmp_path):
     case = demo / "case.nc"
     cfg = tmp_path / "c.toml"
-    cfg.write_text('preset = "test"\n[config]\nsteps = 2\n')
+    cfg.write_text('method = "drcgan"\n[config]\npreset = "test"\nsteps = 2\n')
     assert main(["train", "--case", str(case), "--config", str(cfg), "--out", str(tmp_path / "m.pt")]) == 0
     assert (
         main(

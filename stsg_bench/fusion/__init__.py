@@ -6,8 +6,8 @@
 """
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import DrcGanConfig, get_config
+from .config import PRESETS, DrcGanConfig, get_config
 from .infer import predict_case
 from .train import Trainer
 
-__all__ = ["DrcGanConfig", "get_config", "load_checkpoint", "save_checkpoint", "predict_case", "Trainer"]
+__all__ = ["PRESETS", "DrcGanConfig", "get_config", "load_checkpoint", "save_checkpoint", "predict_case", "Trainer"]

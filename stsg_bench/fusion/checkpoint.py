@@ -23,7 +23,7 @@ READS = (1, 2, 3, 4)
 def save_checkpoint(trainer, path: str | Path, meta: dict | None = None) -> Path:
     state = trainer.state_dict()
     state.update({"format": FORMAT, "version": VERSION, "software": f"stsg-bench {__version__}", "meta": meta or {}})
-    with atomic_path(path, suffix=".pt.tmp") as tmp:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
     return Path(path)
 
@@ -47,6 +47,11 @@ def load_checkpoint(path: str | Path) -> dict:
     for key in ("nets", "config", "norm", "in_ch", "step"):
         if key not in state:
             raise InputError(path, "checkpoint holds no trained weights (incomplete file?)", key)
-    if not any(str(k).startswith("G.") for k in state["nets"]):
+    if not isinstance(state["nets"], dict) or not any(str(k).startswith("G.") for k in state["nets"]):
         raise InputError(path, "checkpoint holds no generator weights", "nets")
+    selected = state.get("selected") or {}
+    for where, tensors in (("nets", state["nets"]), ("selected", selected.get("G") or {})):
+        bad = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor) or not bool(torch.isfinite(v).all())]
+        if bad:
+            raise InputError(path, f"{len(bad)} weight tensor(s) are not finite numbers (e.g. {bad[0]})", where)
     return state

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..configs import check_ranges, check_types, closest
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..files import read_toml
 
 
@@ -151,7 +151,9 @@ def get_config(name_or_path: str | Path | None = "demo", **overrides) -> DrcGanC
     else:
         path = Path(name_or_path)
         if not path.is_file():
-            raise ConfigError(f"unknown DrcGAN config '{name_or_path}' (presets: {', '.join(PRESETS)}, or a TOML file)")
+            if path.suffix or len(path.parts) > 1:
+                raise InputError(path, "no such DrcGAN config file")
+            raise ConfigError(f"unknown DrcGAN preset '{name_or_path}' (presets: {', '.join(PRESETS)}, or a TOML file)")
         data = read_toml(path, "DrcGAN config")
         preset = data.get("preset", "demo")
         if preset not in PRESETS:

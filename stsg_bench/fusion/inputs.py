@@ -49,6 +49,7 @@ from scipy.ndimage import gaussian_filter
 
 from ..case import valid_smap
 from ..composites import next_composite, previous_composite
+from ..errors import MethodError
 
 AGE_SCALE = 30.0
 MIN_OFFSET_DAYS = 10  # usable days a cell needs for its own offset
@@ -69,7 +70,9 @@ class Normalizer:
         s = train["smap"].values[v]
         n = train["noah"].values[:, land]
         if s.size < 10:
-            raise ValueError("fewer than 10 usable SMAP values in the training period")
+            raise MethodError(
+                f"drcgan: {s.size} usable SMAP value(s) in the training period, fewer than the 10 it needs"
+            )
         return cls(float(s.mean()), float(max(s.std(), 1e-3)), float(np.nanmean(n)), float(max(np.nanstd(n), 1e-3)))
 
     def to_dict(self) -> dict:

@@ -209,11 +209,12 @@ def import_external(
     total = np.zeros((days.size,) + window.shape)  # sum of the values of each cell-day
     nvalid = np.zeros(total.shape, dtype=np.uint16)  # and how many time stamps gave one
     count = np.zeros(days.size, dtype=np.int64)
+    owner = np.full(days.size, -1)  # the file each day came from: a day in two files is refused
     first: _Grid | None = None
     reg: BucketRegridder | None = None
     var = variable
     attrs: dict = {}
-    for path in files:
+    for k, path in enumerate(files):
         ds = open_netcdf(path, "external product file")
         with ds:
             var = choose_variable(ds, path, var)
@@ -234,6 +235,16 @@ def import_external(
                 keep = idx >= 0
                 if not keep.any():
                     continue
+                clash = [i for i in idx[keep] if owner[i] not in (-1, k)]
+                if clash:
+                    other = files[owner[clash[0]]]
+                    raise InputError(
+                        path,
+                        f"{len(set(clash))} day(s) (from {days[clash[0]].date()}) are also in {other.name}: two "
+                        "products or versions in one folder? import them one at a time",
+                        "time",
+                    )
+                owner[idx[keep]] = k
                 fields = reg(block[keep])  # (n, ny, nx): NaN where no source value
                 np.add.at(total, idx[keep], np.nan_to_num(fields, nan=0.0))
                 np.add.at(nvalid, idx[keep], np.isfinite(fields))

@@ -193,22 +193,61 @@ def read_stm(path: str | Path) -> StationSeries:
     return read_stm_bytes(raw, str(path))
 
 
-def _iter_sources(source: Path) -> Iterator[tuple[str, bytes]]:
+#: larger than any ISMN file (a station's decade of hourly values is a few MB): refused unread
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+def _open_zip(source: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a valid zip archive"
+        raise InputError(source, f"cannot read the ISMN download ({why})") from None
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path) -> bytes | str:
+    """A member's bytes, or the reason it cannot be read (damaged, oversized)."""
+    if info.file_size > MAX_FILE_BYTES:
+        return f"{source}!{info.filename}: {info.file_size} bytes, larger than any ISMN file: skipped"
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        return f"{source}!{info.filename}: damaged member of the zip archive ({str(exc)[:80]}): skipped"
+    except Exception as exc:  # noqa: BLE001 - zlib.error and friends from a corrupt member
+        return f"{source}!{info.filename}: damaged member of the zip archive ({type(exc).__name__}): skipped"
+
+
+def _read_file(p: Path) -> bytes | str:
+    """A file's bytes, or the reason it is skipped: not a regular file (a FIFO or device would block or
+    never end), oversized, or unreadable."""
+    if not p.is_file():
+        return f"{p}: not a regular file (folder, FIFO or device): skipped"
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return f"{p}: {size} bytes, larger than any ISMN file: skipped"
+        return p.read_bytes()
+    except OSError as exc:
+        return f"{p}: cannot read ({exc.strerror}): skipped"
+
+
+def _iter_sources(source: Path, pattern: str = "*.stm") -> Iterator[tuple[str, bytes | str]]:
+    """(name, bytes) of each file matching ``pattern`` in a folder, zip download or single file; instead
+    of bytes, the one-line reason a file is skipped."""
+    suffix = pattern[1:]
     if source.is_file() and source.suffix == ".zip":
-        try:
-            zf = zipfile.ZipFile(source)
-        except zipfile.BadZipFile:
-            raise InputError(source, "not a valid zip archive") from None
-        with zf:
+        with _open_zip(source) as zf:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if info.filename.endswith(".stm"):
-                    yield f"{source}!{info.filename}", zf.read(info)
+                if info.filename.endswith(suffix) and not info.is_dir():
+                    yield f"{source}!{info.filename}", _read_member(zf, info, source)
     elif source.is_dir():
-        for p in sorted(source.rglob("*.stm")):
-            yield str(p), p.read_bytes()
-    elif source.is_file() and source.suffix == ".stm":
-        yield str(source), source.read_bytes()
-    else:
+        for p in sorted(source.rglob(pattern)):
+            yield str(p), _read_file(p)
+    elif source.is_file() and source.name.endswith(suffix):
+        yield str(source), _read_file(source)
+    elif source.exists() and not source.is_file() and not source.is_dir():
+        raise InputError(source, "not a regular file, folder or zip (a FIFO or device?)")
+    elif pattern == "*.stm":
         raise InputError(source, "ISMN source must be a folder, a .zip download or a .stm file")
 
 
@@ -274,21 +313,15 @@ def parse_static_variables(text: str, depth: float = 0.05) -> dict:
     return out
 
 
-def _static_files(source: Path) -> dict[tuple[str, str], str]:
+def _static_files(source: Path, problems: list[str]) -> dict[tuple[str, str], str]:
     """(network, station) -> static-variables CSV text, from a folder or zip download."""
     found: dict[tuple[str, str], str] = {}
-    if source.is_dir():
-        for p in source.rglob("*_static_variables.csv"):
-            ident = _folder_identity(str(p))
-            if ident:
-                found[ident] = p.read_text(encoding="utf-8", errors="replace")
-    elif source.is_file() and source.suffix == ".zip":
-        with zipfile.ZipFile(source) as zf:
-            for info in zf.infolist():
-                if info.filename.endswith("_static_variables.csv"):
-                    ident = _folder_identity(info.filename)
-                    if ident:
-                        found[ident] = zf.read(info).decode("utf-8", errors="replace")
+    for name, raw in _iter_sources(source, "*_static_variables.csv"):
+        ident = _folder_identity(name)
+        if isinstance(raw, str):
+            problems.append(raw)
+        elif ident:
+            found[ident] = raw.decode("utf-8", errors="replace")
     return found
 
 
@@ -302,11 +335,18 @@ def read_ismn(source: str | Path, strict: bool = False, variable: str | None = "
     source = Path(source)
     if not source.exists():
         raise InputError(source, "ISMN folder or archive not found")
-    sensors, problems = [], []
-    static = _static_files(source)
+    sensors: list[StationSeries] = []
+    problems: list[str] = []
+    static = _static_files(source, problems)
     for name, raw in _iter_sources(source):
         meta = parse_filename(name)
         if variable is not None and meta is not None and meta["variable"] != variable:
+            continue
+        if isinstance(raw, str):
+            if strict:
+                raise InputError(name, raw.split(": ", 1)[-1], "sm")
+            log.warning("skipping %s", raw)
+            problems.append(raw)
             continue
         try:
             s = read_stm_bytes(raw, name)

@@ -74,8 +74,7 @@ def open_product_lazy(paths, chunk_days: int = 32) -> xr.DataArray:
         ds = open_netcdf(f, "product", chunks={})
         if "sm" not in ds:
             raise InputError(f, "variable missing from product", "sm")
-        check_product_values(f, ds["sm"])
-        parts.append(ds["sm"])
+        parts.append(check_product_values(f, ds["sm"]))
     out = (parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", join="override")).chunk({"time": chunk_days})
     t = pd.DatetimeIndex(out["time"].values)
     if t.has_duplicates or not t.is_monotonic_increasing:
@@ -122,13 +121,32 @@ def check_product_grid(path: str | Path, ds: xr.Dataset, case: xr.Dataset, finge
         )
 
 
-def check_product_values(path: str | Path, sm: xr.DataArray, sample_days: int = 32) -> None:
+def on_case_grid(prod: xr.DataArray, case: xr.Dataset) -> xr.DataArray:
+    """A product that :func:`check_product_grid` accepted, with the case's own grid coordinates (its
+    metres may differ from the case's by rounding, which would break exact alignment)."""
+    coords = {c: case[c] for c in PRODUCT_COORDS if c != "time" and c in case.coords}
+    return prod.drop_vars([c for c in coords if c in prod.coords]).assign_coords(coords)
+
+
+def check_product_values(path: str | Path, sm: xr.DataArray, sample_days: int = 32) -> xr.DataArray:
     """Refuse a product in other units or out of the physical range (a product in percent, say): its
-    ``units`` must be a volumetric soil-moisture unit and its first ``sample_days`` days within [0, 1]."""
+    ``units`` must be a volumetric soil-moisture unit and every value within [0, 1]. The first
+    ``sample_days`` days are checked at once; the returned (dask-backed) ``sm`` checks every other block
+    as it is read, so the whole product is covered without a pass of its own."""
     units = sm.attrs.get("units")
     if units is not None and units not in SM_UNIT_ALIASES:
         raise InputError(path, f"units '{units}': expected volumetric soil moisture ({SM_UNITS})", "sm")
     check_sm_range(path, np.asarray(sm.isel(time=slice(0, sample_days)).values, dtype=np.float64), "sm")
+    if sm.chunks is None:
+        check_sm_range(path, np.asarray(sm.values, dtype=np.float64), "sm")
+        return sm
+    checked = sm.data.map_blocks(_range_checked_block, path=str(path), dtype=sm.dtype)
+    return sm.copy(data=checked)
+
+
+def _range_checked_block(block: np.ndarray, path: str) -> np.ndarray:
+    check_sm_range(path, np.asarray(block, dtype=np.float64), "sm")
+    return block
 
 
 def check_sm_range(path: str | Path, values: np.ndarray, variable: str) -> None:

@@ -170,6 +170,13 @@ class Method(ABC):
         if self.config.passthrough if passthrough is None else passthrough:
             values = np.where(self._passes(out), out["smap"].values, values)
         values = np.where(land[None], values, np.nan).astype(np.float32)
+        if self.kind != "observation":
+            unfilled = int((~np.isfinite(values[:, land])).sum())
+            if unfilled:
+                raise MethodError(
+                    f"{self.name}: {unfilled} of {values[:, land].size} land cell-days left unfilled (not finite); "
+                    "a gap-filled product must have a value on every land cell and day"
+                )
         values, low, high = clamp_physical(values)
         if low or high:
             log.warning("%s: %d value(s) below 0 and %d above %g m3 m-3 clamped", self.name, low, high, SM_MAX)
@@ -251,10 +258,29 @@ def get_method(name: str, **config) -> Method:
     return cls(cfg)
 
 
-def load_method_config(path: str | Path) -> tuple[str, dict]:
-    """Read a method config TOML (``baselines/*.toml``): ``method = "NAME"`` plus a ``[config]`` table."""
+def load_method_config(path: str | Path, default_method: str | None = None) -> tuple[str, dict]:
+    """Read and check a method config TOML (``baselines/*.toml``): ``method = "NAME"`` plus a ``[config]``
+    table, nothing else. Every error names the file and the key."""
     path = Path(path)
     data = read_toml(path, "config file")
-    if "method" not in data:
+    for key in data:
+        if key not in ("method", "config"):
+            where = " (method settings go in the [config] table)" if key in _all_config_keys() else ""
+            raise InputError(path, f"unknown top-level key '{key}'{closest(key, ('method', 'config'))}{where}", key)
+    name = data.get("method", default_method)
+    if name is None:
         raise InputError(path, "config needs a top-level 'method = \"NAME\"'", "method")
-    return data["method"], dict(data.get("config", {}))
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise InputError(path, f"unknown method {name!r}{closest(str(name), _REGISTRY)}", "method")
+    config = data.get("config", {})
+    if not isinstance(config, dict):
+        raise InputError(path, "expected a [config] table of key = value", "config")
+    try:
+        get_method(name, **config)  # validated here, at the edge, so the error names this file
+    except ConfigError as err:
+        raise InputError(path, str(err), "config") from None
+    return name, dict(config)
+
+
+def _all_config_keys() -> set[str]:
+    return {f.name for cls in _REGISTRY.values() for f in dataclasses.fields(cls.Config)}

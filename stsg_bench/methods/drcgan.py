@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 import xarray as xr
 
 from ..case import sm_attrs
-from ..errors import MethodError
+from ..errors import InputError, MethodError
 from ..fusion.checkpoint import load_checkpoint, save_checkpoint
 from ..fusion.config import PRESETS, DrcGanConfig
 from ..fusion.infer import FusionModel, predict_case
@@ -95,7 +96,8 @@ class DrcGan(Method):
     def halo_days(self) -> int:
         return int(self.config.max_ref_age)
 
-    def _model_config(self, seed: int) -> DrcGanConfig:
+    def model_config(self, seed: int) -> DrcGanConfig:
+        """The network/training config of the member trained with ``seed``."""
         fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
         kw = {k: v for k, v in dataclasses.asdict(self.config).items() if k in fields}
         return DrcGanConfig(**{**kw, "seed": seed})
@@ -107,9 +109,18 @@ class DrcGan(Method):
             return  # loaded from a checkpoint: nothing to train
         cfg = self.config
         self.trainers = [
-            Trainer(self._model_config(cfg.seed + k), case, period, cfg.device).fit(progress=progress)
+            Trainer(self.model_config(cfg.seed + k), case, period, cfg.device).fit(progress=progress)
             for k in range(cfg.seeds)
         ]
+        for k, t in enumerate(self.trainers):
+            state = t.state_dict()
+            used = (state.get("selected") or {}).get("G") or {n: w for n, w in state["nets"].items() if n[:2] == "G."}
+            bad = [n for n, w in used.items() if not bool(torch.isfinite(w).all())]
+            if bad:
+                raise MethodError(
+                    f"{self.name}: training member {k} diverged ({len(bad)} generator weight tensors not finite, "
+                    f"e.g. {bad[0]}); lower the learning rate or check the case for extreme values"
+                )
         self.models = [FusionModel.from_state(t.state_dict(), cfg.device) for t in self.trainers]
         info = dict(self.trainers[0].train_info, steps=self.trainers[0].step, seeds=cfg.seeds)
         info["train_seconds"] = round(sum(t.train_info["train_seconds"] for t in self.trainers), 2)
@@ -183,7 +194,11 @@ class DrcGan(Method):
 
     def load(self, path: str | Path) -> DrcGan:
         state = load_checkpoint(path)
-        self.models = [FusionModel.from_state(state, self.config.device)]
+        try:
+            self.models = [FusionModel.from_state(state, self.config.device)]
+        except (RuntimeError, TypeError, ValueError, KeyError) as exc:  # weights of another shape, odd config
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(path, f"checkpoint does not fit this DrcGAN ({first[:160]})", "nets") from None
         self.fit_info = dict(state.get("train_info", {}), steps=int(state["step"]), checkpoint=str(path))
         self.fitted = True
         return self

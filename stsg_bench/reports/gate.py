@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..configs import closest
 from ..errors import InputError
 from ..files import copy_atomic, output_lock, read_toml
 from ..provenance import from_attr
@@ -72,6 +73,10 @@ def load_tolerances(path: Path | None, spread_path: Path | None = None) -> Toler
     tol = Tolerances(default_tolerances())
     if path is not None and Path(path).exists():
         data = read_toml(path, "tolerance file")
+        for key in data:
+            if key not in ("tolerances", "spread_factor"):
+                hint = closest(key, ("tolerances", "spread_factor"))
+                raise InputError(path, f"unknown key '{key}'{hint} (expected [tolerances] and spread_factor)", key)
         table = data.get("tolerances", {})
         if not isinstance(table, dict):
             raise InputError(path, "expected a [tolerances] table of metric = number", "tolerances")
@@ -92,6 +97,9 @@ def load_tolerances(path: Path | None, spread_path: Path | None = None) -> Toler
         ds = open_netcdf(spread_path, "gate spread file").load()
         if "spread" not in ds or set(ds["spread"].dims) != {"method", "reference", "split", "metric"}:
             raise InputError(spread_path, "expected variable spread(method, reference, split, metric)", "spread")
+        values = ds["spread"].values
+        if not np.issubdtype(values.dtype, np.floating) or bool((values[~np.isnan(values)] < 0).any()):
+            raise InputError(spread_path, "spreads must be numbers >= 0 (NaN: not measured, inf: undefined)", "spread")
         tol.spread = ds["spread"]
     return tol
 
@@ -188,6 +196,9 @@ def check_command(results: Path, reference: Path, tolerance_file: Path | None = 
     if tolerance_file is not None and not Path(tolerance_file).is_file():
         raise InputError(tolerance_file, "no such tolerance file (omit --tolerances for REFERENCE/tolerances.toml)")
     new, ref = open_results(results), open_results(ref_file)
+    scored = whole_period(ref)["n"].sel(group="pooled")
+    if not bool((scored > 0).any()):
+        raise InputError(ref_file, "the reference holds no scored sample (every n is 0): nothing to compare", "n")
     check_comparable(results, new, ref)
     tol = load_tolerances(tolerance_file or reference / "tolerances.toml", ref_file.parent / "spread.nc")
     res = compare(new, ref, tol)

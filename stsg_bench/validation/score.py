@@ -511,7 +511,11 @@ def open_results(path) -> xr.Dataset:
 
     ds = open_netcdf(path, "results file").load()
     version = ds.attrs.get("results_version")
-    if version is None or int(version) != RESULTS_VERSION:
+    try:
+        number = int(str(version)) if version is not None else None
+    except ValueError:
+        number = None
+    if number != RESULTS_VERSION:
         raise InputError(
             path,
             f"results_version {version!r}: written by another stsg-bench version (expected {RESULTS_VERSION})",
@@ -520,6 +524,15 @@ def open_results(path) -> xr.Dataset:
     missing = [v for v in REQUIRED_VARS if v not in ds]
     if missing:
         raise InputError(path, f"missing results variable(s) {', '.join(missing)}", missing[0])
-    if "metric" not in ds.dims or ds.sizes["metric"] == 0:
-        raise InputError(path, "no metrics in results", "metric")
+    for dim in DIMS:
+        if dim == "window" and dim not in ds["value"].dims:
+            continue  # results without seasonal windows: the whole period only
+        if dim not in ds["value"].dims or ds.sizes[dim] == 0:
+            raise InputError(path, f"results have no {dim!r} axis (or it is empty)", dim)
+    if "window" in ds.dims and "all" not in ds["window"].values:
+        raise InputError(path, "results have no whole-period window 'all'", "window")
+    if "pooled" not in ds["group"].values:
+        raise InputError(path, "results have no 'pooled' group (the all-samples scores)", "group")
+    if set(ds["n"].dims) != set(ds["value"].dims) - {"metric"}:
+        raise InputError(path, f"dimensions {ds['n'].dims} do not match value's {ds['value'].dims}", "n")
     return ds

@@ -24,6 +24,7 @@ from ..errors import InputError
 from ..files import open_netcdf
 from ..io.lazy import open_product_lazy, save_product
 from ..methods import Method, predict_lazy
+from ..provenance import case_content_hash
 
 log = logging.getLogger(__name__)
 #: test hook: exit abruptly (like a killed process) after writing this many chunks
@@ -35,8 +36,9 @@ def chunk_path(out_dir: Path, method: str, year: int) -> Path:
 
 
 def run_fingerprint(method: Method, case: xr.Dataset, provenance: dict | None) -> str:
-    """What a finished chunk was made from: the case (window, days, land, source), the method and its
-    config, and the training period. A resumed run only keeps chunks with the same fingerprint."""
+    """What a finished chunk was made from: the case (window, days, land, source and a hash of all its
+    values), the method and its config, and the training period. A resumed run only keeps chunks with the
+    same fingerprint."""
     t = case.indexes["time"]
     rows, cols = case["row"].values, case["col"].values
     parts = [
@@ -44,6 +46,7 @@ def run_fingerprint(method: Method, case: xr.Dataset, provenance: dict | None) -
         f"days {t[0].date()}..{t[-1].date()} ({len(t)})",
         f"land {int(np.asarray(case['land'].values).sum())}",
         f"source {case.attrs.get('source', '')}",
+        f"values {case_content_hash(case)}",
         f"method {method.name} {method.product_attrs().get('method_config', '')}",
         f"train {(provenance or {}).get('train_period', '')}",
     ]

@@ -15,9 +15,18 @@ from ..case import open_case
 from ..errors import ConfigError, InputError
 from ..files import guard_output, open_netcdf, output_lock
 from ..io.external import import_external
-from ..io.lazy import check_product_grid, open_case_lazy, open_product_lazy, save_product
-from ..methods import get_method, load_method_config, method_class
-from ..provenance import case_fingerprint, file_identity, from_attr, relative_name, software, to_attr
+from ..io.lazy import check_product_grid, on_case_grid, open_case_lazy, open_product_lazy, save_product
+from ..methods import get_method, list_methods, load_method_config, method_class
+from ..methods.drcgan import DrcGan
+from ..provenance import (
+    case_fingerprint,
+    check_product_name,
+    file_identity,
+    from_attr,
+    relative_name,
+    software,
+    to_attr,
+)
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
 from .archive import check_resume, fuse_chunked
 from .chain import default_periods, fit_predict
@@ -107,8 +116,7 @@ def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, st
         if not ((times >= pd.Timestamp(train[0])) & (times <= pd.Timestamp(train[1]))).any():
             raise ConfigError(f"the training period {train[0]}..{train[1]} selects no day of the case")
     else:  # the case's training period (train_end attribute, else the first half)
-        end = pd.Timestamp(case.attrs.get("train_end", times[len(times) // 2 - 1]))
-        train = (whole[0], str(end.date()))
+        train = _case_periods(case)[0]
     if period == "all":
         return train, whole
     if period:
@@ -121,6 +129,38 @@ def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, st
     return train, (str(after[0].date()), whole[1])
 
 
+def _case_periods(case: xr.Dataset) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The case's training and test periods (``train_end`` attribute, else halves): one rule for every
+    command."""
+    return default_periods(case)
+
+
+def _scored_days(case: xr.Dataset, prods: dict[str, xr.DataArray], period) -> pd.DatetimeIndex:
+    """The days every product is scored on: ``period`` (default the case's test period; ``all``: every
+    day of the case) intersected with the days of every product, so the order of the files never matters."""
+    times = case.indexes["time"]
+    if period == "all":
+        lo, hi = times[0], times[-1]
+    else:
+        start, end = period if period else _case_periods(case)[1]
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    days = times[(times >= lo) & (times <= hi)]
+    for name, prod in prods.items():
+        have = prod.indexes["time"]
+        common = days.intersection(have)
+        if len(common) == 0:
+            raise ConfigError(
+                f"product '{name}' ({have[0].date()}..{have[-1].date()}) has no day in the scored period "
+                f"{lo.date()}..{hi.date()}; give --period START END or --period all"
+            )
+        if len(common) < len(days):
+            log.warning(
+                "product '%s' covers %d of the %d scored days: scoring the common days", name, len(common), len(days)
+            )
+        days = common
+    return days
+
+
 def import_command(
     source, case_path, out, variable: str | None = None, name: str | None = None, overwrite: bool = False
 ) -> list[str]:
@@ -130,7 +170,9 @@ def import_command(
     out = guard_output(out, [case_path, source], overwrite=overwrite)
     with output_lock(out):
         case = open_case(case_path)
-        name = name or Path(source).stem
+        name = check_product_name(
+            name or Path(source).stem, list_methods(), "--name" if name else f"{source} (file name)"
+        )
         ext = import_external(source, case, name, variable)
         roots = [Path(out).parent]
         save_product(
@@ -148,17 +190,30 @@ def import_command(
 
 
 def train_command(case_path, config_file, out, device="cpu", train_period=None, overwrite: bool = False) -> None:
-    """Train DrcGAN (the fusion the suite is built around) and write a checkpoint."""
-    from ..fusion import Trainer, get_config, save_checkpoint
+    """Train DrcGAN (the fusion the suite is built around, or one of its ablations) and write a checkpoint.
 
-    cfg_path = config_file if config_file and Path(str(config_file)).suffix == ".toml" else None
+    ``config_file``: a preset name (``demo``, ``paper``, ``test``) or a method config TOML in the same
+    dialect ``fuse --config`` reads (``method = "drcgan"`` optional here, a ``[config]`` table)."""
+    from ..fusion import PRESETS, Trainer, save_checkpoint
+
+    name = str(config_file or "demo")
+    cfg_path = None if name in PRESETS else Path(name)
     out = guard_output(out, [case_path, cfg_path], overwrite=overwrite)
+    if cfg_path is None:
+        method, overrides = "drcgan", {"preset": name}
+    else:
+        method, overrides = load_method_config(cfg_path, default_method="drcgan")
+    if not issubclass(method_class(method), DrcGan):
+        raise InputError(cfg_path, f"method '{method}' is not trained into a checkpoint (DrcGAN methods are)", "method")
+    m = get_method(method, **{**overrides, "device": device})
+    assert isinstance(m, DrcGan)
+    if m.config.seeds != 1:
+        raise InputError(cfg_path, "a checkpoint holds one model: set seeds = 1 to train one", "config.seeds")
     with output_lock(out):
         case = open_case(case_path)
-        cfg = get_config(config_file)
         train = tuple(train_period) if train_period else default_periods(case)[0]
-        trainer = Trainer(cfg, case, train, device).fit(progress=True)
-        save_checkpoint(trainer, out, meta={"case": str(case_path)})
+        trainer = Trainer(m.model_config(m.config.seed), case, train, device).fit(progress=True)
+        save_checkpoint(trainer, out, meta={"case": str(case_path), "method": method})
 
 
 def score_command(
@@ -171,8 +226,12 @@ def score_command(
     card: str | None = None,
     overrides: dict | None = None,
     overwrite: bool = False,
+    period=None,
 ) -> xr.Dataset:
     """Score product files (dask-backed, block by block); files of one method are joined in time.
+
+    Every product is scored on the same days: ``period`` (default: the case's test period; ``"all"``: every
+    day), restricted to the days all products cover, whatever the order of the files.
 
     Stations are matched with the settings of dataset card ``card`` when given, else those the case was
     built with (its card's ``[ismn]``, see :func:`stsg_bench.cards.validation_from_case`), with
@@ -192,7 +251,9 @@ def score_command(
             by_method.setdefault(ds["sm"].attrs.get("method", Path(p).stem), []).append(Path(p))
             ds.close()
         prods = {name: open_product_lazy(sorted(files), chunk_days) for name, files in by_method.items()}
-        test = case.sel(time=prods[next(iter(prods))].indexes["time"]) if prods else case
+        days = _scored_days(case, prods, period)
+        prods = {name: on_case_grid(prod.sel(time=days), case) for name, prod in prods.items()}
+        test = case.sel(time=days)
         base: ValidationConfig = load_card(card).validation if card else validation_from_case(case)
         vcfg = base.replace(**(overrides or {}))
         case_prov = from_attr(case.attrs.get("provenance"))
@@ -200,6 +261,7 @@ def score_command(
         attrs = {
             "case": relative_name(case_path, roots),
             "case_fingerprint": fingerprint,
+            "test_period": f"{days[0].date()}/{days[-1].date()}",
             "citations": to_attr(case_prov.get("citations", {})),
             "provenance": to_attr(
                 {

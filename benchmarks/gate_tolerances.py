@@ -42,8 +42,8 @@ def spread(reference: Path, variants: list[Path]) -> pd.DataFrame:
 
 
 def spread_array(table: pd.DataFrame) -> xr.DataArray:
-    """Largest |change| per (method, reference, split, metric) over the variants."""
-    g = table.groupby(["method", "reference", "split", "metric"])["abs_change"].max()
+    """Largest |change| per (product, reference, split, metric) over the variants."""
+    g = table.groupby(["product", "reference", "split", "metric"])["abs_change"].max()
     return xr.DataArray.from_series(g).rename("spread")
 
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         moved = g[g["abs_change"] > 0]["abs_change"]
         print(
             f"| {metric} | {worst['abs_change']:.4g} | {np.percentile(g['abs_change'], 95):.4g} | "
-            f"{np.median(moved) if len(moved) else 0:.4g} | {worst['method']} {worst['reference']} {worst['split']} | "
+            f"{np.median(moved) if len(moved) else 0:.4g} | {worst['product']} {worst['reference']} {worst['split']} | "
             f"{n_undefined} |"
         )
     if args.out is not None:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__, kernels, threads
+from . import __version__, kernels, plugins, threads
 from .errors import ConfigError, StsgError
 from .files import damaged_input, guard_output, output_lock
 from .threads import ENV
@@ -322,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(the same bits on any x86-64 CPU and load; slower; one thread unless --threads). Default: ${kernels.ENV} "
         "or fast; a run config may ask for reproducible",
     )
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE before the command (methods, metrics, readers it registers become usable; "
+        "repeatable). Installed plug-ins (entry points stsg_bench.methods/metrics/readers) load by themselves",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("twin", help="generate the synthetic twin (case.nc + ISMN station files)")
@@ -501,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         threads.configure(args.threads)
         kernels.configure(args.kernels, threads.parse_threads(args.threads))
+        for module in args.plugin:
+            plugins.load_module(module)
         return COMMANDS[args.command](args)
     except StsgError as err:
         if args.debug:

@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "__init__",
         "errors",
+        "plugins",
         "grid",
         "files",
         "threads",

@@ -43,6 +43,7 @@ def _fuse(case, out, env=None):
     return subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
 
 
+@pytest.mark.slow  # kills a subprocess mid-run
 def test_killed_run_resumes_identically(two_year_case, tmp_path):
     full = _fuse(two_year_case, tmp_path / "full")
     assert full.returncode == 0, full.stderr

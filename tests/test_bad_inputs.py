@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from clirun import run_cli
 
 from stsg_bench.case import open_case, save_case
 
@@ -18,7 +19,7 @@ CLI = [sys.executable, "-m", "stsg_bench.cli"]
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=600, env=env)
+    return run_cli(*args, env=env)
 
 
 def one_line_error(r: subprocess.CompletedProcess, *words: str) -> None:

@@ -443,11 +443,11 @@ def test_scoring_order_does_not_matter(world, tmp_path):
     assert cli("score", "--case", case, "--products", ext, world / "noah.nc", "--out", tmp_path / "a.nc")[0] == 0
     assert cli("score", "--case", case, "--products", world / "noah.nc", ext, "--out", tmp_path / "b.nc")[0] == 0
     a, b = xr.open_dataset(tmp_path / "a.nc"), xr.open_dataset(tmp_path / "b.nc")
-    b = b.sel({"method": list(a["method"].values)})
+    b = b.sel({"product": list(a["product"].values)})
     np.testing.assert_array_equal(a["n"].values, b["n"].values)
     np.testing.assert_array_equal(a["value"].values, b["value"].values)
     n = a["n"].sel(reference="truth", group="pooled", split="all", window="all")
-    assert int(n.sel({"method": "ext"})) <= int(n.sel({"method": "noah_raw"}))  # the test period only, not all days
+    assert int(n.sel({"product": "ext"})) <= int(n.sel({"product": "noah_raw"}))  # the test period only, not all days
     assert a.attrs["test_period"] == b.attrs["test_period"]
 
 

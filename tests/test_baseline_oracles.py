@@ -201,7 +201,7 @@ def test_moments_stay_exact_far_from_zero(offset, tiny_case):
     for name, v in direct.items():
         got = float(
             res["value"]
-            .sel({"method": "p"})
+            .sel({"product": "p"})
             .sel(reference="truth", group="pooled", split="all", window="all", metric=name)
         )
         assert got == pytest.approx(v, abs=1e-9), name

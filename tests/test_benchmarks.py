@@ -59,6 +59,7 @@ def test_asv_config_is_valid_json():
     assert conf["environment_type"] == "existing" and conf["benchmark_dir"] == "benchmarks"
 
 
+@pytest.mark.slow  # asv imports every benchmark module
 def test_asv_check():
     """`asv check` (what the issue asks CI to run) discovers every benchmark without errors."""
     import shutil
@@ -97,6 +98,7 @@ def _gpu_report(tmp_path, device: str) -> str:
     return text
 
 
+@pytest.mark.slow  # a subprocess training run
 def test_gpu_report_cpu_smoke(tmp_path):
     """benchmarks/gpu_report.py (the one-run GPU figures) runs on the CPU tier and writes its table."""
     _gpu_report(tmp_path, "cpu")

@@ -174,7 +174,7 @@ def test_import_then_score_and_report_like_a_method(tiny, tiny_twin, tmp_path, c
     assert main(["score", "--case", str(case), "--products", str(prod), str(fused), "--out", str(res)]) == 0
     r = xr.open_dataset(res)
     assert list(r["method_kind"].values) == ["external", "model"]
-    assert int(r["n"].sel({"method": "product"}).sel(reference="truth", group="pooled", split="all", window="all")) > 0
+    assert int(r["n"].sel({"product": "product"}).sel(reference="truth", group="pooled", split="all", window="all")) > 0
     assert main(["report", str(res), "--out", str(tmp_path / "rep")]) == 0
     assert "| product (external) |" in (tmp_path / "rep" / "tables" / "truth.md").read_text()
 
@@ -208,7 +208,7 @@ def test_run_scores_external_products_beside_the_methods(tiny, tmp_path):
     )
     run_config(cfg, tmp_path / "out")
     r = xr.open_dataset(tmp_path / "out" / "results.nc")
-    assert list(r["method"].values) == ["noah_raw", "lat_lon_product"]
+    assert list(r["product"].values) == ["noah_raw", "lat_lon_product"]
     assert (tmp_path / "out" / "products" / "lat_lon_product.nc").exists()
     assert "lat_lon_product (external)" in (tmp_path / "out" / "report" / "tables" / "paper.md").read_text()
     (tmp_path / "run.toml").write_text(
@@ -256,7 +256,7 @@ def test_hawaii_gapfilled_scored_at_silversword_like_numpy(real_data, tmp_path):
     group = next(g for g in ev.results["group"].values if str(g).startswith("station:SCAN/SilverSword"))
     suite = (
         ev.results["value"]
-        .sel({"method": "esa_cci_gapfilled"})
+        .sel({"product": "esa_cci_gapfilled"})
         .sel(reference="insitu", group=group, split="all", window="all")
     )
 

@@ -95,17 +95,17 @@ def test_gate_results_carry_provenance_without_absolute_paths(gate_results):
 def test_drcgan_beats_noah_and_cdf_in_gaps(gate_results):
     res = open_results(gate_results)
     gap = res["value"].sel(reference="truth", group="pooled", split="smap_gap", metric="RMSE", window="all")
-    assert float(gap.sel({"method": "drcgan"})) < float(gap.sel({"method": "noah_raw"}))
-    assert float(gap.sel({"method": "drcgan"})) < float(gap.sel({"method": "lin_cdf_match"}))
+    assert float(gap.sel({"product": "drcgan"})) < float(gap.sel({"product": "noah_raw"}))
+    assert float(gap.sel({"product": "drcgan"})) < float(gap.sel({"product": "lin_cdf_match"}))
 
 
 def _sub_reference(tmp_path: Path, methods: list[str]) -> Path:
     """The committed reference restricted to ``methods`` (with the committed tolerances)."""
     ref = open_results(REF / "results.nc")
-    keep = [m for m in ref["method"].values if str(m) in methods]
+    keep = [m for m in ref["product"].values if str(m) in methods]
     sub = tmp_path / "ref"
     sub.mkdir()
-    save_results(ref.sel({"method": keep}), sub / "results.nc")
+    save_results(ref.sel({"product": keep}), sub / "results.nc")
     (sub / "tolerances.toml").write_text((REF / "tolerances.toml").read_text())
     return sub
 
@@ -169,7 +169,7 @@ def test_gate_fails_on_injected_degradation(gate_results, tmp_path, capsys):
     res = open_results(gate_results)
     worse = res.copy(deep=True)
     sel = {
-        "method": "drcgan",
+        "product": "drcgan",
         "reference": "insitu",
         "group": "pooled",
         "split": "all",

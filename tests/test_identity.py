@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from clirun import run_cli
 
 from stsg_bench.cards import validation_from_case
 from stsg_bench.case import open_case, save_case
@@ -20,7 +21,7 @@ CLI = [sys.executable, "-m", "stsg_bench.cli"]
 
 
 def run(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=600)
+    return run_cli(*args)
 
 
 def one_line_error(r: subprocess.CompletedProcess, *words: str) -> None:

@@ -17,6 +17,8 @@ import xarray as xr
 from stsg_bench import kernels
 from stsg_bench.twin import write_twin
 
+pytestmark = pytest.mark.slow  # fresh interpreters beside a busy process: end-to-end
+
 CLI = [sys.executable, "-m", "stsg_bench.cli"]
 BUSY = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\n    pass\n"
 #: what an AVX2-only x86-64 machine selects by itself

@@ -89,18 +89,18 @@ def test_tc_metrics_through_the_loop(tiny_twin):
     q = at_station_cells(prods["noah_raw"], table).astype(float)
     ok = np.isfinite(ref) & np.isfinite(p) & np.isfinite(q)
     snr, err, beta = tcol.tcol_metrics(ref[ok], p[ok], q[ok], 0)
-    got = res["value"].sel({"method": "lin_cdf_match"})
+    got = res["value"].sel({"product": "lin_cdf_match"})
     np.testing.assert_allclose(
         [float(got.sel(metric=k)) for k in ("TC_SNR", "TC_err", "TC_beta")], [snr[1], err[1], beta[1]], atol=1e-9
     )
     rho = pytesmo_pairwise.spearman_r(p[np.isfinite(ref) & np.isfinite(p)], ref[np.isfinite(ref) & np.isfinite(p)])
     assert abs(float(got.sel(metric="rho")) - rho) <= 1e-9
     lo, hi = (
-        float(res["ci_lower"].sel({"method": "lin_cdf_match"}).sel(metric="TC_err")),
-        float(res["ci_upper"].sel({"method": "lin_cdf_match"}).sel(metric="TC_err")),
+        float(res["ci_lower"].sel({"product": "lin_cdf_match"}).sel(metric="TC_err")),
+        float(res["ci_upper"].sel({"product": "lin_cdf_match"}).sel(metric="TC_err")),
     )
     assert lo <= err[1] <= hi
-    assert np.isnan(res["value"].sel({"method": "noah_raw"}).sel(metric="TC_SNR"))  # not against itself
+    assert np.isnan(res["value"].sel({"product": "noah_raw"}).sel(metric="TC_SNR"))  # not against itself
 
 
 def test_seasons_and_user_windows_are_a_dimension(tiny_twin):
@@ -114,7 +114,7 @@ def test_seasons_and_user_windows_are_a_dimension(tiny_twin):
     refs = [InsituReference(tiny_twin.stations), FieldReference("truth", case["truth"])]
     res = evaluate(prod, case, refs, cfg).results
     assert list(res["window"].values) == ["all", "DJF", "MAM", "JJA", "SON", "spring"]
-    n = res["n"].sel(group="pooled", split="all").sel({"method": "noah_raw"})
+    n = res["n"].sel(group="pooled", split="all").sel({"product": "noah_raw"})
     seasons = n.sel(window=["DJF", "MAM", "JJA", "SON"]).sum("window")
     assert (seasons == n.sel(window="all")).all() and (n.sel(window="spring") > 0).all()
     cut = {"noah_raw": prod["noah_raw"].sel(time=slice("2017-03-10", "2017-04-05"))}
@@ -176,7 +176,7 @@ def test_strata_become_groups(tiny_twin):
     res = score_insitu(prod, case, table, ScoreConfig(min_obs=5)).sel(window="all", split="all", reference="insitu")
     groups = [str(g) for g in res["group"].values]
     assert {"land_cover:Grassland", "land_cover:Cropland, rainfed", "climate:Cfb", "soil:loam"} <= set(groups)
-    n = res["n"].sel({"method": "noah_raw"}).to_series()
+    n = res["n"].sel({"product": "noah_raw"}).to_series()
     grass = [
         f"station:{k}"
         for k, st, ok in zip(table.keys, table.strata, table.usable)

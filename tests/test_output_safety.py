@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
 CLI = [sys.executable, "-m", "stsg_bench.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=600)
+    return run_cli(*args)
 
 
 def refused(r: subprocess.CompletedProcess, *words: str) -> None:

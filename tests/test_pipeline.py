@@ -37,6 +37,7 @@ def demo(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_demo_outputs(demo):
     res = xr.open_dataset(demo / "results.nc")
     assert set(res["reference"].values) == {
@@ -50,10 +51,10 @@ def test_demo_outputs(demo):
     assert res.attrs["Conventions"] == "CF-1.8"
     # same samples: every filled product has the same n; SMAP alone shares them on SMAP-valid days
     n = res["n"].sel(reference="insitu_same", group="pooled", window="all")
-    filled = [m for m, k in zip(res["method"].values, res["method_kind"].values) if k != "observation"]
-    assert len({int(n.sel({"method": m, "split": "all"})) for m in filled}) == 1
+    filled = [m for m, k in zip(res["product"].values, res["method_kind"].values) if k != "observation"]
+    assert len({int(n.sel({"product": m, "split": "all"})) for m in filled}) == 1
     assert len({int(v) for v in n.sel(split="smap_valid").values}) == 1
-    assert int(n.sel({"method": "smap_only", "split": "all"})) < int(n.sel({"method": filled[0], "split": "all"}))
+    assert int(n.sel({"product": "smap_only", "split": "all"})) < int(n.sel({"product": filled[0], "split": "all"}))
     for name in (
         "paper",
         "scorecard",
@@ -76,7 +77,7 @@ def test_demo_outputs(demo):
         assert (demo / "report" / "figures" / f"{fig}.png").stat().st_size > 1000
     assert list(res["window"].values) == ["all", "DJF", "MAM", "JJA", "SON"]
     # the gap-age bins partition the truth gap split
-    truth = res["n"].sel(reference="truth", group="pooled", window="all").sel({"method": "drcgan"})
+    truth = res["n"].sel(reference="truth", group="pooled", window="all").sel({"product": "drcgan"})
     bins = [s for s in res["split"].values if str(s).startswith("gap_age:")]
     assert len(bins) == 6 and int(truth.sel(split=bins).sum()) == int(truth.sel(split="smap_gap"))
     tex = (demo / "report" / "tables" / "paper.tex").read_text()
@@ -88,11 +89,12 @@ def test_demo_outputs(demo):
     assert info["steps"] == steps and info["seeds"] == 2 and 0 < info["selected_step"] <= steps
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_demo_seeds_paper_mode_and_training_curves(demo):
     """--seeds 2: members scored and summarised (mean ± sd), the ensemble spread written as a CF
     ancillary variable; the seamless paper-mode product checked against SMAP; curves plotted."""
     res = xr.open_dataset(demo / "results.nc")
-    assert {"drcgan:paper", "drcgan:seed0", "drcgan:seed1"} <= set(res["method"].values)
+    assert {"drcgan:paper", "drcgan:seed0", "drcgan:seed1"} <= set(res["product"].values)
     prod = xr.open_dataset(demo / "products" / "drcgan.nc")
     assert prod["sm"].attrs["ancillary_variables"] == "sm_spread"
     assert float(prod["sm_spread"].max()) > 0
@@ -135,6 +137,7 @@ class _Page(HTMLParser):
             self.captions.append(data)
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_report_page_is_self_contained(demo):
     """index.html: every table of tables/ and every figure of figures/ is on the page, images embedded,
     no reference to a file outside the page, a working table of contents, every metric defined and the
@@ -162,11 +165,13 @@ def test_report_page_is_self_contained(demo):
     assert text.index("table-paper") < text.index("table-scorecard") < text.index("table-coverage")
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_report_command_rerenders(demo, tmp_path):
     assert main(["report", str(demo / "results.nc"), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "index.html").exists()
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_score_and_fuse_commands(demo, tmp_path):
     case = demo / "case.nc"
     assert (
@@ -203,9 +208,10 @@ def test_score_and_fuse_commands(demo, tmp_path):
         == 0
     )
     res = xr.open_dataset(tmp_path / "r.nc")
-    assert "mean_std" in res["method"].values
+    assert "mean_std" in res["product"].values
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_fuse_predicts_the_test_period_unless_asked_for_all(demo, tmp_path):
     """In-sample days never mix into a product by default: ``fuse`` predicts the days after the training
     period; ``--period all`` predicts every day; a bad --period is one line naming it."""
@@ -222,6 +228,7 @@ def test_fuse_predicts_the_test_period_unless_asked_for_all(demo, tmp_path):
     assert not (tmp_path / "x.nc").exists()
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_train_then_fuse_with_checkpoint(demo, tmp_path):
     case = demo / "case.nc"
     cfg = tmp_path / "c.toml"
@@ -246,6 +253,7 @@ def test_train_then_fuse_with_checkpoint(demo, tmp_path):
     assert xr.open_dataset(tmp_path / "d.nc")["sm"].attrs["method"] == "drcgan"
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_results_from_other_version_is_one_line(demo, tmp_path, capsys):
     res = xr.open_dataset(demo / "results.nc").load()
     res.attrs["results_version"] = 0
@@ -274,6 +282,7 @@ def test_unwritable_output(tmp_path, capsys):
     assert main(["twin", "--preset", "tiny", "--out", str(ro / "x")]) == 2
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_unwritable_output_file_parent_is_a_file(tmp_path, capsys, demo):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -281,6 +290,7 @@ def test_unwritable_output_file_parent_is_a_file(tmp_path, capsys, demo):
     assert "cannot create output folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
 def test_gap_age_figure_draws_equal_products_as_one_line(demo):
     """A paper-mode companion scores exactly like its gap-filled product in the gaps: one shared line."""
     import numpy as np
@@ -292,5 +302,5 @@ def test_gap_age_figure_draws_equal_products_as_one_line(demo):
     assert same_rows({"a": np.array([1.0]), "c": np.array([1.001])}) == [["a"], ["c"]]
     res = xr.open_dataset(demo / "results.nc")
     gaps = res["value"].sel(reference="truth", group="pooled", split="gap_age:1", metric="RMSE", window="all")
-    paper = float(gaps.sel({"method": "drcgan:paper"}))
-    assert float(gaps.sel({"method": "drcgan"})) == pytest.approx(paper, rel=1e-6)
+    paper = float(gaps.sel({"product": "drcgan:paper"}))
+    assert float(gaps.sel({"product": "drcgan"})) == pytest.approx(paper, rel=1e-6)

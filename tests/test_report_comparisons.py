@@ -53,8 +53,8 @@ def test_paired_table_against_the_best_trivial_baseline(res):
 
 def test_identical_products_collapse_into_one_row(res):
     twin = res.copy(deep=True)
-    extra = twin.sel({"method": ["lin_cdf_match"]}).assign_coords(method=["lin_cdf_match_copy"])
-    both = xr.concat([twin[["value", "n"]], extra[["value", "n"]]], dim="method")
+    extra = twin.sel({"product": ["lin_cdf_match"]}).assign_coords(product=["lin_cdf_match_copy"])
+    both = xr.concat([twin[["value", "n"]], extra[["value", "n"]]], dim="product")
     groups = identical_products(both)
     assert groups == [["lin_cdf_match", "lin_cdf_match_copy"]]
     df = paper_table(res)
@@ -67,7 +67,7 @@ def test_degenerate_triple_collocation_is_flagged(res):
     r = res.copy(deep=True)
     if "TC_SNR" not in r["metric"].values:
         pytest.skip("no triple collocation in these results")
-    sel = {"method": "lin_cdf_match", "reference": "insitu", "group": "pooled", "split": "all", "window": "all"}
+    sel = {"product": "lin_cdf_match", "reference": "insitu", "group": "pooled", "split": "all", "window": "all"}
     for k, v in (("TC_SNR", -38.3), ("TC_err", 0.4), ("TC_beta", 5.8)):
         r["value"].loc[{**sel, "metric": k}] = v
         r["ci_lower"].loc[{**sel, "metric": k}] = -38.1 if k == "TC_SNR" else v - 0.1

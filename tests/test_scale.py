@@ -104,6 +104,7 @@ def test_unreachable_scheduler_is_one_clear_error():
             pass
 
 
+@pytest.mark.slow  # starts a dask LocalCluster
 def test_local_cluster_gives_the_same_product(chunked, tiny_twin):
     _, lazy = chunked
     m = get_method("lin_cdf_match").fit(tiny_twin.case, TRAIN)
@@ -137,7 +138,7 @@ def test_scale_command_end_to_end_and_resume(chunked, tmp_path):
     summary = json.loads((tmp_path / "run" / "scale_summary.json").read_text())
     assert summary["days"] == 120 and summary["grid"] == [24, 32] and summary["peak_rss_mb"] > 0
     res = open_results(tmp_path / "run" / "results.nc")
-    assert set(res["method"].values) == {"lin_cdf_match", "starfm"}
+    assert set(res["product"].values) == {"lin_cdf_match", "starfm"}
     assert set(res["reference"].values) == {"insitu", "truth", "insitu_same", "truth_same"}
     first = (tmp_path / "run" / "products" / "starfm_2017.nc").stat().st_mtime_ns
     r2 = subprocess.run(cmd, capture_output=True, text=True)  # finished chunks are checked and skipped
@@ -145,6 +146,7 @@ def test_scale_command_end_to_end_and_resume(chunked, tmp_path):
     assert (tmp_path / "run" / "products" / "starfm_2017.nc").stat().st_mtime_ns == first
 
 
+@pytest.mark.slow  # waits out the 10 s connection timeout
 def test_cli_unreachable_scheduler(chunked, tmp_path):
     out, _ = chunked
     r = subprocess.run(
@@ -212,6 +214,7 @@ def _limit_file_size(nbytes):
     return apply
 
 
+@pytest.mark.slow  # subprocess runs with a failing disk
 def test_failed_write_keeps_finished_chunks(two_year_chunks, tmp_path):
     from stsg_bench.workflows.archive import FAULT_ENV
 

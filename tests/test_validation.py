@@ -1,6 +1,9 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,7 +126,7 @@ def test_results_cube_structure(scored, tmp_path):
     assert (core["ci_lower"] <= core["value"]).all() and (core["value"] <= core["ci_upper"]).all()
     # smap_only has no sample in gaps, filled products do
     gap_n = res["n"].sel(reference="insitu", group="pooled", split="smap_gap")
-    assert int(gap_n.sel({"method": "smap_only"})) == 0 and int(gap_n.sel({"method": "noah_raw"})) > 0
+    assert int(gap_n.sel({"product": "smap_only"})) == 0 and int(gap_n.sel({"product": "noah_raw"})) > 0
     save_results(res, tmp_path / "r.nc")
     back = open_results(tmp_path / "r.nc")
     np.testing.assert_array_equal(back["value"].values, res["value"].values)
@@ -139,7 +142,7 @@ def test_station_scores_match_direct_computation(scored, tiny_twin):
     r = table.ref[k, table.times.get_indexer(times)]
     p = prods["noah_raw"].values[:, table.iy[k], table.ix[k]].astype(float)
     ok = np.isfinite(r) & np.isfinite(p)
-    got = res["value"].sel({"method": "noah_raw"}).sel(reference="insitu", group=f"station:{key}", split="all")
+    got = res["value"].sel({"product": "noah_raw"}).sel(reference="insitu", group=f"station:{key}", split="all")
     assert float(got.sel(metric="ubRMSE")) == pytest.approx(pm.ubrmsd(p[ok], r[ok]), abs=1e-9)
     assert float(got.sel(metric="bias")) == pytest.approx(pm.bias(p[ok], r[ok]), abs=1e-9)
 
@@ -160,8 +163,8 @@ def test_status_codes_for_bad_stations(tiny_twin):
     prod = get_method("noah_raw").fit(case).predict(case, TEST)
     nan_prod = prod.copy(data=np.full(prod.shape, np.nan, np.float32))
     res = score_insitu({"noah_raw": prod, "broken": nan_prod}, case, table)
-    assert res["station_status"].sel({"method": "broken"}).values[0] == "all_nan_product"
-    pooled = res["value"].sel({"method": "noah_raw"}).sel(group="pooled", split="all")
+    assert res["station_status"].sel({"product": "broken"}).values[0] == "all_nan_product"
+    pooled = res["value"].sel({"product": "noah_raw"}).sel(group="pooled", split="all")
     assert np.isfinite(pooled.drop_sel(metric=["TC_SNR", "TC_err", "TC_beta"])).all()  # noah_raw: the TC partner
 
 
@@ -263,9 +266,9 @@ def test_score_engines_agree(scored, tiny_twin):
         alone = score_insitu({name: prods[name]}, case, table, cfg)
         # equal up to rounding: the sums' shift (the centre of all products scored together) differs
         np.testing.assert_allclose(
-            alone["value"].values[0], a["value"].sel({"method": name}).values, rtol=1e-12, atol=1e-15
+            alone["value"].values[0], a["value"].sel({"product": name}).values, rtol=1e-12, atol=1e-15
         )
-        np.testing.assert_array_equal(alone["n"].values[0], a["n"].sel({"method": name}).values)
+        np.testing.assert_array_equal(alone["n"].values[0], a["n"].sel({"product": name}).values)
 
 
 def test_gap_age_matches_an_explicit_loop():
@@ -306,10 +309,28 @@ def test_truth_scored_by_gap_age_bins(tiny_twin, scored):
     for name, (lo, hi) in GAP_AGE_BINS.items():
         sel = land & (age >= lo) & (age <= (hi or 10**6))
         got = res.sel(reference="truth", group="pooled", split=name)
-        assert int(got["n"].sel({"method": "noah_raw"})) == sel.sum()
+        assert int(got["n"].sel({"product": "noah_raw"})) == sel.sum()
         total += sel.sum()
         if sel.sum() > 1:
             want = np.sqrt(np.mean((p[sel] - t[sel]) ** 2))
-            assert float(got["value"].sel({"method": "noah_raw"}).sel(metric="RMSE")) == pytest.approx(want, rel=1e-9)
-    assert total == int(res["n"].sel({"method": "noah_raw"}).sel(reference="truth", group="pooled", split="smap_gap"))
+            assert float(got["value"].sel({"product": "noah_raw"}).sel(metric="RMSE")) == pytest.approx(want, rel=1e-9)
+    assert total == int(res["n"].sel({"product": "noah_raw"}).sel(reference="truth", group="pooled", split="smap_gap"))
     assert "gap_age" in all_tables(res)
+
+
+def test_version_2_results_still_read():
+    """Results written before the products' dimension was renamed (``method`` -> ``product``) read as new:
+    the committed gate reference is one."""
+    ref = Path(__file__).resolve().parents[1] / "reports" / "reference" / "results.nc"
+    with xr.open_dataset(ref) as raw:
+        assert int(raw.attrs["results_version"]) == 2 and "method" in raw.dims
+    res = open_results(ref)
+    assert "product" in res.dims and "method" not in res.dims
+    assert (
+        float(
+            res["value"].sel(
+                product="drcgan", reference="truth", group="pooled", split="all", window="all", metric="RMSE"
+            )
+        )
+        > 0
+    )

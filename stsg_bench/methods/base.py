@@ -81,6 +81,8 @@ class Method(ABC):
     description: ClassVar[str] = ""
     needs_fit: ClassVar[bool] = False
     supports_checkpoint: ClassVar[bool] = False
+    #: run by ``demo``/``run`` when no method list is given (ablations: False, opt-in by name)
+    in_default_runs: ClassVar[bool] = True
     #: config overrides applied when the method is predicted in time chunks at archive scale (e.g. a
     #: finite reference age, so ``halo_days`` is finite); user overrides win
     stream_overrides: ClassVar[dict[str, Any]] = {}
@@ -228,6 +230,12 @@ def register(cls: type[Method]) -> type[Method]:
 def list_methods() -> list[str]:
     """Registered method names in display order (``order``, then name)."""
     return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
+
+
+def default_methods() -> list[str]:
+    """The methods ``demo`` and ``run`` fit when no list is given: every registered method except those
+    that opt out (the ablations), in display order."""
+    return [n for n in list_methods() if _REGISTRY[n].in_default_runs]
 
 
 def method_class(name: str) -> type[Method]:

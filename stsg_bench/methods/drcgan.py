@@ -209,6 +209,7 @@ class DrcGanL1(DrcGan):
     name = "drcgan_l1"
     order = 81
     description = "ablation: DrcGAN's generator trained with the L1 term alone (no adversarial, no cycle terms)"
+    in_default_runs = False  # opt-in: name it in --methods or a run config's methods
     variant = {"lambda_adv": 0.0, "lambda_cyc": 0.0, "lambda_rev": 0.0}
 
 
@@ -217,4 +218,5 @@ class DrcGanNoCycle(DrcGan):
     name = "drcgan_nocycle"
     order = 82
     description = "ablation: DrcGAN without the cycle terms (L1 and the gap-filling adversarial term)"
+    in_default_runs = False
     variant = {"lambda_cyc": 0.0, "lambda_rev": 0.0}

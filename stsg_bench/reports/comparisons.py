@@ -64,7 +64,7 @@ def station_data(res: xr.Dataset) -> StationData | None:
     """The per-station series of ``res`` (None when the results do not store them)."""
     if "product_series" not in res or "insitu_series" not in res or res.sizes.get("station", 0) == 0:
         return None
-    names = [str(m) for m in res["method"].values]
+    names = [str(m) for m in res["product"].values]
     kinds_coord = res.coords.get("method_kind")
     kinds = dict(zip(names, [str(k) for k in kinds_coord.values], strict=True)) if kinds_coord is not None else {}
     rows, cols = lonlat_to_rowcol_or_minus1(res["station_lon"].values, res["station_lat"].values)
@@ -194,7 +194,7 @@ def paired_marks(
         return None
     smap = next((n for n in data.names if data.kinds.get(n) == "observation"), None)
     out: dict[str, list[float]] = {}
-    names = [str(m) for m in res["method"].values if not is_member(m)]
+    names = [str(m) for m in res["product"].values if not is_member(m)]
     for sp in splits:
         this = gap_base if sp == "smap_gap" and gap_base in data.names else base
         b = data.series(this)

@@ -65,7 +65,7 @@ def main_products(res: xr.Dataset) -> tuple[str | None, str | None, str | None]:
     """(fused product, baseline, SMAP) for the station panels: DrcGAN when scored (else the first gap
     filler), the gap filler with the lowest pooled in-situ ubRMSE among the others (not its ablations,
     seed members or product modes), and SMAP alone."""
-    kinds = dict(zip(map(str, res["method"].values), map(str, res["method_kind"].values), strict=True))
+    kinds = dict(zip(map(str, res["product"].values), map(str, res["method_kind"].values), strict=True))
     fillers = [m for m, k in kinds.items() if k == "gap_filler"]
     smap = next((m for m, k in kinds.items() if k == "observation"), None)
     main = "drcgan" if "drcgan" in fillers else (fillers[0] if fillers else None)
@@ -73,7 +73,7 @@ def main_products(res: xr.Dataset) -> tuple[str | None, str | None, str | None]:
     base = None
     if others and "insitu" in res["reference"].values:
         ub = res["value"].sel(reference=scored_reference(res, "insitu"), group="pooled", split="all", metric="ubRMSE")
-        scores = {m: float(ub.sel({"method": m})) for m in others}
+        scores = {m: float(ub.sel({"product": m})) for m in others}
         finite = {m: v for m, v in scores.items() if np.isfinite(v)}
         base = min(finite, key=finite.__getitem__) if finite else others[0]
     return main, base, smap
@@ -90,7 +90,7 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -
     if not ok:
         return None
     main, base, smap = main_products(res)
-    names = [str(m) for m in res["method"].values]
+    names = [str(m) for m in res["product"].values]
     series = res["product_series"].values
     t = res["series_time"].values
     prod_t = np.isfinite(series).any(axis=(0, 1))
@@ -141,7 +141,9 @@ def station_map_figure(res: xr.Dataset, case: xr.Dataset, path: Path, metric: st
     stations = [g for g in stations if g in res["group"].values]
     if main is None or not stations or "insitu" not in res["reference"].values:
         return None
-    vals = res["value"].sel({"method": main}).sel(reference="insitu", split="all", metric=metric, group=stations).values
+    vals = (
+        res["value"].sel({"product": main}).sel(reference="insitu", split="all", metric=metric, group=stations).values
+    )
     lat, lon = res["station_lat"].values, res["station_lon"].values
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     land = case["land"].values.astype(float)
@@ -192,7 +194,7 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
     ax.set_thetamax(90)
     ax.plot([0], [1.0], "k*", ms=12, label="in situ")
     sds, counts = [1.0], []
-    for m, name in enumerate(res["method"].values):
+    for m, name in enumerate(res["product"].values):
         p = res["product_series"].values[m]
         ok = np.isfinite(p) & np.isfinite(ref)
         if ok.sum() < 10:
@@ -229,7 +231,7 @@ def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") 
     for ax, net in zip(axes[0], nets):
         cols = [i for i, s in enumerate(stations) if s.split(":", 1)[1].startswith(net + "/")]
         data = [v[np.isfinite(v)] for v in vals[:, cols]]
-        ax.boxplot(data, tick_labels=[str(m) for m in res["method"].values]) if data else None
+        ax.boxplot(data, tick_labels=[str(m) for m in res["product"].values]) if data else None
         ax.set_title(f"{net}: station {metric}", fontsize=9)
         units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""
         ax.set_ylabel(f"{metric} ({units.replace('m3 m-3', 'm³ m⁻³')})", fontsize=8)
@@ -259,10 +261,10 @@ def gap_age_figure(res: xr.Dataset, path: Path, metric: str = "RMSE") -> Path | 
         return None
     ref = scored_reference(res, "truth")
     sel = res.sel(reference=ref, group="pooled", split=bins)
-    n = sel["n"].max("method").values
+    n = sel["n"].max("product").values
     fig, ax = plt.subplots(figsize=(7, 3.8))
     x = np.arange(len(bins))
-    rows = {str(m): sel["value"].sel({"method": m}).sel(metric=metric).values for m in res["method"].values}
+    rows = {str(m): sel["value"].sel({"product": m}).sel(metric=metric).values for m in res["product"].values}
     for k, names in enumerate(same_rows({m: y for m, y in rows.items() if np.isfinite(y).any()})):
         y = rows[names[0]]
         label = " = ".join(product_label(res, n) for n in names)

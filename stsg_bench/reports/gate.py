@@ -59,9 +59,9 @@ class Tolerances:
     def of(self, method: str, reference: str, split: str, metric: str) -> float:
         tol = self.floor[metric]
         sp = self.spread
-        if sp is not None and method in sp.indexes["method"] and reference in sp.indexes["reference"]:
+        if sp is not None and method in sp.indexes["product"] and reference in sp.indexes["reference"]:
             if split in sp.indexes["split"] and metric in sp.indexes["metric"]:
-                v = float(sp.sel({"method": method}).sel(reference=reference, split=split, metric=metric))
+                v = float(sp.sel({"product": method}).sel(reference=reference, split=split, metric=metric))
                 if not np.isnan(v):  # inf: a rerun made the quantity undefined, so it cannot be gated
                     tol = max(tol, self.factor * v)
         return tol
@@ -95,7 +95,9 @@ def load_tolerances(path: Path | None, spread_path: Path | None = None) -> Toler
         from ..files import open_netcdf
 
         ds = open_netcdf(spread_path, "gate spread file").load()
-        if "spread" not in ds or set(ds["spread"].dims) != {"method", "reference", "split", "metric"}:
+        if "method" in ds.dims and "product" not in ds.dims:  # written before results version 3
+            ds = ds.rename({"method": "product"})
+        if "spread" not in ds or set(ds["spread"].dims) != {"product", "reference", "split", "metric"}:
             raise InputError(spread_path, "expected variable spread(method, reference, split, metric)", "spread")
         values = ds["spread"].values
         if not np.issubdtype(values.dtype, np.floating) or bool((values[~np.isnan(values)] < 0).any()):
@@ -118,31 +120,31 @@ def compare(new: xr.Dataset, ref: xr.Dataset, tolerances: dict[str, float] | Tol
     new, ref = whole_period(new), whole_period(ref)
     tols = tolerances if isinstance(tolerances, Tolerances) else Tolerances(dict(tolerances))
     rows = []
-    new_methods = {str(m) for m in new["method"].values}
-    for m in ref["method"].values:
+    new_methods = {str(m) for m in new["product"].values}
+    for m in ref["product"].values:
         m = str(m)
         for r in ref["reference"].values:
             for sp in ref["split"].values:
-                nref = int(ref["n"].sel({"method": m}).sel(reference=r, group="pooled", split=sp))
+                nref = int(ref["n"].sel({"product": m}).sel(reference=r, group="pooled", split=sp))
                 if nref == 0:
                     continue
                 for k in ref["metric"].values:
                     k = str(k)
-                    rv = float(ref["value"].sel({"method": m}).sel(reference=r, group="pooled", split=sp, metric=k))
+                    rv = float(ref["value"].sel({"product": m}).sel(reference=r, group="pooled", split=sp, metric=k))
                     if not np.isfinite(rv):
                         continue
                     tol = tols.of(m, str(r), str(sp), k)
                     if m not in new_methods or r not in new["reference"].values or sp not in new["split"].values:
                         rows.append((m, str(r), str(sp), k, rv, np.nan, np.nan, tol, "MISSING"))
                         continue
-                    nv = float(new["value"].sel({"method": m}).sel(reference=r, group="pooled", split=sp, metric=k))
+                    nv = float(new["value"].sel({"product": m}).sel(reference=r, group="pooled", split=sp, metric=k))
                     delta = _badness(k, nv) - _badness(k, rv) if np.isfinite(nv) else np.inf
                     status = "WORSE" if delta > tol else ("better" if delta < -tol else "ok")
                     rows.append((m, str(r), str(sp), k, rv, nv, nv - rv, tol, status))
     df = pd.DataFrame(
         rows,
         columns=[
-            "method",
+            "product",
             "reference",
             "split",
             "metric",
@@ -191,7 +193,7 @@ def check_command(results: Path, reference: Path, tolerance_file: Path | None = 
             raise InputError(results, "is the reference itself: nothing to update")
         with output_lock(ref_file):
             copy_atomic(results, ref_file)  # the old reference stays whole if the copy fails
-        print(f"reference updated: {ref_file} ({new.sizes['method']} methods)")
+        print(f"reference updated: {ref_file} ({new.sizes['product']} methods)")
         return 0
     if tolerance_file is not None and not Path(tolerance_file).is_file():
         raise InputError(tolerance_file, "no such tolerance file (omit --tolerances for REFERENCE/tolerances.toml)")

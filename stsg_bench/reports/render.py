@@ -203,7 +203,7 @@ def _figure_n(res: xr.Dataset, key: str) -> str:
         return ""
     ref = scored_reference(res, "insitu")
     n = int(res["n"].sel(reference=ref, group="pooled", split="all").max())
-    stations = int((res["station_status"] == "ok").any("method").sum()) if "station_status" in res else 0
+    stations = int((res["station_status"] == "ok").any("product").sum()) if "station_status" in res else 0
     return {
         "taylor": f"n = {n:,} pooled station-days per product (same samples) at {stations} stations",
         "series": f"{stations} scored stations; n per panel in its title",
@@ -226,9 +226,9 @@ def write_report(
     tables = all_tables(res)
     if not tables:
         raise InputError(results_path, "results hold no scores to report", "n")
-    if reference_product is not None and reference_product not in res["method"].values:
+    if reference_product is not None and reference_product not in res["product"].values:
         raise InputError(
-            results_path, f"no product '{reference_product}' to compare with (--reference-product)", "method"
+            results_path, f"no product '{reference_product}' to compare with (--reference-product)", "product"
         )
     tables = with_comparisons(res, tables)
     same = identical_products(res)

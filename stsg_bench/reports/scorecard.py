@@ -28,7 +28,7 @@ CARD_SPLITS = ("all", "smap_valid", "smap_gap")
 def default_reference_product(res: xr.Dataset) -> str | None:
     """SMAP alone (the product of kind ``observation``) when scored, else the first product."""
     kinds = res.coords.get("method_kind")
-    methods = [str(m) for m in res["method"].values]
+    methods = [str(m) for m in res["product"].values]
     if kinds is not None:
         for m, k in zip(methods, kinds.values, strict=True):
             if k == "observation":
@@ -59,9 +59,9 @@ def gap_reference_product(res: xr.Dataset, reference: str = "insitu") -> str | N
     ref = scored_reference(sub, reference)
     scores = {}
     for m in GAP_BASELINES:
-        if m in sub["method"].values:
+        if m in sub["product"].values:
             v = float(
-                sub["value"].sel({"method": m}).sel(reference=ref, group="pooled", split="smap_gap", metric="ubRMSE")
+                sub["value"].sel({"product": m}).sel(reference=ref, group="pooled", split="smap_gap", metric="ubRMSE")
             )
             if np.isfinite(v):
                 scores[m] = v
@@ -79,7 +79,7 @@ def scorecard(
     if reference not in res["reference"].values:
         return None
     base = reference_product or default_reference_product(res)
-    if base is None or base not in res["method"].values:
+    if base is None or base not in res["product"].values:
         return None
     ref = scored_reference(res, reference)
     sub = res.sel(reference=ref, group="pooled")
@@ -88,17 +88,17 @@ def scorecard(
     gap_base = gap_product or gap_reference_product(res, reference)
     gain, sig = {}, {}
     for sp in splits:
-        this = gap_base if sp == "smap_gap" and gap_base in res["method"].values else base
+        this = gap_base if sp == "smap_gap" and gap_base in res["product"].values else base
         for k in metrics:
             cell = sub.sel(split=sp, metric=k)
             v, lo, hi = (cell[a].values for a in ("value", "ci_lower", "ci_upper"))
-            b = cell.sel({"method": this})
+            b = cell.sel({"product": this})
             bv, blo, bhi = (float(b[a]) for a in ("value", "ci_lower", "ci_upper"))
             col = f"{k} ({sp})" if this == base else f"{k} ({sp} vs {this})"
             gain[col] = _gain(k, v, bv)
             with np.errstate(invalid="ignore"):
                 sig[col] = (lo > bhi) | (hi < blo)
-    index = pd.Index([product_label(res, m) for m in res["method"].values], name="product")
+    index = pd.Index([product_label(res, m) for m in res["product"].values], name="product")
     gain_df, sig_df = pd.DataFrame(gain, index=index), pd.DataFrame(sig, index=index)
     keep = [c for c in gain_df.columns if np.isfinite(gain_df[c].values).any()]  # SMAP has no gap-day score
     return gain_df[keep], sig_df[keep], base

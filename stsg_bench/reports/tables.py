@@ -51,13 +51,13 @@ def is_member(name) -> bool:
 
 def without_members(res: xr.Dataset) -> xr.Dataset:
     """The results without ensemble members (they are summarised in the ``seeds`` table only)."""
-    keep = [m for m in res["method"].values if not is_member(m)]
-    return res if len(keep) == res.sizes["method"] else res.sel({"method": keep})
+    keep = [m for m in res["product"].values if not is_member(m)]
+    return res if len(keep) == res.sizes["product"] else res.sel({"product": keep})
 
 
 def product_label(res: xr.Dataset, method) -> str:
     """A product's row label: its name, marked when it is an imported external product."""
-    kind = str(res["method_kind"].sel({"method": method}).values) if "method_kind" in res.coords else ""
+    kind = str(res["method_kind"].sel({"product": method}).values) if "method_kind" in res.coords else ""
     return f"{method} (external)" if kind == "external" else str(method)
 
 
@@ -66,10 +66,10 @@ def identical_products(res: xr.Dataset) -> list[list[str]]:
     reference, group, split, window and metric, and n): e.g. DrcGAN variants whose selected weights come
     from the same L1-only steps. Ensemble members are never grouped."""
     groups: dict[bytes, list[str]] = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         if is_member(m):
             continue
-        sel = res.sel({"method": m})
+        sel = res.sel({"product": m})
         key = np.nan_to_num(sel["value"].values, nan=-9e99).tobytes() + np.asarray(sel["n"].values).tobytes()
         groups.setdefault(key, []).append(str(m))
     return [g for g in groups.values() if len(g) > 1]
@@ -140,7 +140,7 @@ def _get(res: xr.Dataset, var: str, **sel) -> float:
 
 
 def _cell(res, method, reference, group, split, metric, ci=True) -> str:
-    sel = dict(method=method, reference=reference, group=group, split=split, metric=metric)
+    sel = dict(product=method, reference=reference, group=group, split=split, metric=metric)
     v = _get(res, "value", **sel)
     if not np.isfinite(v):
         return "–"
@@ -152,7 +152,7 @@ def _cell(res, method, reference, group, split, metric, ci=True) -> str:
 
 
 def _n(res, method, reference, group, split) -> int:
-    return int(_get(res, "n", method=method, reference=reference, group=group, split=split))
+    return int(_get(res, "n", product=method, reference=reference, group=group, split=split))
 
 
 def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", same: bool = True) -> pd.DataFrame:
@@ -160,7 +160,7 @@ def paper_table(res: xr.Dataset, reference: str = "insitu", split: str = "all", 
     with each product's own number of samples (its coverage) beside them."""
     ref = scored_reference(res, reference, same)
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row: dict[str, str | int] = {k: _cell(res, m, ref, "pooled", split, k) for k in metric_names("paper")}
         row["n"] = _n(res, m, ref, "pooled", split)
         rows[product_label(res, m)] = row
@@ -172,7 +172,7 @@ def coverage_table(res: xr.Dataset) -> pd.DataFrame:
     them in the same-sample comparison: how much of the period each product covers."""
     same = scored_reference(res, "insitu")
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row: dict[str, str | int] = {}
         for sp in ("all", "smap_valid", "smap_gap"):
             if sp in res["split"].values:
@@ -190,7 +190,7 @@ def metric_table(res: xr.Dataset, table: str, reference: str = "insitu", split: 
     ref = scored_reference(res, reference)
     names = [k for k in metric_names(table) if k in res["metric"].values]
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row: dict[str, str | int] = {k: _cell(res, m, ref, "pooled", split, k) for k in names}
         why = tc_degenerate(res, m, ref, split) if table == "tcol" else ""
         if why:
@@ -209,7 +209,7 @@ def tc_degenerate(res: xr.Dataset, method, reference: str, split: str) -> str:
     a negative error variance (no value), an estimate outside its own bootstrap CI, |SNR| > 30 dB."""
     if "TC_SNR" not in res["metric"].values:
         return ""
-    sel = dict(method=method, reference=reference, group="pooled", split=split)
+    sel = dict(product=method, reference=reference, group="pooled", split=split)
     values = {k: _get(res, "value", metric=k, **sel) for k in ("TC_SNR", "TC_err", "TC_beta") if k in res["metric"]}
     if not any(np.isfinite(v) for v in values.values()):
         return ""
@@ -231,7 +231,7 @@ def window_table(res: xr.Dataset, metric: str = "ubRMSE", reference: str = "insi
         return None
     ref = scored_reference(res, reference)
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row: dict[str, str | int] = {}
         for w in res["window"].values:
             sub = res.sel(window=w)
@@ -245,7 +245,7 @@ def split_table(res: xr.Dataset, reference: str, metrics=None, splits=("smap_val
     metrics = metric_names("split") if metrics is None else metrics
     reference = scored_reference(res, reference)
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row: dict[str, str | int] = {}
         for sp in splits:
             if sp not in res["split"].values:
@@ -266,7 +266,7 @@ def group_table(res: xr.Dataset, prefix: str | tuple[str, ...], metrics=None) ->
     groups = [str(g) for g in res["group"].values if str(g).startswith(prefix)]
     ref = scored_reference(res, "insitu")
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row = {}
         for g in groups:
             for k in metrics:
@@ -390,13 +390,13 @@ def paper_mode_table(res: xr.Dataset) -> pd.DataFrame | None:
     kinds = res.coords.get("method_kind")
     if modes is None or kinds is None or not _has(res, "insitu") or "smap_valid" not in res["split"].values:
         return None
-    papers = [str(m) for m, mode in zip(res["method"].values, modes.values, strict=True) if mode == "paper"]
-    smap = [str(m) for m, k in zip(res["method"].values, kinds.values, strict=True) if k == "observation"]
+    papers = [str(m) for m, mode in zip(res["product"].values, modes.values, strict=True) if mode == "paper"]
+    smap = [str(m) for m, k in zip(res["product"].values, kinds.values, strict=True) if k == "observation"]
     if not papers or not smap:
         return None
     ref = scored_reference(res, "insitu")
     value = lambda m, k: float(  # noqa: E731
-        res["value"].sel({"method": m}).sel(_at(res, reference=ref, group="pooled", split="smap_valid", metric=k))
+        res["value"].sel({"product": m}).sel(_at(res, reference=ref, group="pooled", split="smap_valid", metric=k))
     )
     rows: dict[str, dict] = {}
     for m in papers:
@@ -420,7 +420,7 @@ def paper_mode_table(res: xr.Dataset) -> pd.DataFrame | None:
 def seeds_table(res: xr.Dataset) -> pd.DataFrame | None:
     """Mean ± sd over each ensemble's members of the summary scores; None without ensembles."""
     members: dict[str, list[str]] = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         if is_member(m):
             members.setdefault(str(m).split(MEMBER_TAG)[0], []).append(str(m))
     if not members:
@@ -448,17 +448,17 @@ def model_wins_table(res: xr.Dataset) -> pd.DataFrame | None:
     kinds = res.coords.get("method_kind")
     if kinds is None or not _has(res, "insitu"):
         return None
-    models = [str(m) for m, k in zip(res["method"].values, kinds.values, strict=True) if k == "model"]
+    models = [str(m) for m, k in zip(res["product"].values, kinds.values, strict=True) if k == "model"]
     stations = [g for g in res["group"].values if str(g).startswith("station:")]
     if not models or not stations:
         return None
     sub = res.sel(_at(res, reference=scored_reference(res, "insitu"), split="all")).sel(group=stations)
-    model = sub["value"].sel({"method": models[0]})
+    model = sub["value"].sel({"product": models[0]})
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         if str(m) == models[0]:
             continue
-        v = sub["value"].sel({"method": m})
+        v = sub["value"].sel({"product": m})
         r_p, r_m = v.sel(metric="R").values, model.sel(metric="R").values
         u_p, u_m = v.sel(metric="ubRMSE").values, model.sel(metric="ubRMSE").values
         ok = np.isfinite(r_p) & np.isfinite(r_m) & np.isfinite(u_p) & np.isfinite(u_m)
@@ -476,7 +476,7 @@ def gap_age_table(res: xr.Dataset, reference: str = "truth", metric: str = "RMSE
     ref = scored_reference(res, reference)
     bins = [s for s in GAP_AGE_SPLITS if s in res["split"].values]
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row: dict[str, str | int] = {}
         for sp in bins:
             label = sp.split(":", 1)[1]
@@ -489,7 +489,7 @@ def gap_age_table(res: xr.Dataset, reference: str = "truth", metric: str = "RMSE
 def _median_table(res: xr.Dataset) -> pd.DataFrame:
     ref = scored_reference(res, "insitu")
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         rows[product_label(res, m)] = {
             **{k: _cell(res, m, ref, "station_median", "all", k, ci=False) for k in metric_names("median")},
             "stations": _n(res, m, ref, "station_median", "all"),
@@ -503,10 +503,10 @@ def summary_frame(res: xr.Dataset, members: bool = False) -> pd.DataFrame:
     ensemble members only with ``members``."""
     res = whole_period(res if members else without_members(res))
     value = lambda m, ref, split, k: float(  # noqa: E731
-        res["value"].sel({"method": m}).sel(reference=ref, group="pooled", split=split, metric=k)
+        res["value"].sel({"product": m}).sel(reference=ref, group="pooled", split=split, metric=k)
     )
     rows = {}
-    for m in res["method"].values:
+    for m in res["product"].values:
         row: dict[str, float] = {}
         if _has(res, "insitu"):
             ref = scored_reference(res, "insitu")

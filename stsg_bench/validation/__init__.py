@@ -2,6 +2,7 @@
 intervals, aggregations and the results cube, all driven by the one loop in :mod:`.evaluate`. It scores
 products it is given; it never imports methods."""
 
+from ..plugins import load_entry_points
 from . import sample_metrics  # noqa: F401  (registers the rank and triple-collocation metrics)
 from .evaluate import Evaluation, FieldReference, InsituReference, ValidationConfig, evaluate, standard_references
 from .match import MatchConfig, StationTable, at_stations, match_stations
@@ -15,6 +16,8 @@ from .score import (
     score_insitu,
 )
 from .simgaps import SimGapConfig, hide_smap
+
+load_entry_points("stsg_bench.metrics")  # metrics of installed plug-in packages
 
 __all__ = [
     "Evaluation",

@@ -302,9 +302,9 @@ def evaluate(
         for name, p in prods.items():
             kinds.setdefault(str(name), str(p.attrs.get("method_kind", "")))
             modes.setdefault(str(name), str(p.attrs.get("product_mode", "")))
-    names = [str(m) for m in results["method"].values]
-    coords = {"method_kind": ("method", [kinds.get(m, "") for m in names])}
-    coords["product_mode"] = ("method", [modes.get(m, "") for m in names])
+    names = [str(m) for m in results["product"].values]
+    coords = {"method_kind": ("product", [kinds.get(m, "") for m in names])}
+    coords["product_mode"] = ("product", [modes.get(m, "") for m in names])
     described = {w.name: w.description for w in cfg.window_list()}
     coords["window_description"] = ("window", [described.get(str(w), "") for w in results["window"].values])
     return Evaluation(results.assign_coords(coords), notes)

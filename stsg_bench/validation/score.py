@@ -60,9 +60,11 @@ GAP_AGE_BINS: dict[str, tuple[int, int | None]] = {
     "gap_age:>60": (61, None),
 }
 GAP_AGE_SPLITS = tuple(GAP_AGE_BINS)
-RESULTS_VERSION = 2
+#: 3: the products' dimension is ``product`` (2: ``method``; read and renamed)
+RESULTS_VERSION = 3
+READS_RESULTS = (2, 3)
 #: dimensions of the scores (``n`` has all but ``metric``)
-DIMS = ("method", "reference", "group", "split", "window", "metric")
+DIMS = ("product", "reference", "group", "split", "window", "metric")
 
 
 @dataclass
@@ -119,7 +121,7 @@ def _maybe_anom(x: np.ndarray, cfg: ScoreConfig, times: pd.DatetimeIndex) -> np.
 def _empty(methods, reference, groups, splits, metrics, windows=(ALL,)) -> xr.Dataset:
     shape = (len(methods), 1, len(groups), len(splits), len(windows), len(metrics))
     coords = {
-        "method": methods,
+        "product": methods,
         "reference": [reference],
         "group": groups,
         "split": list(splits),
@@ -270,11 +272,11 @@ def score_insitu(
         station_lat=("station", table.lat),
         station_lon=("station", table.lon),
     )
-    ds["station_status"] = (("method", "station"), status.astype(str))
+    ds["station_status"] = (("product", "station"), status.astype(str))
     if cfg.bootstrap:
         attrs = {"long_name": f"percentile bootstrap CI ({cfg.bootstrap} replicates), in-situ, pooled, split all"}
-        ds["boot_lower"] = (("method", "metric"), boot_lo, attrs)
-        ds["boot_upper"] = (("method", "metric"), boot_hi, attrs)
+        ds["boot_lower"] = (("product", "metric"), boot_lo, attrs)
+        ds["boot_upper"] = (("product", "metric"), boot_hi, attrs)
     store = cfg.store_series if cfg.store_series is not None else len(methods) * table.ref.size <= 5_000_000
     if store and len(table.keys):
         ds["insitu_series"] = (("station", "series_time"), table.ref)
@@ -282,7 +284,7 @@ def score_insitu(
         for mi, name in enumerate(methods):
             tidx, prod = series_p[name]
             arr[mi][:, tidx] = prod if cfg.anomalies is None else np.nan
-        ds["product_series"] = (("method", "station", "series_time"), arr.astype(np.float32))
+        ds["product_series"] = (("product", "station", "series_time"), arr.astype(np.float32))
         ds = ds.assign_coords(series_time=table.times)
     return ds
 
@@ -455,10 +457,10 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
     core = [r[["value", "ci_lower", "ci_upper", "n"]] for r in results]
     out = xr.concat(core, dim="reference", join="outer", fill_value={"n": 0})
     out["n"] = out["n"].fillna(0).astype(np.int64)
-    methods = list(dict.fromkeys(str(m) for r in results for m in r["method"].values))  # the products' order
+    methods = list(dict.fromkeys(str(m) for r in results for m in r["product"].values))  # the products' order
     out = out.reindex(
         {
-            "method": methods,
+            "product": methods,
             "group": sorted(out["group"].values, key=_group_order),
             "split": [s for s in SPLITS + GAP_AGE_SPLITS if s in out["split"].values],
             "window": list(dict.fromkeys(str(w) for r in results for w in r["window"].values)),
@@ -515,12 +517,15 @@ def open_results(path) -> xr.Dataset:
         number = int(str(version)) if version is not None else None
     except ValueError:
         number = None
-    if number != RESULTS_VERSION:
+    if number not in READS_RESULTS:
         raise InputError(
             path,
-            f"results_version {version!r}: written by another stsg-bench version (expected {RESULTS_VERSION})",
+            f"results_version {version!r}: written by another stsg-bench version (this one reads "
+            f"{', '.join(map(str, READS_RESULTS))})",
             "results_version",
         )
+    if number == 2 and "method" in ds.dims:  # version 2 named the products' dimension 'method'
+        ds = ds.rename({"method": "product"}).assign_attrs(results_version=RESULTS_VERSION)
     missing = [v for v in REQUIRED_VARS if v not in ds]
     if missing:
         raise InputError(path, f"missing results variable(s) {', '.join(missing)}", missing[0])

@@ -40,7 +40,7 @@ from ..errors import ConfigError, InputError
 from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.external import import_external
 from ..io.lazy import save_product
-from ..methods import Method, get_method, list_methods, method_class
+from ..methods import Method, default_methods, get_method, list_methods, method_class
 from ..provenance import case_fingerprint, relative_name, software, to_attr
 from ..validation import (
     FieldReference,
@@ -133,7 +133,7 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     """Fit/predict every method, score, write ``out/results.nc``, ``out/products/`` and the report."""
     out = Path(out)
     case = bundle.case
-    names = cfg.methods or list_methods()
+    names = cfg.methods or default_methods()
     if cfg.seeds is not None:  # --seeds N: every method with a 'seeds' option, unless its config says
         for n in names:
             if "seeds" in {f.name for f in dataclasses.fields(method_class(n).Config)}:

@@ -88,3 +88,28 @@ def test_trivial_baselines_stream_exactly(tiny_case, name):
     eager = m.predict(tiny_case, TEST).values
     lazy = predict_lazy(m, tiny_case, TEST, chunk_days=9).values
     np.testing.assert_array_equal(eager, lazy)
+
+
+def test_ensemble_reuses_the_runs_member_products_and_only_those_of_its_case(tiny_case):
+    from stsg_bench.validation import SimGapConfig, hide_smap
+
+    train, test = ("2017-01-01", "2017-02-28"), ("2017-03-01", "2017-04-30")
+    made = {n: get_method(n).fit(tiny_case, train).predict(tiny_case, test) for n in ("starfm", "dctpls")}
+    alone = get_method("ensemble").fit(tiny_case, train)
+    want = alone.predict(tiny_case, test).values
+    e = get_method("ensemble").fit(tiny_case, train)
+    e.given_products(made, tiny_case)
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("a member was recomputed although its product was handed over")
+
+    saved = [m.predict for m in e.members]
+    for m in e.members:
+        m.predict = recomputed
+    np.testing.assert_array_equal(e.predict(tiny_case, test).values, want)  # the same bits
+    for m, p in zip(e.members, saved, strict=True):
+        m.predict = p
+    thin, _ = hide_smap(tiny_case, SimGapConfig(fraction=0.2), period=test)
+    # products of the whole case handed over for the thinned one: recognised and recomputed
+    np.testing.assert_array_equal(e.predict(thin, test).values, alone.predict(thin, test).values)
+    assert get_method("ensemble", passthrough=False).combines() == ()

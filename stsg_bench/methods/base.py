@@ -13,6 +13,7 @@ product *passes usable SMAP through unchanged* and fills only the gaps; ocean is
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -138,6 +139,17 @@ class Method(ABC):
         """Write what was learned (methods with ``supports_checkpoint``)."""
         raise MethodError(f"{self.name}: this method has no checkpoints")
 
+    def combines(self) -> tuple[str, ...]:
+        """Names of other methods whose products this one is built from; a run that has made them hands
+        them over (:meth:`given_products`) so they are not recomputed. Default: none."""
+        return ()
+
+    def given_products(self, products: dict[str, xr.DataArray], case: xr.Dataset) -> None:
+        """Products of the methods :meth:`combines` names, made on ``case``; used only by a
+        :meth:`predict` on that same case (its usable-SMAP mask and days), else recomputed."""
+        self._given = {n: products[n] for n in self.combines() if n in products}
+        self._given_key = smap_key(case)
+
     def companions(self) -> dict[str, xr.DataArray]:
         """Further products of the last :meth:`predict`, named ``NAME:TAG`` (e.g. another product mode,
         ensemble members), scored beside the product; default: none."""
@@ -205,6 +217,13 @@ class Method(ABC):
             smap_passthrough=int(bool(self.config.passthrough)),
             kernels=kernels.describe(),
         )
+
+
+def smap_key(case: xr.Dataset) -> str:
+    """A short hash of a case's days and usable-SMAP mask: tells a case from its thinned copy."""
+    h = hashlib.sha256(np.asarray(case.indexes["time"].values, dtype="datetime64[D]").tobytes())
+    h.update(np.packbits(valid_smap(case).values).tobytes())
+    return h.hexdigest()[:16]
 
 
 _REGISTRY: dict[str, type[Method]] = {}

@@ -30,6 +30,7 @@ from scipy import optimize
 from scipy.fft import dct, idct
 from scipy.ndimage import distance_transform_edt
 
+from .. import threads
 from ..case import valid_smap
 from ..configs import check_ranges
 from .base import Method, MethodConfig, register
@@ -41,10 +42,12 @@ INIT_COEFF = 0.1  # share of the DCT coefficients kept per axis for the initial 
 
 
 def dct_nd(a: np.ndarray, inverse: bool = False) -> np.ndarray:
-    """Orthonormal type-II DCT (or its inverse) along every axis in turn."""
+    """Orthonormal type-II DCT (or its inverse) along every axis in turn, on the threads this process
+    may use (pocketfft splits the independent 1-D transforms among them: the same bits as one thread)."""
     f = idct if inverse else dct
+    workers = threads.current()
     for ax in range(a.ndim):
-        a = f(a, type=2, norm="ortho", axis=ax)
+        a = f(a, type=2, norm="ortho", axis=ax, workers=workers)
     return a
 
 

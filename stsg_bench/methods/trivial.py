@@ -18,7 +18,7 @@ import xarray as xr
 
 from ..case import valid_smap
 from ..configs import check_ranges
-from .base import Method, MethodConfig, get_method, list_methods, method_class, register
+from .base import Method, MethodConfig, get_method, list_methods, method_class, register, smap_key
 from .simple import Climatology
 
 log = logging.getLogger(__name__)
@@ -217,9 +217,25 @@ class Ensemble(Method):
         self.members = [unfilled(m).fit(case, period) for m in self.config.members]
         self.fit_info["members"] = " ".join(self.config.members)
 
-    def _predict(self, case, out):
+    def combines(self) -> tuple[str, ...]:
+        # a member's product with SMAP passed through gives this product unchanged (SMAP is passed through
+        # here too, and a member's gap values do not depend on its pass-through): reusable then only
+        return tuple(self.config.members) if self.config.passthrough else ()
+
+    def _member_field(self, name: str, member: Method, case, out) -> np.ndarray:
+        """A member's field on ``out``'s days: its product from the run when one was handed over for this
+        case (same days; usable SMAP passed through, which also tells a thinned case from the whole one),
+        else predicted here."""
+        given = getattr(self, "_given", {}).get(name)
+        if given is not None and given.indexes["time"].equals(out.indexes["time"]):
+            if getattr(self, "_given_key", None) == smap_key(case):
+                return np.asarray(given.values, dtype=np.float64)
+            log.debug("ensemble: the %s product handed over is from another case: predicting it", name)
         period = (str(out["time"].values[0])[:10], str(out["time"].values[-1])[:10])
-        fields = [m.predict(case, period).values.astype(np.float64) for m in self.members]
+        return member.predict(case, period).values.astype(np.float64)
+
+    def _predict(self, case, out):
+        fields = [self._member_field(n, m, case, out) for n, m in zip(self.config.members, self.members, strict=True)]
         stack = np.stack(fields)
         count = np.isfinite(stack).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -111,14 +111,23 @@ def _progress(items, desc: str, progress: bool):
 
 
 def fit_predict(
-    name: str, case: xr.Dataset, train, test, overrides: dict | None = None, progress: bool = False
+    name: str,
+    case: xr.Dataset,
+    train,
+    test,
+    overrides: dict | None = None,
+    progress: bool = False,
+    given: dict[str, xr.DataArray] | None = None,
 ) -> tuple[xr.DataArray, dict, Method]:
     """Fit a registered method on ``train`` and predict ``test``; returns the product, timings and the
-    fitted method (for its companions, ancillary variables and training curves)."""
+    fitted method (for its companions, ancillary variables and training curves). ``given``: products
+    already made on this case, which a method built from others reuses (:meth:`Method.combines`)."""
     threads.refresh()
     m = get_method(name, **(overrides or {}))
     t0 = time.perf_counter()
     m.fit(case, train, progress=progress)
+    if given:
+        m.given_products(given, case)
     t1 = time.perf_counter()
     prod = m.predict(case, test)
     info = {
@@ -150,7 +159,9 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         train, test = train or dtrain, test or dtest
     log.info("training period %s, test period %s", train, test)
     fingerprint = case_fingerprint(case)
-    products, infos, curves = {}, {}, {}
+    products: dict[str, xr.DataArray] = {}
+    infos: dict[str, dict] = {}
+    curves: dict[str, Any] = {}
     (out / "products").mkdir(parents=True, exist_ok=True)
     external = _import_external(bundle, test, names)  # before any training: a bad file fails fast
     # simulated gaps hide SMAP in the test period only, so the training period is the case's own: each
@@ -158,7 +169,7 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
     sim: dict[str, xr.DataArray] = {}
     for name in _progress(names, "methods", progress):
-        prod, info, m = fit_predict(name, case, train, test, cfg.method_config.get(name), progress)
+        prod, info, m = fit_predict(name, case, train, test, cfg.method_config.get(name), progress, given=products)
         provenance = {"case": bundle.card.name, "train_period": "/".join(train), **info}
         products[name] = prod
         infos[name] = info
@@ -170,6 +181,7 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         if hasattr(m, "curves"):
             curves[name] = m.curves()
         if cfg.simulated_gaps and m.kind != "observation":  # SMAP alone has nothing to fill with
+            m.given_products(sim, thin)
             sim[name] = m.predict(thin, test)
     for name, prod in external.items():
         products[name] = prod

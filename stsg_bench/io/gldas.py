@@ -68,7 +68,10 @@ def read_gldas_file(path: str | Path, variable: str = SM_VAR) -> tuple[np.ndarra
             raise InputError(path, f"variable missing (has: {', '.join(list(nc.variables)[:8])})", variable)
         var = nc.variables[variable]
         var.set_auto_mask(True)
-        data = np.ma.filled(var[...].astype(np.float64), np.nan)
+        try:
+            data = np.ma.filled(var[...].astype(np.float64), np.nan)
+        except (RuntimeError, OSError) as exc:  # HDF5 errors of a damaged file
+            raise InputError(path, f"cannot read data, damaged or truncated file ({exc})", variable) from None
         data[data == -9999.0] = np.nan
         if data.ndim == 3:
             data = data[0]

@@ -27,7 +27,10 @@ class CaseError(StsgError):
 
 
 class ConfigError(StsgError):
-    """An unknown method/metric/dataset name, an unknown config key or a bad config value."""
+    """An unknown method/metric/dataset name, an unknown config key or a bad config value (``key``: the
+    config key it is about, when known)."""
+
+    key: str | None = None
 
 
 class MethodError(StsgError):

@@ -113,7 +113,7 @@ def test_a_reader_registered_elsewhere_builds_a_case(tmp_path):
             "did you mean 'train_period'",
         ),
         (("depth = [0.0, 0.2]", "depth = [0.3, 0.2]"), "ismn", "depth range"),
-        (("depth = [0.0, 0.2]", 'flags = "G"'), "ismn", "flags must be a list"),
+        (("depth = [0.0, 0.2]", 'flags = "G"'), "ismn", "flags: expected a list"),
         (("row1 = 104", 'row1 = "104"'), "grid.window", "window ="),
     ],
 )
@@ -147,7 +147,7 @@ def test_shipped_cards_parse():
     "text, key, message",
     [
         ('dataset = "twin-tiny"\nmethod = ["noah_raw"]', "method", "did you mean 'methods'"),
-        ('dataset = "twin-tiny"\nmin_obs = "many"', "min_obs", "expected a non-negative integer"),
+        ('dataset = "twin-tiny"\nmin_obs = "many"', "min_obs", "expected a whole number"),
         ('dataset = "twin-tiny"\nsimgap_fraction = 1.5', "simgap_fraction", "fraction in (0, 1]"),
         ('dataset = "twin-tiny"\ntest_period = ["2018-01-01", "2018-02-30"]', "test_period", "cannot parse"),
         ('dataset = "twin-tiny"\ndepth = [0.2, 0.1]', "depth", "[from, to]"),

@@ -146,7 +146,7 @@ def test_streaming_chunks_are_exact(tiny_case, climatology):
 
 
 def test_bad_config_and_device(tiny_case):
-    with pytest.raises(ConfigError, match="unknown config key"):
+    with pytest.raises(ConfigError, match="unknown key 'n_block'; did you mean 'n_blocks'"):
         get_method("drcgan", n_block=3)
     with pytest.raises(ConfigError, match="unknown DrcGAN preset"):
         get_config("huge")

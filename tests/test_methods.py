@@ -25,10 +25,17 @@ def test_registry_lists_all_baselines():
 def test_unknown_method_and_key():
     with pytest.raises(ConfigError, match="unknown method 'magic'.*valid:.*starfm"):
         get_method("magic")
-    with pytest.raises(ConfigError, match="method 'starfm': unknown config key.*wndow.*valid:.*window"):
+    with pytest.raises(ConfigError, match="method 'starfm' config: unknown key 'wndow'; did you mean 'window'.*valid:"):
         get_method("starfm", wndow=5)
-    with pytest.raises(ConfigError, match="bad config"):
+    with pytest.raises(ConfigError, match="method 'starfm' config: .*window"):
         get_method("starfm", window=4)
+    # one number rule: a whole number is a float, true/false and strings are not numbers, NaN is refused
+    assert get_method("mean_std", passthrough=True).config.passthrough is True
+    with pytest.raises(ConfigError, match=r"config.max_age: expected a whole number, got True"):
+        get_method("starfm", max_age=True)
+    with pytest.raises(ConfigError, match=r"config.eps: expected a finite number"):
+        get_method("starfm", eps=float("nan"))
+    assert get_method("starfm", eps=1).config.eps == 1.0 and isinstance(get_method("starfm", eps=1).config.eps, float)
 
 
 def test_predict_before_fit():

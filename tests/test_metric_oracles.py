@@ -196,6 +196,6 @@ def test_window_config_errors():
         build_windows(True, (("DJF", "2018-01-01", "2018-02-01"),))
     cfg = ValidationConfig.from_mapping({"windows": {"wet": ["2018-11-01", "2019-03-31"]}, "tc_partner": ""})
     assert cfg.windows == (("wet", "2018-11-01", "2019-03-31"),) and cfg.score_config().tc_partner is None
-    with pytest.raises(ConfigError, match="windows must be a table"):
+    with pytest.raises(ConfigError, match="windows: expected a table"):
         ValidationConfig.from_mapping({"windows": ["2018-11-01"]})
     assert pd.Timestamp("2018-12-15").month in build_windows()[1].months

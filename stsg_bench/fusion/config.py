@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..configs import check_ranges, check_types, closest
+from ..configs import check_ranges, typed_values
 from ..errors import ConfigError, InputError
 from ..files import read_toml
 
@@ -160,15 +160,8 @@ def get_config(name_or_path: str | Path | None = "demo", **overrides) -> DrcGanC
             raise ConfigError(f"{path}: preset {preset!r} is not one of {', '.join(PRESETS)}")
         cfg = PRESETS[preset]
         overrides = {**data.get("config", {}), **overrides}
-    fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ConfigError(
-            f"method 'drcgan': unknown config key(s) {', '.join(unknown)}{closest(unknown[0], fields)} "
-            f"(valid: {', '.join(sorted(fields))})"
-        )
+    values = typed_values(DrcGanConfig, overrides, "drcgan config")
     try:
-        check_types(cfg, overrides)
-        return dataclasses.replace(cfg, **overrides)
+        return dataclasses.replace(cfg, **values)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"method 'drcgan': bad config ({exc})") from None
+        raise ConfigError(f"drcgan config: {exc}") from None

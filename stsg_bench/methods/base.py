@@ -26,7 +26,7 @@ import xarray as xr
 
 from .. import kernels
 from ..case import SM_MAX, select_period, sm_attrs, valid_smap
-from ..configs import check_types, closest
+from ..configs import closest, typed_values
 from ..errors import ConfigError, InputError, MethodError
 from ..files import read_toml
 
@@ -270,18 +270,14 @@ def method_description(name: str) -> str:
 def get_method(name: str, **config) -> Method:
     """Instantiate a registered method; unknown config keys are rejected with the valid ones listed."""
     cls = method_class(name)
-    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
-    unknown = sorted(set(config) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"method '{name}': unknown config key(s) {', '.join(unknown)}{closest(unknown[0], fields)} "
-            f"(valid: {', '.join(fields)})"
-        )
+    where = f"method '{name}' config"
+    values = typed_values(cls.Config, config, where)  # types and unknown keys, by the fields' annotations
     try:
-        check_types(cls.make_config(), config)
-        cfg = cls.make_config(**config)
+        cfg = cls.make_config(**values)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"method '{name}': bad config ({exc})") from None
+        raise ConfigError(f"{where}: {exc}") from None
     return cls(cfg)
 
 

@@ -13,15 +13,15 @@ change that counts, and the tolerance of quantities no rerun moved, such as dete
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..configs import closest
-from ..errors import InputError
+from ..configs import load, located
+from ..errors import ConfigError, InputError
 from ..files import copy_atomic, output_lock, read_toml
 from ..provenance import from_attr
 from ..validation.metrics import METRICS
@@ -43,6 +43,14 @@ class GateResult:
 
 #: default multiple of the measured spread a check may move (tolerances.toml ``spread_factor``)
 SPREAD_FACTOR = 1.5
+
+
+@dataclass
+class ToleranceFile:
+    """``tolerances.toml``: per-metric floors (m3 m-3 or the metric's unit) and the spread factor."""
+
+    tolerances: dict[str, float] = field(default_factory=dict)
+    spread_factor: float = SPREAD_FACTOR
 
 
 @dataclass
@@ -72,25 +80,19 @@ def load_tolerances(path: Path | None, spread_path: Path | None = None) -> Toler
     metrics' declared defaults, and the measured spread from ``spread_path`` when it exists."""
     tol = Tolerances(default_tolerances())
     if path is not None and Path(path).exists():
-        data = read_toml(path, "tolerance file")
-        for key in data:
-            if key not in ("tolerances", "spread_factor"):
-                hint = closest(key, ("tolerances", "spread_factor"))
-                raise InputError(path, f"unknown key '{key}'{hint} (expected [tolerances] and spread_factor)", key)
-        table = data.get("tolerances", {})
-        if not isinstance(table, dict):
-            raise InputError(path, "expected a [tolerances] table of metric = number", "tolerances")
-        unknown = set(table) - set(METRICS)
+        try:
+            given = load(ToleranceFile, read_toml(path, "tolerance file"), "tolerance file")
+        except ConfigError as err:
+            key, problem = located(err, "tolerance file")
+            raise InputError(path, problem, key) from None
+        unknown = sorted(set(given.tolerances) - set(METRICS))
         if unknown:
-            raise InputError(path, f"unknown metric(s) {', '.join(sorted(unknown))}", "tolerances")
-        for k, v in table.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
-                raise InputError(path, f"expected a finite number >= 0, got {v!r}", f"tolerances.{k}")
-            tol.floor[k] = float(v)
-        factor = data.get("spread_factor", SPREAD_FACTOR)
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not np.isfinite(factor) or factor < 0:
-            raise InputError(path, f"expected a finite number >= 0, got {factor!r}", "spread_factor")
-        tol.factor = float(factor)
+            raise InputError(path, f"unknown metric(s) {', '.join(unknown)}", "tolerances")
+        for key, value in {**given.tolerances, "spread_factor": given.spread_factor}.items():
+            if value < 0:
+                raise InputError(path, f"expected a finite number >= 0, got {value!r}", key)
+        tol.floor.update(given.tolerances)
+        tol.factor = given.spread_factor
     if spread_path is not None and Path(spread_path).exists():
         from ..files import open_netcdf
 

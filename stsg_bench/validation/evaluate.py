@@ -26,12 +26,19 @@ from typing import Any, Protocol
 import pandas as pd
 import xarray as xr
 
+from ..configs import convert, load
 from ..errors import ConfigError, StsgError
 from ..io.ismn import StationSeries, read_ismn
 from .match import OK, MatchConfig, match_stations
 from .metrics import get_metrics
 from .score import GAP_AGE_SPLITS, SPLITS, ScoreConfig, combine, score_fields, score_insitu
 from .windows import Window, build_windows
+
+
+def _windows_from_toml(value: Any, where: str) -> tuple[tuple[str, str, str], ...]:
+    """``windows = {name = ["YYYY-MM-DD", "YYYY-MM-DD"], ...}`` (a TOML table) as (name, start, end)."""
+    table = convert(dict[str, tuple[str, str]], value, where)
+    return tuple((name, start, end) for name, (start, end) in table.items())
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class ValidationConfig:
     #: score the meteorological seasons (DJF, MAM, JJA, SON) as windows beside ``all``
     seasons: bool = True
     #: user windows ``(name, start, end)`` (inclusive YYYY-MM-DD dates), scored beside the seasons
-    windows: tuple[tuple[str, str, str], ...] = ()
+    windows: tuple[tuple[str, str, str], ...] = field(default=(), metadata={"from_toml": _windows_from_toml})
     #: ISMN networks whose stations are scored (empty: every network)
     networks: tuple[str, ...] = ()
     #: the third product of the triple collocation (in-situ, product, partner); '' for none
@@ -78,48 +85,7 @@ class ValidationConfig:
     def from_mapping(cls, values: Mapping[str, Any], where: str = "validation settings") -> ValidationConfig:
         """Build from a TOML table (e.g. a card's ``[ismn]``); keys that are not settings are ignored
         only when they describe the data (``path``, ``format``, ``networks``), any other is an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        descriptive = {"path", "format"}
-        unknown = sorted(set(values) - names - descriptive)
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(sorted(names | descriptive))})"
-            )
-        kw: dict[str, Any] = {}
-        try:
-            for k, v in values.items():
-                if k in descriptive:
-                    continue
-                if k == "depth":
-                    lo, hi = v
-                    kw[k] = (float(lo), float(hi))
-                elif k in ("flags", "metrics", "networks"):
-                    if isinstance(v, str) or not all(isinstance(x, str) for x in v):
-                        raise TypeError(f"{k} must be a list of strings")
-                    kw[k] = tuple(v)
-                elif k == "alpha":
-                    kw[k] = float(v)
-                elif k in ("same_sample", "seasons"):
-                    if not isinstance(v, bool):
-                        raise TypeError(f"{k} must be true or false")
-                    kw[k] = v
-                elif k == "tc_partner":
-                    if not isinstance(v, str):
-                        raise TypeError("tc_partner must be a product name ('' for none)")
-                    kw[k] = v
-                elif k == "windows":  # {name = ["YYYY-MM-DD", "YYYY-MM-DD"], ...}
-                    if not isinstance(v, Mapping) or not all(
-                        isinstance(d, (list, tuple)) and len(d) == 2 for d in v.values()
-                    ):
-                        raise TypeError('windows must be a table of name = ["start", "end"]')
-                    kw[k] = tuple((str(n), str(d[0]), str(d[1])) for n, d in v.items())
-                else:
-                    if isinstance(v, bool) or not isinstance(v, int):
-                        raise TypeError(f"{k} must be an integer")
-                    kw[k] = v
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        return cls(**kw)
+        return load(cls, values, where, ignore={"path", "format"})
 
     def replace(self, **changes: Any) -> ValidationConfig:
         """A copy with the given settings changed (``None`` values are ignored: 'not given')."""

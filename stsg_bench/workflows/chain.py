@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from ..cards import (
     validation_attrs,
 )
 from ..case import save_case, select_period
-from ..configs import closest
+from ..configs import located, typed_values
 from ..errors import ConfigError, InputError
 from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.external import import_external
@@ -328,71 +329,36 @@ def load_run_config(path: str | Path) -> RunConfig:
     return parse_run_config(data, path)
 
 
-def _check_type(path: Path, key: str, value: Any, ok: bool, expected: str) -> None:
-    if not ok:
-        raise InputError(path, f"expected {expected}, got {value!r}", key)
+#: run-config values beyond their types: (test, what is expected)
+_RUN_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "simgap_fraction": (lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
+    "min_obs": (lambda v: v >= 1, "a whole number >= 1"),
+    "bootstrap": (lambda v: v >= 0, "a whole number >= 0"),
+    "seeds": (lambda v: v >= 1, "a whole number >= 1"),
+    "depth": (lambda v: 0 <= v[0] <= v[1], "[from, to] in metres, 0 <= from <= to"),
+    "kernels": (lambda v: v in kernels.MODES, f"one of {', '.join(kernels.MODES)}"),
+}
 
 
 def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
-    """Check a run config's keys and value types (one-line errors naming the file and key)."""
-    fields = {f.name for f in dataclasses.fields(RunConfig)} - {"path"}
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        hint = closest(unknown[0], fields)
-        raise InputError(path, f"unknown key{hint} (valid: {', '.join(sorted(fields))})", unknown[0])
-    kw: dict[str, Any] = {}
-    for key, v in data.items():
-        if key in ("dataset",):
-            _check_type(path, key, v, isinstance(v, str), "a card name or path")
-        elif key == "methods":
-            _check_type(
-                path, key, v, isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of method names"
-            )
-        elif key == "method_config":
-            _check_type(
-                path,
-                key,
-                v,
-                isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
-                "tables of per-method options",
-            )
-        elif key in ("train_period", "test_period"):
-            v = parse_period(path, key, v)
-        elif key == "kernels":
-            _check_type(path, key, v, v in kernels.MODES, f"one of {', '.join(kernels.MODES)}")
-        elif key in ("simulated_gaps", "report"):
-            _check_type(path, key, v, isinstance(v, bool), "true or false")
-        elif key == "simgap_fraction":
-            _check_type(
-                path,
-                key,
-                v,
-                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1,
-                "a fraction in (0, 1]",
-            )
-        elif key in ("min_obs", "bootstrap", "seeds"):
-            _check_type(
-                path,
-                key,
-                v,
-                isinstance(v, int) and not isinstance(v, bool) and v >= (0 if key == "bootstrap" else 1),
-                "a non-negative integer",
-            )
-        elif key == "external":
-            v = list(parse_external(path, v))
-        elif key == "depth":
-            _check_type(
-                path,
-                key,
-                v,
-                isinstance(v, list)
-                and len(v) == 2
-                and all(isinstance(x, (int, float)) for x in v)
-                and 0 <= v[0] <= v[1],
-                "[from, to] in metres",
-            )
-            v = (float(v[0]), float(v[1]))
-        kw[key] = v
+    """A run config from its TOML table: types from :class:`RunConfig`'s fields (the typed config layer),
+    then periods, external products and value ranges; one-line errors naming the file and key."""
+    special = ("train_period", "test_period", "external")
+    try:
+        if "path" in data:
+            raise ConfigError("run config: unknown key 'path'")
+        kw = typed_values(RunConfig, data, "run config", ignore=special)
+    except ConfigError as err:
+        key, problem = located(err, "run config")
+        raise InputError(path, problem, key or "path") from None
+    for key in ("train_period", "test_period"):
+        if key in data:
+            kw[key] = parse_period(path, key, data[key])
+    if "external" in data:
+        kw["external"] = list(parse_external(path, data["external"]))
+    for key, (ok, expected) in _RUN_RANGES.items():
+        if kw.get(key) is not None and not ok(kw[key]):
+            raise InputError(path, f"expected {expected}, got {data[key]!r}", key)
     return RunConfig(**kw, path=path)
 
 

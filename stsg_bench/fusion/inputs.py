@@ -202,7 +202,6 @@ class InputBuilder:
         doy = case["time"].dt.dayofyear.values
         self.sin = np.sin(2 * np.pi * doy / 365.25).astype(np.float32)
         self.cos = np.cos(2 * np.pi * doy / 365.25).astype(np.float32)
-        self.n_times = T
 
     @property
     def n_channels(self) -> int:

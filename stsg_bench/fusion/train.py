@@ -173,7 +173,6 @@ class Validation:
         )
         self.target = train["smap"].values[days]
         self.origin = grid_origin(train)
-        self.hidden_share = float(hidden[days][self.mask].mean()) if self.mask.any() else 0.0
 
     def rmse(self, model: FusionModel) -> float:
         """RMSE (m3 m-3) of the model's prediction against usable SMAP on the validation days."""

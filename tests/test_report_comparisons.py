@@ -75,3 +75,27 @@ def test_degenerate_triple_collocation_is_flagged(res):
     assert "outside its bootstrap CI" in tc_degenerate(r, "lin_cdf_match", "insitu", "all")
     r["ci_lower"].loc[{**sel, "metric": "TC_SNR"}] = -40.0
     assert "SNR magnitude 38.3 dB > 30 dB" in tc_degenerate(r, "lin_cdf_match", "insitu", "all")
+
+
+def test_product_identity_comes_from_attributes_not_names(tiny_twin):
+    """Seed members, product modes, ablations and the centrepiece are read from the products' attributes
+    (results coordinates), whatever the products are called."""
+    from stsg_bench.methods import get_method
+    from stsg_bench.reports.figures import main_products
+    from stsg_bench.reports.tables import members, whole_period, without_members
+    from stsg_bench.validation import evaluate, standard_references
+
+    tiny_case = tiny_twin.case
+    test = ("2017-03-01", "2017-04-30")
+    case = tiny_case.sel(time=slice(*test))
+    base = get_method("lin_cdf_match").fit(tiny_case, ("2017-01-01", "2017-02-28")).predict(tiny_case, test)
+    noah = get_method("noah_raw").predict(tiny_case, test)
+    centre = (base * 0.98).assign_attrs({**base.attrs, "method": "fusion", "base_method": "fusion", "centrepiece": 1})
+    member = (base * 0.97).assign_attrs({**base.attrs, "method": "first", "base_method": "fusion", "seed_member": 0})
+    ablated = (base * 0.99).assign_attrs({**base.attrs, "method": "fusion_lite", "ablation_of": "fusion"})
+    products = {"noah_raw": noah, "lin_cdf_match": base, "fusion": centre, "first": member, "fusion_lite": ablated}
+    res = evaluate(products, case, standard_references(case, tiny_twin.stations)).results
+    assert members(res) == {"first": "fusion"}
+    assert "first" not in without_members(res)["product"].values
+    main, baseline, _ = main_products(whole_period(res))
+    assert main == "fusion" and baseline == "lin_cdf_match"  # the ablation is never the baseline

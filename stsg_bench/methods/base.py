@@ -84,6 +84,10 @@ class Method(ABC):
     supports_checkpoint: ClassVar[bool] = False
     #: run by ``demo``/``run`` when no method list is given (ablations: False, opt-in by name)
     in_default_runs: ClassVar[bool] = True
+    #: the method this one is an ablation of ('' for none): reports keep ablations out of baseline picks
+    ablation_of: ClassVar[str] = ""
+    #: the suite's centrepiece (DrcGAN): the product the station panels and maps show first
+    centrepiece: ClassVar[bool] = False
     #: config overrides applied when the method is predicted in time chunks at archive scale (e.g. a
     #: finite reference age, so ``halo_days`` is finite); user overrides win
     stream_overrides: ClassVar[dict[str, Any]] = {}
@@ -212,6 +216,9 @@ class Method(ABC):
         return sm_attrs(
             f"soil moisture product of method '{self.name}'",
             method=self.name,
+            base_method=self.name,
+            ablation_of=self.ablation_of,
+            centrepiece=int(self.centrepiece),
             method_kind=self.kind,
             method_config=json.dumps(dataclasses.asdict(self.config), default=str),
             smap_passthrough=int(bool(self.config.passthrough)),

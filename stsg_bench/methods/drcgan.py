@@ -65,6 +65,7 @@ class DrcGan(Method):
     name = "drcgan"
     order = 80
     supports_checkpoint = True
+    centrepiece = True
     Config = DrcGanMethodConfig
     description = "DrcGAN deep residual cycle GAN fusion of SMAP and Noah (Jiang et al. 2025), torch"
     needs_fit = True
@@ -151,7 +152,7 @@ class DrcGan(Method):
         if len(fields) > 1:
             for k, f in enumerate(fields):
                 products[f"{self.name}:seed{k}"] = self._finalize(
-                    out, f, method=f"{self.name}:seed{k}", seed=self.config.seed + k
+                    out, f, method=f"{self.name}:seed{k}", seed=self.config.seed + k, seed_member=k
                 )
         return products
 
@@ -210,6 +211,8 @@ class DrcGanL1(DrcGan):
     order = 81
     description = "ablation: DrcGAN's generator trained with the L1 term alone (no adversarial, no cycle terms)"
     in_default_runs = False  # opt-in: name it in --methods or a run config's methods
+    ablation_of = "drcgan"
+    centrepiece = False
     variant = {"lambda_adv": 0.0, "lambda_cyc": 0.0, "lambda_rev": 0.0}
 
 
@@ -219,4 +222,6 @@ class DrcGanNoCycle(DrcGan):
     order = 82
     description = "ablation: DrcGAN without the cycle terms (L1 and the gap-filling adversarial term)"
     in_default_runs = False
+    ablation_of = "drcgan"
+    centrepiece = False
     variant = {"lambda_cyc": 0.0, "lambda_rev": 0.0}

@@ -27,7 +27,7 @@ from ..validation.paired import (
     per_station,
     statistic,
 )
-from .tables import is_member, product_label
+from .tables import members, product_label
 
 #: metrics of the headline and paired tables
 HEADLINE_METRICS = ("R", "ubRMSE", "bias")
@@ -41,6 +41,7 @@ class StationData:
 
     names: list[str]
     kinds: dict[str, str]
+    members: set[str]  # seed-ensemble members (summarised in the seeds table, not compared)
     product: np.ndarray
     insitu: np.ndarray
     clusters: np.ndarray
@@ -50,7 +51,7 @@ class StationData:
 
     @property
     def filled(self) -> list[str]:
-        return [n for n in self.names if self.kinds.get(n) in ("gap_filler", "model") and not is_member(n)]
+        return [n for n in self.names if self.kinds.get(n) in ("gap_filler", "model") and n not in self.members]
 
     def common(self) -> np.ndarray:
         """Station-days every filled product and the in-situ reference have."""
@@ -69,7 +70,9 @@ def station_data(res: xr.Dataset) -> StationData | None:
     kinds = dict(zip(names, [str(k) for k in kinds_coord.values], strict=True)) if kinds_coord is not None else {}
     rows, cols = lonlat_to_rowcol_or_minus1(res["station_lon"].values, res["station_lat"].values)
     clusters = np.array([f"{r}/{c}" for r, c in zip(rows, cols, strict=True)])
-    return StationData(names, kinds, res["product_series"].values, res["insitu_series"].values, clusters)
+    return StationData(
+        names, kinds, set(members(res)), res["product_series"].values, res["insitu_series"].values, clusters
+    )
 
 
 def headline_table(res: xr.Dataset, n_boot: int = 500) -> tuple[pd.DataFrame, str] | None:
@@ -155,7 +158,7 @@ def paired_table(res: xr.Dataset, base: str | None = None, n_boot: int = 1000) -
     rows = {}
     schemes = set()
     for name in data.names:
-        if name == base or is_member(name):
+        if name == base or name in data.members:
             continue
         row: dict[str, object] = {}
         for metric in HEADLINE_METRICS:
@@ -194,7 +197,8 @@ def paired_marks(
         return None
     smap = next((n for n in data.names if data.kinds.get(n) == "observation"), None)
     out: dict[str, list[float]] = {}
-    names = [str(m) for m in res["product"].values if not is_member(m)]
+    member = members(res)
+    names = [str(m) for m in res["product"].values if str(m) not in member]
     for sp in splits:
         this = gap_base if sp == "smap_gap" and gap_base in data.names else base
         b = data.series(this)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -65,11 +66,25 @@ def main_products(res: xr.Dataset) -> tuple[str | None, str | None, str | None]:
     """(fused product, baseline, SMAP) for the station panels: DrcGAN when scored (else the first gap
     filler), the gap filler with the lowest pooled in-situ ubRMSE among the others (not its ablations,
     seed members or product modes), and SMAP alone."""
-    kinds = dict(zip(map(str, res["product"].values), map(str, res["method_kind"].values), strict=True))
-    fillers = [m for m, k in kinds.items() if k == "gap_filler"]
-    smap = next((m for m, k in kinds.items() if k == "observation"), None)
-    main = "drcgan" if "drcgan" in fillers else (fillers[0] if fillers else None)
-    others = [m for m in fillers if m != main and ":" not in m and not m.startswith(f"{main}_")]  # no variants
+    names = [str(m) for m in res["product"].values]
+
+    def coord(key: str, default: Any) -> dict[str, Any]:
+        values = res[key].values.tolist() if key in res.coords else [default] * len(names)
+        return dict(zip(names, values, strict=True))
+
+    kinds, modes, seeds = coord("method_kind", ""), coord("product_mode", ""), coord("seed_member", -1)
+    ablation, centre = coord("ablation_of", ""), coord("centrepiece", 0)
+    if "seed_member" in res.coords:  # products of their own: no seed member, no other product mode
+        own = [m for m in names if seeds[m] < 0 and modes[m] in ("", "gapfill")]
+    else:  # results written before version 3: by name (NAME:TAG companions)
+        own = [m for m in names if ":" not in m]
+    fillers = [m for m in own if kinds[m] == "gap_filler"]
+    smap = next((m for m in names if kinds[m] == "observation"), None)
+    main = next((m for m in fillers if centre[m]), fillers[0] if fillers else None)
+    if "centrepiece" not in res.coords and "drcgan" in fillers:
+        main = "drcgan"
+    legacy = "ablation_of" not in res.coords
+    others = [m for m in fillers if m != main and not ablation[m] and not (legacy and m.startswith(f"{main}_"))]
     base = None
     if others and "insitu" in res["reference"].values:
         ub = res["value"].sel(reference=scored_reference(res, "insitu"), group="pooled", split="all", metric="ubRMSE")

@@ -23,7 +23,7 @@ from .tables import (
     all_tables,
     collapse_identical,
     identical_products,
-    is_member,
+    members,
     scored_reference,
     to_html,
     to_latex,
@@ -81,9 +81,10 @@ def _products_on_one_day(results_path: Path, res: xr.Dataset, case: xr.Dataset) 
     """({name: product on the maps' day}, day): one day read from each product file."""
     out: dict[str, xr.DataArray] = {}
     day = None
+    member = members(res)
     for name, rel in json.loads(res.attrs.get("products", "{}")).items():
         p = results_path.parent / rel
-        if is_member(name) or not p.exists():
+        if name in member or not p.exists():
             continue
         # not closed here: xarray shares one cached handle per file, and the run that wrote the
         # products may still hold them open (closing it under that run's feet crashes netCDF4)

@@ -44,14 +44,20 @@ def whole_period(res: xr.Dataset) -> xr.Dataset:
     return res.sel(window="all", drop=True) if "window" in res.dims else res
 
 
-def is_member(name) -> bool:
-    """Whether a product is one member of a seed ensemble (``NAME:seedK``)."""
-    return MEMBER_TAG in str(name)
+def members(res: xr.Dataset) -> dict[str, str]:
+    """Seed-ensemble members -> the product they are members of: from the ``seed_member`` and
+    ``base_method`` coordinates (results written since version 3), else from ``NAME:seedK`` names."""
+    names = [str(m) for m in res["product"].values]
+    if "seed_member" in res.coords and "base_method" in res.coords:
+        seeds, bases = res["seed_member"].values, res["base_method"].values
+        return {m: str(b) for m, k, b in zip(names, seeds, bases, strict=True) if int(k) >= 0}
+    return {m: m.split(MEMBER_TAG)[0] for m in names if MEMBER_TAG in m}
 
 
 def without_members(res: xr.Dataset) -> xr.Dataset:
     """The results without ensemble members (they are summarised in the ``seeds`` table only)."""
-    keep = [m for m in res["product"].values if not is_member(m)]
+    member = members(res)
+    keep = [m for m in res["product"].values if str(m) not in member]
     return res if len(keep) == res.sizes["product"] else res.sel({"product": keep})
 
 
@@ -66,8 +72,9 @@ def identical_products(res: xr.Dataset) -> list[list[str]]:
     reference, group, split, window and metric, and n): e.g. DrcGAN variants whose selected weights come
     from the same L1-only steps. Ensemble members are never grouped."""
     groups: dict[bytes, list[str]] = {}
+    member = members(res)
     for m in res["product"].values:
-        if is_member(m):
+        if str(m) in member:
             continue
         sel = res.sel({"product": m})
         key = np.nan_to_num(sel["value"].values, nan=-9e99).tobytes() + np.asarray(sel["n"].values).tobytes()
@@ -419,15 +426,15 @@ def paper_mode_table(res: xr.Dataset) -> pd.DataFrame | None:
 
 def seeds_table(res: xr.Dataset) -> pd.DataFrame | None:
     """Mean ± sd over each ensemble's members of the summary scores; None without ensembles."""
-    members: dict[str, list[str]] = {}
-    for m in res["product"].values:
-        if is_member(m):
-            members.setdefault(str(m).split(MEMBER_TAG)[0], []).append(str(m))
-    if not members:
+    of = members(res)
+    groups: dict[str, list[str]] = {}
+    for m, parent in of.items():
+        groups.setdefault(parent, []).append(m)
+    if not groups:
         return None
     frame = summary_frame(res, members=True)
     rows = {}
-    for parent, names in members.items():
+    for parent, names in groups.items():
         sub = frame.loc[names].astype(float)
         row: dict[str, str | int] = {"members": len(names)}
         for col in sub.columns:

@@ -225,6 +225,21 @@ def check_tc_partner(cfg: ValidationConfig, products: Sequence[str], where: str 
         )
 
 
+IDENTITY_KEYS = ("method_kind", "base_method", "product_mode", "seed_member", "ablation_of", "centrepiece")
+
+
+def product_identity(name: str, attrs: Mapping[str, Any]) -> dict[str, object]:
+    """A product's identity from its attributes (the results cube's per-product coordinates)."""
+    return {
+        "method_kind": str(attrs.get("method_kind", "")),
+        "base_method": str(attrs.get("base_method", name)),
+        "product_mode": str(attrs.get("product_mode", "")),
+        "seed_member": int(attrs.get("seed_member", -1)),
+        "ablation_of": str(attrs.get("ablation_of", "")),
+        "centrepiece": int(attrs.get("centrepiece", 0)),
+    }
+
+
 def to_record(cfg: ValidationConfig) -> dict[str, Any]:
     """The settings as a TOML-like table (what :meth:`ValidationConfig.from_mapping` reads back)."""
     rec = dataclasses.asdict(cfg)
@@ -261,16 +276,15 @@ def evaluate(
         why = "; ".join(notes[:5]) + (f"; ... ({len(notes)} notes)" if len(notes) > 5 else "")
         raise StsgError(f"nothing could be scored: no product value matched any reference ({why or 'no matches'})")
     results = combine(parts, {"tc_partner": cfg.tc_partner, **(attrs or {})})
-    # what each product is (a method's kind, or 'external'; DrcGAN's product mode), for the reports
-    kinds: dict[str, str] = {}
-    modes: dict[str, str] = {}
+    # what each product is, from its attributes, so reports never parse names: the method's kind (or
+    # 'external'), the method it comes from, DrcGAN's product mode, the seed member it is (-1: none), the
+    # method it is an ablation of, and whether it is the suite's centrepiece
+    identity: dict[str, dict[str, object]] = {}
     for prods in [products, *(r.products for r in references if r.products is not None)]:
         for name, p in prods.items():
-            kinds.setdefault(str(name), str(p.attrs.get("method_kind", "")))
-            modes.setdefault(str(name), str(p.attrs.get("product_mode", "")))
+            identity.setdefault(str(name), product_identity(str(name), p.attrs))
     names = [str(m) for m in results["product"].values]
-    coords = {"method_kind": ("product", [kinds.get(m, "") for m in names])}
-    coords["product_mode"] = ("product", [modes.get(m, "") for m in names])
+    coords = {key: ("product", [identity.get(m, product_identity(m, {}))[key] for m in names]) for key in IDENTITY_KEYS}
     described = {w.name: w.description for w in cfg.window_list()}
     coords["window_description"] = ("window", [described.get(str(w), "") for w in results["window"].values])
     return Evaluation(results.assign_coords(coords), notes)

@@ -170,7 +170,7 @@ def _score(args) -> int:
         overwrite=args.overwrite,
         period=_period(args.period),
     )
-    print(f"wrote {args.out} ({res.sizes.get('method', 0)} products)")
+    print(f"wrote {args.out} ({res.sizes.get('product', 0)} products)")
     return 0
 
 

@@ -47,9 +47,18 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
 
 
 def flip_bytes(src: Path, dst: Path) -> Path:
+    """A copy of netCDF file ``src`` with 256 bytes flipped inside the first stored chunk of its largest
+    variable: damage in the data itself, which only the file's checksums (or compression) can reveal."""
+    import h5py
+
+    with h5py.File(src, "r") as f:
+        names = [k for k in f if isinstance(f[k], h5py.Dataset) and f[k].ndim >= 2]
+        d = f[max(names, key=lambda k: f[k].size)]
+        info = d.id.get_chunk_info(0) if d.chunks else None
+        offset, size = (info.byte_offset, info.size) if info else (d.id.get_offset(), d.id.get_storage_size())
     raw = bytearray(src.read_bytes())
-    mid = len(raw) // 2
-    raw[mid : mid + 256] = bytes(b ^ 0xFF for b in raw[mid : mid + 256])
+    span = min(256, size)
+    raw[offset : offset + span] = bytes(b ^ 0xFF for b in raw[offset : offset + span])
     dst.write_bytes(bytes(raw))
     return dst
 

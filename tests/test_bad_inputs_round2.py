@@ -177,22 +177,17 @@ def _ismn(mutate):
     return prepare
 
 
+def _fuse_with_checkpoint(w, d) -> list:
+    case = w / "twin" / "case.nc"
+    return ["fuse", "--method", "drcgan", "--case", case, "--checkpoint", d / "bad.pt", "--out", d / "o.nc"]
+
+
 def _checkpoint(edit):
     def prepare(w, d):
         state = torch.load(w / "m.pt", map_location="cpu", weights_only=True)
         edit(state)
         torch.save(state, d / "bad.pt")
-        return [
-            "fuse",
-            "--method",
-            "drcgan",
-            "--case",
-            w / "twin" / "case.nc",
-            "--checkpoint",
-            d / "bad.pt",
-            "--out",
-            d / "o.nc",
-        ]
+        return _fuse_with_checkpoint(w, d)
 
     return prepare
 
@@ -205,17 +200,7 @@ def _wrong_head(state):
 
 def _garbage_checkpoint(w, d):
     (d / "bad.pt").write_bytes(np.random.default_rng(0).bytes(4096))
-    return [
-        "fuse",
-        "--method",
-        "drcgan",
-        "--case",
-        w / "twin" / "case.nc",
-        "--checkpoint",
-        d / "bad.pt",
-        "--out",
-        d / "o.nc",
-    ]
+    return _fuse_with_checkpoint(w, d)
 
 
 def _nan_weights(state):

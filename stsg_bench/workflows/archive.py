@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,21 @@ def chunk_path(out_dir: Path, method: str, year: int) -> Path:
     return Path(out_dir) / f"{method}_{year}.nc"
 
 
+#: id(case) -> (weak reference, hash of its values): one pass over a case per run, not one per method
+#: and check (the case is not changed in place while a run uses it)
+_VALUE_HASHES: dict[int, tuple[weakref.ref, str]] = {}
+
+
+def _values_hash(case: xr.Dataset) -> str:
+    hit = _VALUE_HASHES.get(id(case))
+    if hit is not None and hit[0]() is case:
+        return hit[1]
+    value = case_content_hash(case)
+    _VALUE_HASHES[id(case)] = (weakref.ref(case), value)
+    weakref.finalize(case, _VALUE_HASHES.pop, id(case), None)
+    return value
+
+
 def run_fingerprint(method: Method, case: xr.Dataset, provenance: dict | None) -> str:
     """What a finished chunk was made from: the case (window, days, land, source and a hash of all its
     values), the method and its config, and the training period. A resumed run only keeps chunks with the
@@ -46,7 +62,7 @@ def run_fingerprint(method: Method, case: xr.Dataset, provenance: dict | None) -
         f"days {t[0].date()}..{t[-1].date()} ({len(t)})",
         f"land {int(np.asarray(case['land'].values).sum())}",
         f"source {case.attrs.get('source', '')}",
-        f"values {case_content_hash(case)}",
+        f"values {_values_hash(case)}",
         f"method {method.name} {method.product_attrs().get('method_config', '')}",
         f"train {(provenance or {}).get('train_period', '')}",
     ]

@@ -116,7 +116,7 @@ def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, st
         if not ((times >= pd.Timestamp(train[0])) & (times <= pd.Timestamp(train[1]))).any():
             raise ConfigError(f"the training period {train[0]}..{train[1]} selects no day of the case")
     else:  # the case's training period (train_end attribute, else the first half)
-        train = _case_periods(case)[0]
+        train = default_periods(case)[0]
     if period == "all":
         return train, whole
     if period:
@@ -129,12 +129,6 @@ def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, st
     return train, (str(after[0].date()), whole[1])
 
 
-def _case_periods(case: xr.Dataset) -> tuple[tuple[str, str], tuple[str, str]]:
-    """The case's training and test periods (``train_end`` attribute, else halves): one rule for every
-    command."""
-    return default_periods(case)
-
-
 def _scored_days(case: xr.Dataset, prods: dict[str, xr.DataArray], period) -> pd.DatetimeIndex:
     """The days every product is scored on: ``period`` (default the case's test period; ``all``: every
     day of the case) intersected with the days of every product, so the order of the files never matters."""
@@ -142,7 +136,7 @@ def _scored_days(case: xr.Dataset, prods: dict[str, xr.DataArray], period) -> pd
     if period == "all":
         lo, hi = times[0], times[-1]
     else:
-        start, end = period if period else _case_periods(case)[1]
+        start, end = period if period else default_periods(case)[1]
         lo, hi = pd.Timestamp(start), pd.Timestamp(end)
     days = times[(times >= lo) & (times <= hi)]
     for name, prod in prods.items():

@@ -82,7 +82,7 @@ def make_case(
 ) -> xr.Dataset:
     """Assemble a case dataset from numpy arrays shaped ``(time, rows, cols)`` / ``(rows, cols)``."""
     coords = window.coords()
-    coords["time"] = ("time", pd.DatetimeIndex(times), {"standard_name": "time", "axis": "T"})
+    coords["time"] = ("time", pd.DatetimeIndex(times), {"standard_name": "time", "long_name": "time", "axis": "T"})
     data = {
         "smap": (("time", "y", "x"), smap, sm_attrs("SMAP L3 radiometer soil moisture")),
         "smap_quality": (
@@ -103,6 +103,41 @@ def make_case(
 def valid_smap(ds: xr.Dataset) -> xr.DataArray:
     """Boolean (time, y, x): SMAP is finite, flagged usable and on land."""
     return ds["smap"].notnull() & ds["smap_quality"].astype(bool) & ds["land"].astype(bool)
+
+
+#: the values of a product's ``sm_flag`` variable (a CF flag variable named in ``sm:ancillary_variables``)
+SOURCE_FLAGS = {"smap_observed": 0, "gap_filled": 1, "no_value": 2, "not_land": 3}
+
+
+def source_flag(sm: xr.DataArray, case: xr.Dataset) -> xr.DataArray | None:
+    """Per pixel and day, where a product's value comes from (:data:`SOURCE_FLAGS`): a usable SMAP
+    retrieval exists (``smap_observed``; the value is that retrieval when the product passes SMAP through),
+    none exists and the value was filled (``gap_filled``), a land pixel without a value (``no_value``),
+    not land (``not_land``). None when the product has days the case does not (nothing to say there).
+    Lazy (dask) inputs give a lazy flag."""
+    if not set(np.asarray(sm["time"].values)) <= set(np.asarray(case["time"].values)):
+        return None
+    c = case.sel(time=sm["time"])
+    land = c["land"].astype(bool)
+    flag = xr.where(
+        ~land,
+        SOURCE_FLAGS["not_land"],
+        xr.where(
+            sm.isnull(),
+            SOURCE_FLAGS["no_value"],
+            xr.where(valid_smap(c), SOURCE_FLAGS["smap_observed"], SOURCE_FLAGS["gap_filled"]),
+        ),
+    )
+    flag = flag.astype(np.int8).transpose(*sm.dims).reset_coords(drop=True)
+    return flag.assign_attrs(
+        long_name="source of each soil-moisture value",
+        standard_name="status_flag",
+        flag_values=np.array(list(SOURCE_FLAGS.values()), dtype=np.int8),
+        flag_meanings=" ".join(SOURCE_FLAGS),
+        comment="smap_observed: a usable SMAP retrieval exists that day (the value is that retrieval when "
+        "the product's smap_passthrough is 1); gap_filled: no usable retrieval, the value was estimated",
+        grid_mapping="crs",
+    )
 
 
 #: gap age given to pixels with no usable observation in the whole period
@@ -214,12 +249,12 @@ def validate_case(ds: xr.Dataset, source: str | None = None) -> xr.Dataset:
 
 
 def encode_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
-    """Bool variables -> uint8 flag variables (netCDF has no bool)."""
+    """Bool variables -> byte flag variables (netCDF has no bool)."""
     out = ds.copy()
     for var in BOOL_VARS:
         if var in out and out[var].dtype == bool:
-            attrs = dict(out[var].attrs, flag_values=np.array([0, 1], dtype=np.uint8), flag_meanings="false true")
-            out[var] = out[var].astype(np.uint8)
+            attrs = dict(out[var].attrs, flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="false true")
+            out[var] = out[var].astype(np.int8)
             out[var].attrs = attrs
     return out
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__, kernels, plugins, threads
+from . import __version__, kernels, plugins, progress, threads
 from .errors import ConfigError, StsgError
 from .files import damaged_input, guard_output, output_lock
 from .threads import ENV
@@ -210,6 +210,19 @@ def _report(args) -> int:
     return 0
 
 
+@command("export")
+def _export(args) -> int:
+    from .reports.qa4sm import export_qa4sm
+
+    out = guard_output(args.out, [args.results], overwrite=args.overwrite)
+    with output_lock(out):
+        notes = export_qa4sm(args.results, out, reference=args.reference, products=args.products)
+    for note in notes:
+        log.warning("%s", note)
+    print(f"wrote {out}")
+    return 0
+
+
 @command("check")
 def _check(args) -> int:
     from .reports.gate import check_command
@@ -305,7 +318,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(DrcGAN SMAP+GLDAS fusion and baselines, scored against ISMN in-situ data).",
     )
     p.add_argument("--version", action="version", version=f"stsg-bench {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output: -v info, -vv debug (stsg-bench's own), -vvv debug from every library too",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="errors only on standard error: no warnings or progress bars"
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: only when standard error is a terminal)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     p.add_argument(
         "--threads",
@@ -460,6 +488,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the scorecard's baseline product (default: SMAP alone, smap_only)",
     )
 
+    s = sub.add_parser("export", help="write a results file in another tool's layout (QA4SM, for qa4sm-reader)")
+    _overwrite_option(s)
+    s.add_argument("results", type=Path)
+    s.add_argument("--format", choices=["qa4sm"], default="qa4sm", help="target layout (default: qa4sm)")
+    s.add_argument("--out", type=Path, required=True, help="netCDF file to write")
+    s.add_argument("--reference", default=None, help="in-situ reference to export (default: insitu_same, else insitu)")
+    s.add_argument("--products", nargs="+", default=None, help="products to export, in order (default: all)")
+
     s = sub.add_parser("check", help="accuracy gate: compare results with a committed reference")
     s.add_argument("results", type=Path)
     s.add_argument("--reference", type=Path, required=True, help="folder with results.nc (+ tolerances.toml)")
@@ -501,11 +537,20 @@ def _dask_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--chunk-days", type=_count(1), default=32, help="days per dask block (bounds memory)")
 
 
+def configure_output(verbose: int, quiet: bool, progress_bars: bool | None) -> None:
+    """Log levels and progress bars: stsg-bench's own log at WARNING (INFO with -v, DEBUG with -vv, ERROR
+    with --quiet); other libraries' (h5py, matplotlib, numba, ...) at WARNING unless -vvv."""
+    own = logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if verbose >= 3 else max(own, logging.WARNING))
+    log.setLevel(own)
+    progress.configure(False if quiet else progress_bars)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_output(args.verbose, args.quiet, args.progress)
     try:
         threads.configure(args.threads)
         kernels.configure(args.kernels, threads.parse_threads(args.threads))

@@ -8,7 +8,8 @@
   only with ``overwrite``; an output equal to or inside an input, or a folder output that holds an input,
   is refused; the parent folder must be writable. :func:`output_lock` keeps a second run from writing
   the same output at the same time.
-* Readers of netCDF and TOML with one-line errors naming the file.
+* Readers of netCDF and TOML with one-line errors naming the file; netCDF goes out CF-1.8 clean and comes
+  back as written (:mod:`stsg_bench.cf`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from .cf import from_cf, to_cf
 from .errors import InputError, StsgError
 
 
@@ -131,7 +133,9 @@ def checksummed(ds: xr.Dataset, encoding: dict | None = None) -> dict:
 
 
 def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:
-    """Write ``ds`` as netCDF4 atomically, its data checksummed (:func:`checksummed`); returns the path."""
+    """Write ``ds`` as CF-1.8 netCDF4 (:func:`stsg_bench.cf.to_cf`) atomically, its data checksummed
+    (:func:`checksummed`); returns the path."""
+    ds, encoding = to_cf(ds, encoding)
     with atomic_path(path) as tmp:
         try:
             ds.to_netcdf(tmp, engine="netcdf4", encoding=checksummed(ds, encoding))
@@ -214,7 +218,7 @@ def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict
         raise InputError(path, f"not a readable {what}") from None
     _OPENED.pop(p, None)
     _OPENED[p] = what
-    return ds
+    return from_cf(ds)
 
 
 def _is_read_error(exc: BaseException) -> bool:

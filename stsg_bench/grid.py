@@ -152,11 +152,12 @@ class Window:
         x, _ = rowcol_to_xy(0, self.cols)
         _, y = rowcol_to_xy(self.rows, 0)
         lon, lat = self.lonlat()
+        one = {"units": "1"}
         return {
             "y": ("y", y, {"standard_name": "projection_y_coordinate", "units": "m", "axis": "Y"}),
             "x": ("x", x, {"standard_name": "projection_x_coordinate", "units": "m", "axis": "X"}),
-            "row": ("y", self.rows.astype(np.int32), {"long_name": "EASE-Grid 2.0 M36 global row (0 = north)"}),
-            "col": ("x", self.cols.astype(np.int32), {"long_name": "EASE-Grid 2.0 M36 global column"}),
+            "row": ("y", self.rows.astype(np.int32), {"long_name": "EASE-Grid 2.0 M36 global row (0 = north)", **one}),
+            "col": ("x", self.cols.astype(np.int32), {"long_name": "EASE-Grid 2.0 M36 global column", **one}),
             "lat": (("y", "x"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
             "lon": (("y", "x"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
         }
@@ -165,6 +166,7 @@ class Window:
 def grid_mapping_attrs() -> dict:
     """CF grid-mapping attributes of EPSG:6933 (for a scalar ``crs`` variable)."""
     return {
+        "long_name": "EASE-Grid 2.0 global projection (EPSG:6933)",
         "grid_mapping_name": "lambert_cylindrical_equal_area",
         "standard_parallel": 30.0,
         "longitude_of_central_meridian": 0.0,

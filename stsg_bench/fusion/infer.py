@@ -20,6 +20,7 @@ import xarray as xr
 from .. import threads
 from ..case import select_period
 from ..errors import MethodError
+from ..progress import bar
 from .config import DrcGanConfig
 from .device_inputs import DeviceInputBuilder
 from .inputs import InputBuilder, Normalizer, case_offset, grid_origin, ocean_fill, pad4
@@ -119,9 +120,7 @@ def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) 
     offset = case_offset(case, step) if cfg.climatology else False
     chunks = range(0, len(index), step)
     if progress:
-        from tqdm.auto import tqdm
-
-        chunks = tqdm(chunks, desc="DrcGAN inference", unit="chunk")
+        chunks = bar(chunks, desc="DrcGAN inference", unit="chunk")
     for k0 in chunks:
         threads.refresh()
         k1 = min(k0 + step, len(index))

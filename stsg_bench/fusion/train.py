@@ -72,6 +72,7 @@ import xarray as xr
 from .. import threads
 from ..case import select_period, valid_smap
 from ..errors import MethodError
+from ..progress import bar as progress_bar
 from .config import DrcGanConfig
 from .infer import FusionModel
 from .inputs import InputBuilder, Normalizer, cell_offset, grid_origin
@@ -466,13 +467,8 @@ class Trainer:
 
     def _fit(self, steps: int, progress: bool) -> None:
         cfg = self.cfg
-        it = range(steps)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(it, desc="DrcGAN training", unit="step")
-            it = bar
+        it = progress_bar(range(steps), desc="DrcGAN training", unit="step") if progress else range(steps)
+        bar = it if hasattr(it, "set_postfix") else None
         t0 = time.perf_counter()
         last = self.step + steps
         for _ in it:

@@ -23,6 +23,7 @@ from ..case import sm_attrs
 from ..errors import InputError
 from ..files import open_netcdf
 from ..grid import Window
+from ..progress import bar
 from .readers import SourceData, register_reader
 from .regrid import BucketRegridder
 
@@ -125,9 +126,7 @@ def read_gldas_folder(
     days, fields, problems = [], [], []
     items = by_day.items()
     if progress:
-        from tqdm.auto import tqdm
-
-        items = tqdm(items, desc="GLDAS days", unit="day")
+        items = bar(items, desc="GLDAS days", unit="day")
     for day, files in items:
         missing = [h for h in HOURS if h not in files]
         if missing:

@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..case import SM_MAX, SM_UNIT_ALIASES, SM_UNITS, decode_from_netcdf, global_attrs, validate_case
+from ..case import (
+    SM_MAX,
+    SM_UNIT_ALIASES,
+    SM_UNITS,
+    decode_from_netcdf,
+    global_attrs,
+    source_flag,
+    validate_case,
+)
 from ..errors import InputError
 from ..files import open_netcdf, write_netcdf_atomic
 from ..grid import grid_mapping_attrs
@@ -24,6 +32,8 @@ from ..provenance import case_fingerprint, software, to_attr
 
 log = logging.getLogger(__name__)
 PRODUCT_COORDS = ("time", "y", "x", "row", "col", "lat", "lon")
+#: a product's per-pixel source flag (:func:`stsg_bench.case.source_flag`)
+FLAG_VAR = "sm_flag"
 
 
 def case_files(path: str | Path) -> list[Path]:
@@ -170,7 +180,8 @@ def save_product(
 ) -> None:
     """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance (plus the
     software and kernels that made it, and the fingerprint of ``case``, which ``score`` checks) and its
-    CF ancillary variables (e.g. ``sm_spread``, named in ``sm:ancillary_variables``)."""
+    CF ancillary variables (e.g. ``sm_spread``, and with ``case`` the per-pixel source flag ``sm_flag``:
+    observed / filled / no value / not land), all named in ``sm:ancillary_variables``."""
     provenance = {**provenance, "software": to_attr(software())}
     if case is not None:
         provenance["case_fingerprint"] = case_fingerprint(case)
@@ -179,8 +190,18 @@ def save_product(
     for name, var in (ancillary or {}).items():
         ds[name] = var.assign_attrs(grid_mapping="crs")
         encoding[name] = encoding["sm"]
-    if ancillary:
-        ds["sm"].attrs["ancillary_variables"] = " ".join(ancillary)
+    flag = source_flag(prod, case) if case is not None else None
+    if flag is not None:
+        ds[FLAG_VAR] = flag
+        encoding[FLAG_VAR] = {"zlib": True, "complevel": 1}
+    extra = [*(ancillary or {}), *([FLAG_VAR] if flag is not None else [])]
+    if extra:
+        ds["sm"].attrs["ancillary_variables"] = " ".join(extra)
+    ds["sm"].attrs["cell_methods"] = "area: mean time: mean"
+    if case is not None:  # computations (and merging the flag) may drop the coordinates' CF attributes
+        for coord in ds.coords:
+            if coord in case.coords and not ds[coord].attrs:
+                ds[coord].attrs = dict(case[coord].attrs)
     ds["crs"] = xr.DataArray(np.int32(0), attrs=grid_mapping_attrs())
     ds.attrs = global_attrs(
         f"stsg-bench product: {prod.attrs.get('method', '')}", **{k: str(v) for k, v in provenance.items()}

@@ -24,6 +24,25 @@ from ..validation.score import GAP_AGE_SPLITS  # noqa: E402
 from .tables import product_label, scored_reference  # noqa: E402
 
 GAP_CMAP = ListedColormap(["white", "0.9"])  # SMAP gap days shaded
+#: Okabe & Ito's colour-blind-safe palette (black left for in situ), and markers to cycle against it
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#999999")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+
+
+def product_styles(names) -> dict[str, dict[str, Any]]:
+    """A distinct (colour, marker, line style) per product, in the results' product order, the same in
+    every figure: colours cycle through :data:`PALETTE` (no two of the first 8 products share one); each
+    later pass through it shifts the markers and changes the line style, so no two products look alike
+    (up to 80)."""
+    out: dict[str, dict[str, Any]] = {}
+    for k, name in enumerate(names):
+        cycle = k // len(PALETTE)
+        out[str(name)] = {
+            "color": PALETTE[k % len(PALETTE)],
+            "marker": MARKERS[(k + cycle) % len(MARKERS)],
+            "linestyle": ("-", "--", ":", "-.")[cycle % 4],
+        }
+    return out
 
 
 def _save(fig, path: Path) -> Path:
@@ -51,14 +70,25 @@ def maps_figure(case: xr.Dataset, products: dict[str, xr.DataArray], path: Path,
     panels += [(name, p.sel(time=day)) for name, p in products.items()]
     ncol = min(4, len(panels))
     nrow = -(-len(panels) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
-    for ax in axes.ravel():
+    lon, lat, land = case["lon"].values, case["lat"].values, case["land"].values.astype(float)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(3.3 * ncol, 2.9 * nrow), squeeze=False, sharex=True, sharey=True, layout="constrained"
+    )
+    for ax in axes.ravel()[len(panels) :]:
         ax.set_axis_off()
     for ax, (title, da) in zip(axes.ravel(), panels):
-        im = ax.imshow(da.values, vmin=0.0, vmax=0.5, cmap="YlGnBu", interpolation="nearest")
+        im = ax.pcolormesh(lon, lat, da.values, vmin=0.0, vmax=0.5, cmap="YlGnBu", shading="nearest")
+        if 0 < land.mean() < 1:  # the coast: the outline of the case's land cells
+            ax.contour(lon, lat, land, levels=[0.5], colors="0.25", linewidths=0.6)
         ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_aspect(1.0 / np.cos(np.radians(float(np.nanmean(lat)))))
+    for ax in axes[-1, :]:
+        ax.set_xlabel("longitude (°E)", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("latitude (°N)", fontsize=7)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, label="soil moisture (m³ m⁻³)")
-    fig.suptitle(f"{str(day)[:10]}", fontsize=10)
+    fig.suptitle(f"{str(day)[:10]} (grey line: the case's land outline)", fontsize=10)
     return _save(fig, path)
 
 
@@ -106,6 +136,7 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -
         return None
     main, base, smap = main_products(res)
     names = [str(m) for m in res["product"].values]
+    styles = product_styles(names)
     series = res["product_series"].values
     t = res["series_time"].values
     prod_t = np.isfinite(series).any(axis=(0, 1))
@@ -127,10 +158,11 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -
             ax.imshow(gap[None, :], extent=(x0, x1, *ylim), aspect="auto", cmap=GAP_CMAP, vmin=0, vmax=1, zorder=0)
         ax.plot(tt, res["insitu_series"].values[i][prod_t], "k.", ms=2, label="in situ")
         if smap is not None:
-            ax.plot(tt, series[names.index(smap), i][prod_t], ".", color="C0", ms=2.5, label=f"{smap} (SMAP)")
-        for name, colour in ((main, "C3"), (base, "C2")):
+            colour = styles[smap]["color"]
+            ax.plot(tt, series[names.index(smap), i][prod_t], ".", color=colour, ms=2.5, label=f"{smap} (SMAP)")
+        for name in (main, base):
             if name is not None:
-                ax.plot(tt, series[names.index(name), i][prod_t], lw=0.9, color=colour, label=name)
+                ax.plot(tt, series[names.index(name), i][prod_t], lw=0.9, color=styles[name]["color"], label=name)
         n = int(np.isfinite(res["insitu_series"].values[i][prod_t]).sum())
         net, station, sensor = (str(res["station"].values[i]).split("/", 2) + ["", ""])[:3]
         probe = sensor.rsplit("_", 2)[0]  # the sensor name without its depths
@@ -144,7 +176,7 @@ def station_series_figure(res: xr.Dataset, path: Path, max_stations: int = 12) -
         ax.set_xlabel("date", fontsize=7)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, 1.02))
-    fig.text(0.5, -0.01, "grey: SMAP gap days in the station's cell", ha="center", fontsize=7)
+    fig.text(0.5, -0.05, "grey: SMAP gap days in the station's cell", ha="center", fontsize=7)
     return _save(fig, path)
 
 
@@ -208,8 +240,10 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
     ax.set_thetamin(0)
     ax.set_thetamax(90)
     ax.plot([0], [1.0], "k*", ms=12, label="in situ")
-    sds, counts = [1.0], []
-    for m, name in enumerate(res["product"].values):
+    sds, counts, points = [1.0], [], {}
+    names = [str(m) for m in res["product"].values]
+    styles = product_styles(names)
+    for m, name in enumerate(names):
         p = res["product_series"].values[m]
         ok = np.isfinite(p) & np.isfinite(ref)
         if ok.sum() < 10:
@@ -218,7 +252,12 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
         sd = p[ok].std() / ref[ok].std()
         sds.append(sd)
         counts.append(int(ok.sum()))
-        ax.plot([np.arccos(np.clip(r, 0, 1))], [sd], "o", label=product_label(res, name))
+        points[name] = np.array([r, sd])
+    for group in same_rows(points, rtol=1e-9):  # identical products: one point, one legend entry
+        r, sd = points[group[0]]
+        label = " = ".join(product_label(res, g) for g in group)
+        st = {**styles[group[0]], "linestyle": "none"}
+        ax.plot([np.arccos(np.clip(r, 0, 1))], [sd], ms=6, mec="k", mew=0.4, label=label, **st)
     rmax = max(1.5, 1.1 * max(sds))
     ax.set_rmax(rmax)
     # centred RMS difference (normalised): E'^2 = 1 + s^2 - 2 s R, circles around the reference point
@@ -227,30 +266,53 @@ def taylor_figure(res: xr.Dataset, path: Path) -> Path | None:
     arcs = ax.contour(theta, rho, crms, levels=[0.25, 0.5, 0.75, 1.0, 1.25], colors="0.6", linewidths=0.7)
     ax.clabel(arcs, fontsize=6, fmt="%.2g")
     corr = np.array([0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
-    ax.set_thetagrids(np.degrees(np.arccos(corr)), labels=[f"{c:g}" for c in corr])
+    ax.set_thetagrids(np.degrees(np.arccos(corr)), labels=[f"{c:g}" for c in corr], fontsize=7)
     ax.text(np.radians(52), ax.get_rmax() * 1.12, "correlation", rotation=-38, ha="center", fontsize=8)
     ax.set_ylabel("normalised standard deviation", labelpad=22)
     n = f", n {min(counts):,}–{max(counts):,} station-days" if counts else ""
     ax.set_title(f"Taylor diagram (pooled in-situ{n}); grey arcs: normalised centred RMS", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.08, 1.0), ncol=1 if len(points) <= 14 else 2)
     return _save(fig, path)
 
 
+#: the fewest stations a box plot is drawn for (fewer: the table lists them)
+MIN_BOX_STATIONS = 3
+
+
 def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") -> Path | None:
+    """Per network with at least :data:`MIN_BOX_STATIONS` scored stations: each product's station
+    ``metric`` as a box (coloured as in every figure), the number of stations in the panel's title.
+    None when no network has that many (a box of one or two stations says nothing)."""
     stations = [str(g) for g in res["group"].values if str(g).startswith("station:")]
     if not stations:
         return None
-    vals = res["value"].sel(reference="insitu", group=stations, split="all", metric=metric).values  # (method, station)
-    nets = sorted({s.split(":", 1)[1].split("/")[0] for s in stations})
-    fig, axes = plt.subplots(1, len(nets), figsize=(max(4, 3.5 * len(nets)), 3.2), squeeze=False, sharey=True)
-    for ax, net in zip(axes[0], nets):
+    ref = scored_reference(res, "insitu")
+    value = res["value"].sel(window="all") if "window" in res["value"].dims else res["value"]
+    vals = value.sel(reference=ref, group=stations, split="all", metric=metric).values  # (product, station)
+    names = [str(m) for m in res["product"].values]
+    styles = product_styles(names)
+    panels = []
+    for net in sorted({s.split(":", 1)[1].split("/")[0] for s in stations}):
         cols = [i for i, s in enumerate(stations) if s.split(":", 1)[1].startswith(net + "/")]
+        scored = int(np.isfinite(vals[:, cols]).any(axis=0).sum())
+        if scored >= MIN_BOX_STATIONS:
+            panels.append((net, cols, scored))
+    if not panels:
+        return None
+    units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(max(4.5, 0.45 * len(names) * len(panels) + 1.5), 3.6), squeeze=False, sharey=True
+    )
+    for ax, (net, cols, scored) in zip(axes[0], panels):
         data = [v[np.isfinite(v)] for v in vals[:, cols]]
-        ax.boxplot(data, tick_labels=[str(m) for m in res["product"].values]) if data else None
-        ax.set_title(f"{net}: station {metric}", fontsize=9)
-        units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""
-        ax.set_ylabel(f"{metric} ({units.replace('m3 m-3', 'm³ m⁻³')})", fontsize=8)
+        box = ax.boxplot(data, tick_labels=[product_label(res, m) for m in names], patch_artist=True, widths=0.6)
+        for patch, name in zip(box["boxes"], names):
+            patch.set_facecolor(styles[name]["color"])
+            patch.set_alpha(0.75)
+        ax.set_title(f"{net}: {scored} stations", fontsize=9)
         ax.tick_params(axis="x", rotation=60, labelsize=7)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].set_ylabel(f"station {metric} ({units.replace('m3 m-3', 'm³ m⁻³')})", fontsize=8)
     return _save(fig, path)
 
 
@@ -280,16 +342,17 @@ def gap_age_figure(res: xr.Dataset, path: Path, metric: str = "RMSE") -> Path | 
     fig, ax = plt.subplots(figsize=(7, 3.8))
     x = np.arange(len(bins))
     rows = {str(m): sel["value"].sel({"product": m}).sel(metric=metric).values for m in res["product"].values}
-    for k, names in enumerate(same_rows({m: y for m, y in rows.items() if np.isfinite(y).any()})):
+    styles = product_styles(rows)
+    for names in same_rows({m: y for m, y in rows.items() if np.isfinite(y).any()}):
         y = rows[names[0]]
         label = " = ".join(product_label(res, n) for n in names)
-        ax.plot(x, y, marker="o", lw=1.2, ls=("-", "--", ":")[k // 10 % 3], color=f"C{k % 10}", label=label)
+        ax.plot(x, y, lw=1.2, ms=5, label=label, **styles[names[0]])
     ax.set_xticks(x, [f"{b.split(':', 1)[1]}\n(n {int(k):,})" for b, k in zip(bins, n)], fontsize=8)
     ax.set_xlabel("days to the nearest usable SMAP value")
     units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""
     ax.set_ylabel(f"{metric} against truth ({units.replace('m3 m-3', 'm³ m⁻³')})")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 if len(rows) <= 14 else 2)
     return _save(fig, path)
 
 

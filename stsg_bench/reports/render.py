@@ -35,7 +35,7 @@ from .tables import (
 log = logging.getLogger(__name__)
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222;line-height:1.4}
-table.scores{border-collapse:collapse;font-size:13px;margin:1em 0}
+table.scores{border-collapse:collapse;font-size:13px;margin:1em 0;display:block;max-width:100%;overflow-x:auto}
 table.scores td,table.scores th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
 table.scores caption{text-align:left;font-weight:600;padding:4px 0}
 table.defs td{text-align:left}

@@ -272,13 +272,15 @@ def group_table(res: xr.Dataset, prefix: str | tuple[str, ...], metrics=None) ->
     metrics = metric_names("groups") if metrics is None else metrics
     groups = [str(g) for g in res["group"].values if str(g).startswith(prefix)]
     ref = scored_reference(res, "insitu")
+    n = res["n"].sel(reference=ref, split="all")
     rows = {}
     for m in res["product"].values:
         row = {}
         for g in groups:
+            label = g.split(":", 1)[-1] if isinstance(prefix, str) else g
+            count = int(n.sel(group=g).max())  # matched station-days in the group (same samples: every product's)
             for k in metrics:
-                label = g.split(":", 1)[-1] if isinstance(prefix, str) else g
-                row[f"{label} {k}"] = _cell(res, m, ref, g, "all", k, ci=False)
+                row[f"{label} (n {count:,}) {k}"] = _cell(res, m, ref, g, "all", k, ci=False)
         rows[product_label(res, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 

@@ -12,6 +12,7 @@ import xarray as xr
 from ..case import make_case, save_case
 from ..files import atomic_directory
 from ..io.ismn import StationSeries, write_header_values
+from ..progress import bar
 from .presets import TwinSpec, get_spec
 from .realistic import RealisticWorld
 from .stations import make_stations, station_cells
@@ -43,9 +44,7 @@ def generate_twin(preset: str | TwinSpec = "small", seed: int = 0, progress: boo
     quality = np.empty((n, ny, nx), dtype=bool)
     days = world.iter_days()
     if progress:
-        from tqdm.auto import tqdm
-
-        days = tqdm(days, total=n, desc=f"twin {spec.name}", unit="day")
+        days = bar(days, total=n, desc=f"twin {spec.name}", unit="day")
     for i, f in enumerate(days):
         arrays["truth"][i], arrays["smap"][i], arrays["noah"][i], quality[i] = f.truth, f.smap, f.noah, f.smap_quality
     case = make_case(
@@ -94,9 +93,7 @@ def _write_chunks(spec: TwinSpec, out: Path, seed: int, chunk_days: int, progres
     series = {c: np.empty(spec.ndays, dtype=np.float32) for c in cells}
     days = world.iter_days()
     if progress:
-        from tqdm.auto import tqdm
-
-        days = tqdm(days, total=spec.ndays, desc=f"twin {spec.name}", unit="day")
+        days = bar(days, total=spec.ndays, desc=f"twin {spec.name}", unit="day")
     buf: list[DayFields] = []
     for i, f in enumerate(days):
         for c in cells:

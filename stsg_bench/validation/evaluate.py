@@ -226,6 +226,20 @@ def check_tc_partner(cfg: ValidationConfig, products: Sequence[str], where: str 
 
 
 IDENTITY_KEYS = ("method_kind", "base_method", "product_mode", "seed_member", "ablation_of", "centrepiece")
+#: long_name of each identity coordinate in a results file
+IDENTITY_LONG_NAMES = {
+    "method_kind": "kind of product (observation, model, gap_filler, fusion, ensemble, external)",
+    "base_method": "registered method the product comes from",
+    "product_mode": "product mode of the method (empty: its default product)",
+    "seed_member": "seed member index of an ensemble-of-seeds method (-1: not a seed member)",
+    "ablation_of": "method this product is an ablation of (empty: none)",
+    "centrepiece": "1 for the suite's centrepiece method, else 0",
+}
+
+
+def _identity_attrs(key: str) -> dict[str, str]:
+    attrs = {"long_name": IDENTITY_LONG_NAMES[key]}
+    return {**attrs, "units": "1"} if key in ("seed_member", "centrepiece") else attrs
 
 
 def product_identity(name: str, attrs: Mapping[str, Any]) -> dict[str, object]:
@@ -284,7 +298,14 @@ def evaluate(
         for name, p in prods.items():
             identity.setdefault(str(name), product_identity(str(name), p.attrs))
     names = [str(m) for m in results["product"].values]
-    coords = {key: ("product", [identity.get(m, product_identity(m, {}))[key] for m in names]) for key in IDENTITY_KEYS}
+    coords = {
+        key: ("product", [identity.get(m, product_identity(m, {}))[key] for m in names], _identity_attrs(key))
+        for key in IDENTITY_KEYS
+    }
     described = {w.name: w.description for w in cfg.window_list()}
-    coords["window_description"] = ("window", [described.get(str(w), "") for w in results["window"].values])
+    coords["window_description"] = (
+        "window",
+        [described.get(str(w), "") for w in results["window"].values],
+        {"long_name": "days each scoring window holds"},
+    )
     return Evaluation(results.assign_coords(coords), notes)

@@ -61,8 +61,8 @@ GAP_AGE_BINS: dict[str, tuple[int, int | None]] = {
 }
 GAP_AGE_SPLITS = tuple(GAP_AGE_BINS)
 #: 3: the products' dimension is ``product`` (2: ``method``; read and renamed)
-RESULTS_VERSION = 3
-READS_RESULTS = (2, 3)
+RESULTS_VERSION = 4
+READS_RESULTS = (2, 3, 4)  # 4: CF-1.8 (character-array strings, int32 counts, time bounds); 2 renamed on reading
 #: dimensions of the scores (``n`` has all but ``metric``)
 DIMS = ("product", "reference", "group", "split", "window", "metric")
 
@@ -127,7 +127,7 @@ def _empty(methods, reference, groups, splits, metrics, windows=(ALL,)) -> xr.Da
         "split": list(splits),
         "window": list(windows),
         "metric": [m.name for m in metrics],
-        "metric_units": ("metric", [m.units for m in metrics]),
+        "metric_units": ("metric", [m.units for m in metrics], {"long_name": "units of each metric"}),
     }
     nanv = lambda dtype=np.float64: np.full(shape, np.nan, dtype)  # noqa: E731
     return xr.Dataset(
@@ -268,25 +268,42 @@ def score_insitu(
                     boot_lo[mi, k], boot_hi[mi, k] = boot_ci[met.name]
     ds = ds.assign_coords(
         station=[str(k) for k in table.keys],
-        station_network=("station", [str(n) for n in table.network]),
-        station_lat=("station", table.lat),
-        station_lon=("station", table.lon),
+        station_network=("station", [str(n) for n in table.network], {"long_name": "ISMN network of the station"}),
+        station_lat=("station", table.lat, {"standard_name": "latitude", "units": "degrees_north"}),
+        station_lon=("station", table.lon, {"standard_name": "longitude", "units": "degrees_east"}),
     )
-    ds["station_status"] = (("product", "station"), status.astype(str))
+    ds["station_status"] = (
+        ("product", "station"),
+        status.astype(str),
+        {"long_name": "why a station was or was not scored (ok, ocean_cell, too_few_obs, ...)"},
+    )
     if cfg.bootstrap:
         attrs = {"long_name": f"percentile bootstrap CI ({cfg.bootstrap} replicates), in-situ, pooled, split all"}
         ds["boot_lower"] = (("product", "metric"), boot_lo, attrs)
         ds["boot_upper"] = (("product", "metric"), boot_hi, attrs)
     store = cfg.store_series if cfg.store_series is not None else len(methods) * table.ref.size <= 5_000_000
     if store and len(table.keys):
-        ds["insitu_series"] = (("station", "series_time"), table.ref)
+        ds["insitu_series"] = (("station", "series_time"), table.ref, _series_attrs("in-situ soil moisture"))
         arr = np.full((len(methods),) + table.ref.shape, np.nan)
         for mi, name in enumerate(methods):
             tidx, prod = series_p[name]
             arr[mi][:, tidx] = prod if cfg.anomalies is None else np.nan
-        ds["product_series"] = (("product", "station", "series_time"), arr.astype(np.float32))
-        ds = ds.assign_coords(series_time=table.times)
+        ds["product_series"] = (
+            ("product", "station", "series_time"),
+            arr.astype(np.float32),
+            _series_attrs("product soil moisture at the station's cell"),
+        )
+        ds = ds.assign_coords(series_time=("series_time", table.times, {"standard_name": "time", "axis": "T"}))
     return ds
+
+
+def _series_attrs(long_name: str) -> dict[str, str]:
+    """CF attributes of the matched series stored in results (the values that were scored)."""
+    return {
+        "long_name": f"{long_name}, matched and scored",
+        "standard_name": "volume_fraction_of_condensed_water_in_soil",
+        "units": "m3 m-3",
+    }
 
 
 def _collections(table: StationTable) -> dict[str, np.ndarray]:
@@ -483,11 +500,26 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
             **(attrs or {}),
         }
     )
+    for dim, long_name in LABEL_LONG_NAMES.items():
+        if dim in out.coords:
+            out[dim].attrs = {"long_name": long_name}
     out["value"].attrs = {"long_name": "metric value"}
     out["ci_lower"].attrs = {"long_name": "lower bound of the analytic confidence interval"}
     out["ci_upper"].attrs = {"long_name": "upper bound of the analytic confidence interval"}
     out["n"].attrs = {"long_name": "matched samples (stations for group station_median)"}
     return out
+
+
+#: long_name of each dimension coordinate (the labels) of a results file
+LABEL_LONG_NAMES = {
+    "product": "product name",
+    "reference": "reference the products are scored against",
+    "group": "station group (pooled, station_median, network:..., station:..., strata)",
+    "split": "samples scored (all, smap_valid, smap_gap, gap-age classes)",
+    "window": "scoring window (whole period, seasons, custom windows)",
+    "metric": "metric name",
+    "station": "ISMN station key (network/station/sensor)",
+}
 
 
 def _group_order(g: str) -> tuple:

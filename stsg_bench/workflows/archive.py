@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..files import open_netcdf
 from ..io.lazy import open_product_lazy, save_product
 from ..methods import Method, predict_lazy
+from ..progress import bar
 from ..provenance import case_content_hash
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,7 @@ def fuse_chunked(
     written, paths = 0, []
     it = years
     if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(years, desc=f"{method.name} chunks", unit="year")
+        it = bar(years, desc=f"{method.name} chunks", unit="year")
     for year in it:
         days = times[times.year == year]
         path = chunk_path(out_dir, method.name, year)
@@ -141,7 +140,7 @@ def fuse_chunked(
             continue
         prod = predict_lazy(method, case, (str(days[0].date()), str(days[-1].date())), chunk_days)
         attrs = {**(provenance or {}), "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
-        save_product(prod, path, attrs)
+        save_product(prod, path, attrs, case=case)
         written += 1
         if fault and written >= fault:
             os._exit(137)  # simulate a kill right after a chunk was finished

@@ -42,6 +42,7 @@ from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.external import import_external
 from ..io.lazy import save_product
 from ..methods import Method, default_methods, get_method, list_methods, method_class
+from ..progress import bar
 from ..provenance import case_fingerprint, relative_name, software, to_attr
 from ..validation import (
     FieldReference,
@@ -104,11 +105,7 @@ def product_file(name: str) -> str:
 
 
 def _progress(items, desc: str, progress: bool):
-    if not progress:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, unit="method")
+    return bar(items, desc=desc, unit="method") if progress else items
 
 
 def fit_predict(

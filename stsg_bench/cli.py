@@ -110,6 +110,7 @@ def _fuse(args) -> int:
         chunk_days=args.chunk_days,
         overwrite=args.overwrite,
         restart=args.restart,
+        fmt=args.format,
     )
     print(f"wrote {args.out}")
     return 0
@@ -408,6 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="CASE may be a folder of case_*.nc chunks; write OUT/NAME_YYYY.nc per year, streamed; a rerun resumes",
     )
     s.add_argument("--restart", action="store_true", help="with --chunk-by-year: recompute the finished years")
+    s.add_argument(
+        "--format",
+        choices=["netcdf", "zarr"],
+        default="netcdf",
+        help="with --chunk-by-year: per-year NAME_YYYY.nc files or NAME_YYYY.zarr stores (a single --out "
+        "ending in .zarr is always a Zarr store)",
+    )
     _dask_options(s)
 
     s = sub.add_parser("train", help="train DrcGAN on a case and write a checkpoint")

@@ -151,6 +151,45 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict 
     return Path(path)
 
 
+#: an output or input path with this suffix is a Zarr store (a folder), not a netCDF file
+ZARR_SUFFIX = ".zarr"
+#: netCDF/HDF5-only encoding keys, dropped for Zarr (which compresses every chunk by default)
+_NETCDF_ONLY = (
+    "zlib",
+    "complevel",
+    "fletcher32",
+    "shuffle",
+    "contiguous",
+    "chunksizes",
+    "endian",
+    "least_significant_digit",
+)
+
+
+def is_zarr(path: str | os.PathLike) -> bool:
+    return Path(path).suffix == ZARR_SUFFIX
+
+
+def write_dataset_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:
+    """Write ``ds`` CF-1.8 clean, atomically: a Zarr store when ``path`` ends in ``.zarr`` (built in a
+    temporary folder and swapped into place), else netCDF-4 (:func:`write_netcdf_atomic`)."""
+    if not is_zarr(path):
+        return write_netcdf_atomic(ds, path, encoding)
+    ds, enc = to_cf(ds, encoding)
+    enc = {
+        k: {e: v for e, v in d.items() if e not in _NETCDF_ONLY and not (e == "dtype" and v == "S1")}
+        for k, d in enc.items()
+    }
+    with atomic_directory(path) as tmp:
+        try:
+            ds.to_zarr(tmp, mode="w", encoding=enc, consolidated=True, zarr_format=2)  # the most widely read
+        except ImportError:
+            raise StsgError(f"{path}: writing Zarr needs the zarr package (pip install 'stsg-bench[zarr]')") from None
+        except (OSError, RuntimeError) as exc:
+            raise StsgError(f"{path}: could not be written ({exc}); nothing was written there") from None
+    return Path(path)
+
+
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -208,6 +247,8 @@ def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict
     if chunks is not None:
         _small_chunk_cache()
     p = Path(path)
+    if is_zarr(p) and p.is_dir():
+        return _open_zarr(p, what, chunks)
     if p.exists() and not p.is_file():
         raise InputError(path, f"is {'a folder' if p.is_dir() else 'not a regular file'}, not a {what}")
     try:
@@ -218,6 +259,19 @@ def open_netcdf(path: str | os.PathLike, what: str = "netCDF file", chunks: dict
         raise InputError(path, f"not a readable {what}") from None
     _OPENED.pop(p, None)
     _OPENED[p] = what
+    return from_cf(ds)
+
+
+def _open_zarr(path: Path, what: str, chunks: dict | None) -> xr.Dataset:
+    """A Zarr store written by :func:`write_dataset_atomic` (or any with CF metadata)."""
+    try:
+        ds = xr.open_dataset(path, engine="zarr", chunks=chunks)
+    except ImportError:
+        raise InputError(
+            path, f"reading a Zarr {what} needs the zarr package (pip install 'stsg-bench[zarr]')"
+        ) from None
+    except Exception:
+        raise InputError(path, f"not a readable Zarr {what}") from None
     return from_cf(ds)
 
 
@@ -297,6 +351,7 @@ def guard_output(
     replaced as a whole, so it may not hold an input either. ``resume``: an existing output is the same
     run's earlier, unfinished work (checked by the caller), not something to protect."""
     out = Path(path)
+    folder = folder or is_zarr(out)  # a Zarr store is a folder, replaced as a whole
     real = out.resolve()
     for inp in inputs:
         if inp is None:

@@ -3,12 +3,16 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from stsg_bench.errors import InputError
-from stsg_bench.workflows.archive import FAULT_ENV, open_chunked
+from stsg_bench.workflows.archive import open_chunked
+
+#: run with this test plug-in, ``fuse`` dies (status 137) right after its first chunk
+KILL_AFTER_FIRST_CHUNK = "kill_after_first_chunk"
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +25,12 @@ def two_year_case(tmp_path_factory):
     return path
 
 
-def _fuse(case, out, env=None):
+def _fuse(case, out, plugin=None):
     cmd = [
         sys.executable,
         "-m",
         "stsg_bench.cli",
+        *(["--plugin", plugin] if plugin else []),
         "fuse",
         "--method",
         "lin_cdf_match",
@@ -40,14 +45,15 @@ def _fuse(case, out, env=None):
         "--period",
         "all",
     ]
-    return subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
 
 @pytest.mark.slow  # kills a subprocess mid-run
 def test_killed_run_resumes_identically(two_year_case, tmp_path):
     full = _fuse(two_year_case, tmp_path / "full")
     assert full.returncode == 0, full.stderr
-    killed = _fuse(two_year_case, tmp_path / "res", {FAULT_ENV: "1"})
+    killed = _fuse(two_year_case, tmp_path / "res", KILL_AFTER_FIRST_CHUNK)
     assert killed.returncode == 137
     assert sorted(p.name for p in (tmp_path / "res").glob("*.nc")) == ["lin_cdf_match_2017.nc"]
     first = (tmp_path / "res" / "lin_cdf_match_2017.nc").stat().st_mtime_ns
@@ -61,7 +67,7 @@ def test_killed_run_resumes_identically(two_year_case, tmp_path):
 
 def test_corrupted_chunk_is_a_clear_error(two_year_case, tmp_path):
     out = tmp_path / "c"
-    assert _fuse(two_year_case, out, {FAULT_ENV: "1"}).returncode == 137
+    assert _fuse(two_year_case, out, KILL_AFTER_FIRST_CHUNK).returncode == 137
     (out / "lin_cdf_match_2018.nc").write_bytes(b"\x89HDF\r\n garbage")  # a broken file where a chunk should be
     r = _fuse(two_year_case, out)
     assert r.returncode == 2

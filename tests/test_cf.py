@@ -272,3 +272,35 @@ def test_box_plots_only_for_networks_of_three_stations_or_more(outputs, tmp_path
     one_net = {g: "station:NET/" + g.split(":", 1)[1].split("/", 1)[1] for g in stations}
     merged = res.assign_coords(group=[one_net.get(str(g), str(g)) for g in res["group"].values])
     assert network_boxplot_figure(merged, tmp_path / "b.png") == tmp_path / "b.png"
+
+
+# -- Zarr ----------------------------------------------------------------------------------------------
+def test_products_and_archive_chunks_as_zarr(outputs, tmp_path):
+    pytest.importorskip("zarr")
+    z = tmp_path / "lin_cdf_match.zarr"
+    r = run_cli("fuse", "--method", "lin_cdf_match", "--case", outputs["case"], "--out", z)
+    assert r.returncode == 0, r.stderr
+    a, b = xr.open_dataset(z, engine="zarr"), xr.open_dataset(outputs["product"])
+    np.testing.assert_array_equal(a["sm"].values, b["sm"].values)
+    np.testing.assert_array_equal(a["sm_flag"].values, b["sm_flag"].values)
+    assert a["sm"].attrs["units"] == "m3 m-3" and a.attrs["Conventions"] == "CF-1.8"
+    # scored like the netCDF product
+    r = run_cli("score", "--case", outputs["case"], "--products", z, "--insitu", outputs["case"].parent / "ismn",
+                "--out", tmp_path / "r.nc")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    pick = {"product": "lin_cdf_match", "reference": "insitu", "metric": ["bias", "R", "RMSE", "ubRMSE"]}
+    want = open_results(outputs["results"])["value"].sel(pick)
+    got = open_results(tmp_path / "r.nc")["value"].sel(pick)
+    np.testing.assert_allclose(got.values, want.values, equal_nan=True)
+    # per-year chunks as Zarr stores, read back by open_chunked
+    from stsg_bench.workflows.archive import open_chunked
+
+    r = run_cli("fuse", "--method", "noah_raw", "--case", outputs["case"], "--out", tmp_path / "years",
+                "--chunk-by-year", "--format", "zarr", "--period", "all")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in (tmp_path / "years").iterdir()] == ["noah_raw_2017.zarr"]
+    assert open_chunked(tmp_path / "years", "noah_raw").sizes["time"] == open_case(outputs["case"]).sizes["time"]
+    r = run_cli(
+        "fuse", "--method", "noah_raw", "--case", outputs["case"], "--out", tmp_path / "x.nc", "--format", "zarr"
+    )
+    assert r.returncode == 2 and "--format zarr" in r.stderr and not (tmp_path / "x.nc").exists()

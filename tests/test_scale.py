@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,9 +199,13 @@ def _fuse_cmd(case, out) -> list[str]:
     ]
 
 
-def _fuse(case, out, preexec=None, env=None):
+def _fuse(case, out, preexec=None, plugin=None):
+    """``fuse`` in a subprocess, optionally with a test plug-in from this folder (``--plugin``)."""
     cmd = _fuse_cmd(case, out)
-    return subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec, env={**os.environ, **(env or {})})
+    if plugin:
+        cmd = cmd[: len(CLI)] + ["--plugin", plugin] + cmd[len(CLI) :]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec, env=env)
 
 
 def _limit_file_size(nbytes):
@@ -216,10 +221,8 @@ def _limit_file_size(nbytes):
 
 @pytest.mark.slow  # subprocess runs with a failing disk
 def test_failed_write_keeps_finished_chunks(two_year_chunks, tmp_path):
-    from stsg_bench.workflows.archive import FAULT_ENV
-
     out = tmp_path / "p"
-    assert _fuse(two_year_chunks, out, env={FAULT_ENV: "1"}).returncode == 137  # killed after 2017
+    assert _fuse(two_year_chunks, out, plugin="kill_after_first_chunk").returncode == 137  # killed after 2017
     done = out / "lin_cdf_match_2017.nc"
     before = done.read_bytes()
     r = _fuse(two_year_chunks, out, preexec=_limit_file_size(20_000))  # the 2018 file cannot be written

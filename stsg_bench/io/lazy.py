@@ -26,7 +26,7 @@ from ..case import (
     validate_case,
 )
 from ..errors import InputError
-from ..files import open_netcdf, write_netcdf_atomic
+from ..files import open_netcdf, write_dataset_atomic
 from ..grid import grid_mapping_attrs
 from ..provenance import case_fingerprint, software, to_attr
 
@@ -178,8 +178,9 @@ def save_product(
     ancillary: dict[str, xr.DataArray] | None = None,
     case: xr.Dataset | None = None,
 ) -> None:
-    """Write a product (``sm``, time x y x) as CF-1.8 netCDF, atomically, with its provenance (plus the
-    software and kernels that made it, and the fingerprint of ``case``, which ``score`` checks) and its
+    """Write a product (``sm``, time x y x) as CF-1.8 netCDF (a Zarr store when ``path`` ends in ``.zarr``),
+    atomically, with its provenance (plus the software and kernels that made it, and the fingerprint of
+    ``case``, which ``score`` checks) and its
     CF ancillary variables (e.g. ``sm_spread``, and with ``case`` the per-pixel source flag ``sm_flag``:
     observed / filled / no value / not land), all named in ``sm:ancillary_variables``."""
     provenance = {**provenance, "software": to_attr(software())}
@@ -206,4 +207,4 @@ def save_product(
     ds.attrs = global_attrs(
         f"stsg-bench product: {prod.attrs.get('method', '')}", **{k: str(v) for k, v in provenance.items()}
     )
-    write_netcdf_atomic(ds, path, encoding=encoding)
+    write_dataset_atomic(ds, path, encoding=encoding)

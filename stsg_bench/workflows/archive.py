@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import weakref
 from pathlib import Path
 
@@ -29,12 +28,15 @@ from ..progress import bar
 from ..provenance import case_content_hash
 
 log = logging.getLogger(__name__)
-#: test hook: exit abruptly (like a killed process) after writing this many chunks
-FAULT_ENV = "STSG_FAULT_AFTER_CHUNKS"
 
 
-def chunk_path(out_dir: Path, method: str, year: int) -> Path:
-    return Path(out_dir) / f"{method}_{year}.nc"
+#: file suffix of a per-year chunk in each output format
+CHUNK_SUFFIX = {"netcdf": ".nc", "zarr": ".zarr"}
+
+
+def chunk_path(out_dir: Path, method: str, year: int, fmt: str = "netcdf") -> Path:
+    """``OUT/NAME_YYYY.nc`` (or ``.zarr``, a Zarr store)."""
+    return Path(out_dir) / f"{method}_{year}{CHUNK_SUFFIX[fmt]}"
 
 
 #: id(case) -> (weak reference, hash of its values): one pass over a case per run, not one per method
@@ -94,14 +96,19 @@ def check_chunk(path: Path, days: pd.DatetimeIndex, fingerprint: str | None = No
 
 
 def check_resume(
-    method: Method, case: xr.Dataset, out_dir: str | Path, period=None, provenance: dict | None = None
+    method: Method,
+    case: xr.Dataset,
+    out_dir: str | Path,
+    period=None,
+    provenance: dict | None = None,
+    fmt: str = "netcdf",
 ) -> None:
     """Before any training: the finished chunks in ``out_dir`` must be complete, hold their year's days
     and come from the same case, method config and training period (else the error says --restart)."""
     fingerprint = run_fingerprint(method, case, provenance)
     times = select_period(case, period).indexes["time"]
     for year in sorted(set(times.year)):
-        path = chunk_path(Path(out_dir), method.name, year)
+        path = chunk_path(Path(out_dir), method.name, year, fmt)
         if path.exists():
             check_chunk(path, times[times.year == year], fingerprint)
 
@@ -115,8 +122,10 @@ def fuse_chunked(
     progress: bool = False,
     chunk_days: int = 32,
     restart: bool = False,
+    fmt: str = "netcdf",
 ) -> list[Path]:
-    """Predict ``period`` year by year into ``out_dir``; finished years are checked and skipped.
+    """Predict ``period`` year by year into ``out_dir`` (``fmt``: netCDF files or Zarr stores); finished
+    years are checked and skipped.
 
     Each year is predicted lazily in blocks of ``chunk_days`` days (:func:`stsg_bench.methods.predict_lazy`)
     and streamed into its file, so memory is bounded by the block, on whatever dask scheduler is active."""
@@ -125,14 +134,13 @@ def fuse_chunked(
     fingerprint = run_fingerprint(method, case, provenance)
     times = select_period(case, period).indexes["time"]
     years = sorted(set(times.year))
-    fault = int(os.environ.get(FAULT_ENV, "0") or 0)
-    written, paths = 0, []
+    paths = []
     it = years
     if progress:
         it = bar(years, desc=f"{method.name} chunks", unit="year")
     for year in it:
         days = times[times.year == year]
-        path = chunk_path(out_dir, method.name, year)
+        path = chunk_path(out_dir, method.name, year, fmt)
         paths.append(path)
         if path.exists() and not restart:
             check_chunk(path, days, fingerprint)
@@ -141,15 +149,12 @@ def fuse_chunked(
         prod = predict_lazy(method, case, (str(days[0].date()), str(days[-1].date())), chunk_days)
         attrs = {**(provenance or {}), "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
         save_product(prod, path, attrs, case=case)
-        written += 1
-        if fault and written >= fault:
-            os._exit(137)  # simulate a kill right after a chunk was finished
     return paths
 
 
 def open_chunked(out_dir: str | Path, method: str) -> xr.DataArray:
-    """Concatenate a method's chunk files (in time order) into one product, loaded."""
-    files = sorted(Path(out_dir).glob(f"{method}_*.nc"))
+    """Concatenate a method's chunk files or stores (in time order) into one product, loaded."""
+    files = sorted(f for suffix in CHUNK_SUFFIX.values() for f in Path(out_dir).glob(f"{method}_*{suffix}"))
     if not files:
         raise InputError(out_dir, f"no chunk files {method}_YYYY.nc")
     return open_product_lazy(files).load()

@@ -13,7 +13,7 @@ import xarray as xr
 from ..cards import load_card, validation_from_case
 from ..case import open_case
 from ..errors import ConfigError, InputError
-from ..files import guard_output, open_netcdf, output_lock
+from ..files import guard_output, is_zarr, open_netcdf, output_lock
 from ..io.external import import_external
 from ..io.lazy import check_product_grid, on_case_grid, open_case_lazy, open_product_lazy, save_product
 from ..methods import get_method, list_methods, load_method_config, method_class
@@ -49,10 +49,14 @@ def fuse_command(
     chunk_days: int = 32,
     overwrite: bool = False,
     restart: bool = False,
+    fmt: str = "netcdf",
 ) -> None:
     """``stsg-bench fuse``: fit a method and write its product (one file, or per-year chunks in a folder,
-    which a rerun resumes); the output is checked before any work and locked while written."""
+    which a rerun resumes; ``fmt``: the chunks' format, netCDF or Zarr — one product is a Zarr store when
+    ``out`` ends in ``.zarr``); the output is checked before any work and locked while written."""
     method_class(method)  # an unknown name is an error before anything is opened
+    if fmt == "zarr" and not chunk and not is_zarr(out):
+        raise ConfigError(f"--format zarr: give --out NAME.zarr for one product (not {out}), or --chunk-by-year")
     inputs = [case_path, config_file, checkpoint]
     out = guard_output(out, inputs, overwrite=overwrite, folder=chunk, resume=chunk)
     with output_lock(out), use_scheduler(scheduler):
@@ -70,11 +74,12 @@ def fuse_command(
             chunk,
             chunk_days,
             restart,
+            fmt,
         )
 
 
 def _fuse(
-    method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days, restart
+    method, case, case_path, out, config_file, checkpoint, device, train_period, period, chunk, chunk_days, restart, fmt
 ) -> None:
     overrides: dict = {}
     if config_file and checkpoint:
@@ -98,9 +103,11 @@ def _fuse(
     if chunk:
         m = get_method(method, **overrides)
         if not restart:
-            check_resume(m, case, out, test, provenance)  # a mismatch is found before the training
+            check_resume(m, case, out, test, provenance, fmt)  # a mismatch is found before the training
         m.fit(case, train, progress=True)
-        fuse_chunked(m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days, restart=restart)
+        fuse_chunked(
+            m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days, restart=restart, fmt=fmt
+        )
         return
     prod, info, m = fit_predict(method, case, train, test, overrides, progress=True)
     save_product(prod, Path(out), {**provenance, **info}, m.ancillary(), case=case)

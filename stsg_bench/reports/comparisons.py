@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from ..grid import lonlat_to_rowcol_or_minus1
+from ..validation.evaluate import SAME_SUFFIX
 from ..validation.paired import (
     MIN_DAYS,
     PAIRED_METRICS,
@@ -222,3 +223,60 @@ def paired_marks(
                 vals.append(r.p_value)
             out[col] = vals
     return pd.DataFrame(out, index=pd.Index([product_label(res, n) for n in names], name="product"))
+
+
+#: the gridded references a field paired table is drawn for, and what they are
+FIELD_REFERENCES = {"truth": "the twin's truth", "hidden_smap": "SMAP values hidden before fusion"}
+
+
+def field_paired_table(res: xr.Dataset, reference: str = "truth") -> tuple[pd.DataFrame, str, str] | None:
+    """Every product against the best trivial baseline (lowest same-sample RMSE on SMAP-gap days, else on
+    all days) on a gridded reference: Δ = product − baseline of RMSE and R with 95 % CI and p-value, from
+    the all-pairs paired bootstrap stored in the results (``paired_*``, blocks of days). None when the
+    results hold none for ``reference``."""
+    ref = f"{reference}{SAME_SUFFIX}"
+    if "paired_delta" not in res or ref not in res["reference"].values:
+        return None
+    sub = res.sel(reference=ref)
+    if "window" in sub.dims:
+        sub = sub.sel(window="all")
+    delta = sub["paired_delta"]
+    splits = [s for s in ("all", "smap_gap") if s in sub["split"].values and bool(delta.sel(split=s).notnull().any())]
+    if not splits:
+        return None
+    member = members(res)
+    names = [str(m) for m in res["product"].values if str(m) not in member]
+    rank_split = "smap_gap" if "smap_gap" in splits else "all"
+    rmse = sub["value"].sel(group="pooled", split=rank_split, metric="RMSE")
+    cands = [n for n in TRIVIAL if n in names and np.isfinite(float(rmse.sel(product=n)))]
+    base = min(cands, key=lambda n: float(rmse.sel(product=n))) if cands else None
+    if base is None:
+        return None
+    rows: dict[str, dict[str, object]] = {}
+    for name in names:
+        if name == base:
+            continue
+        row: dict[str, object] = {}
+        for sp in splits:
+            for metric in ("RMSE", "R"):
+                pick = {"product": name, "versus": base, "split": sp, "metric": metric}
+                d = float(delta.sel(pick))
+                lo, hi = float(sub["paired_ci_lower"].sel(pick)), float(sub["paired_ci_upper"].sel(pick))
+                p = float(sub["paired_p"].sel(pick))
+                row[f"Δ{metric} {sp} [95% CI]"] = f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" if np.isfinite(lo) else "–"
+                row[f"p ({metric} {sp})"] = f"{p:.3f}" if np.isfinite(p) else "–"
+        rows[product_label(res, name)] = row
+    if not rows:
+        return None
+    df = pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
+    n = {sp: int(sub["n"].sel(product=base, group="pooled", split=sp)) for sp in splits}
+    how = str(res["paired_delta"].attrs.get("long_name", ""))
+    block = how.split("circular ")[1].split(" blocks")[0] if "circular " in how else "multi-day"
+    caption = (
+        f"Paired comparison against {FIELD_REFERENCES.get(reference, reference)} with {product_label(res, base)}, "
+        f"the best trivial baseline by {rank_split} RMSE: Δ = product − {base} on the pixel-days both have "
+        f"(n {', '.join(f'{sp} {k:,}' for sp, k in n.items())}), 95 % CI and p-value from a paired bootstrap of "
+        f"circular {block} blocks of days, the same days for both products (negative ΔRMSE and positive ΔR "
+        "are better)"
+    )
+    return df, caption, base

@@ -291,12 +291,12 @@ def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") 
     vals = value.sel(reference=ref, group=stations, split="all", metric=metric).values  # (product, station)
     names = [str(m) for m in res["product"].values]
     styles = product_styles(names)
-    panels = []
+    panels: list[tuple[str, list[int], int]] = []
+    left_out: list[tuple[str, list[int], int]] = []
     for net in sorted({s.split(":", 1)[1].split("/")[0] for s in stations}):
         cols = [i for i, s in enumerate(stations) if s.split(":", 1)[1].startswith(net + "/")]
         scored = int(np.isfinite(vals[:, cols]).any(axis=0).sum())
-        if scored >= MIN_BOX_STATIONS:
-            panels.append((net, cols, scored))
+        (panels if scored >= MIN_BOX_STATIONS else left_out).append((net, cols, scored))
     if not panels:
         return None
     units = str(res["metric_units"].sel(metric=metric).values) if "metric_units" in res.coords else ""
@@ -305,7 +305,13 @@ def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") 
     )
     for ax, (net, cols, scored) in zip(axes[0], panels):
         data = [v[np.isfinite(v)] for v in vals[:, cols]]
-        box = ax.boxplot(data, tick_labels=[product_label(res, m) for m in names], patch_artist=True, widths=0.6)
+        box = ax.boxplot(
+            data,
+            tick_labels=[product_label(res, m) for m in names],
+            patch_artist=True,
+            widths=0.6,
+            medianprops={"color": "k"},
+        )
         for patch, name in zip(box["boxes"], names):
             patch.set_facecolor(styles[name]["color"])
             patch.set_alpha(0.75)
@@ -313,6 +319,9 @@ def network_boxplot_figure(res: xr.Dataset, path: Path, metric: str = "ubRMSE") 
         ax.tick_params(axis="x", rotation=60, labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].set_ylabel(f"station {metric} ({units.replace('m3 m-3', 'm³ m⁻³')})", fontsize=8)
+    if left_out:
+        few = ", ".join(f"{net} ({n} station{'s' if n != 1 else ''})" for net, _, n in left_out)
+        fig.suptitle(f"not drawn, fewer than {MIN_BOX_STATIONS} scored stations: {few}", fontsize=7, y=0.0)
     return _save(fig, path)
 
 

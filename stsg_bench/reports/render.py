@@ -17,7 +17,7 @@ from ..provenance import case_fingerprint, from_attr
 from ..validation.metrics import METRICS
 from ..validation.score import open_results
 from . import figures
-from .comparisons import headline_table, paired_marks, paired_table
+from .comparisons import FIELD_REFERENCES, field_paired_table, headline_table, paired_marks, paired_table
 from .scorecard import gap_reference_product, scorecard, scorecard_html, scorecard_text
 from .tables import (
     all_tables,
@@ -47,6 +47,8 @@ img{max-width:100%;border:1px solid #eee}"""
 TITLES = {
     "headline": "Headline: pooled and station-level scores",
     "paired": "Paired comparison with the best trivial baseline",
+    "paired_truth": "Paired comparison against truth",
+    "paired_hidden_smap": "Paired comparison on simulated gaps",
     "paper": "Paper table: in-situ, same samples",
     "windows": "Seasons and user windows",
     "strata": "ISMN strata: land cover, climate, soil",
@@ -97,7 +99,8 @@ def _products_on_one_day(results_path: Path, res: xr.Dataset, case: xr.Dataset) 
 
 def with_comparisons(res: xr.Dataset, tables: dict) -> dict:
     """The station-level headline first, the paired comparison with the best trivial baseline after the
-    pooled table (both need the per-station series the results store)."""
+    pooled table (both need the per-station series the results store), and the paired comparisons on the
+    gridded references (truth, hidden SMAP) after their tables."""
     out: dict = {}
     head = headline_table(res)
     if head is not None:
@@ -109,6 +112,15 @@ def with_comparisons(res: xr.Dataset, tables: dict) -> dict:
             out["paired"] = (paired[1], paired[0])
     if paired is not None and "paired" not in out:
         out["paired"] = (paired[1], paired[0])
+    for reference in FIELD_REFERENCES:  # gridded references: after their own table
+        field = field_paired_table(res, reference)
+        if field is None:
+            continue
+        key = {"truth": "truth", "hidden_smap": "simulated_gaps"}.get(reference, reference)
+        at = list(out).index(key) + 1 if key in out else len(out)
+        items = list(out.items())
+        items.insert(at, (f"paired_{reference}", (field[1], field[0])))
+        out = dict(items)
     return out
 
 
@@ -291,7 +303,7 @@ def write_report(
                 sections.append(("table-scorecard", f"Scorecard against {base}", scorecard_html(gain, sig, cap)))
                 add_figure(
                     "scorecard",
-                    f"Scorecard against {base}",
+                    f"Scorecard against {base} as a heat map",
                     figures.scorecard_figure(gain, sig, base, tmp / "figures" / "scorecard.png"),
                 )
         fig_dir = tmp / "figures"

@@ -63,6 +63,9 @@ class ValidationConfig:
     #: the third product of the triple collocation (in-situ, product, partner); '' for none
     tc_partner: str = "noah_raw"
     tc_bootstrap: int = 1000  # bootstrap resamples for the triple-collocation intervals
+    #: gridded references (truth, simulated gaps): paired bootstrap replicates of every product pair on
+    #: the same samples (0: none); in-situ pairs are compared by the report from the stored series
+    paired_bootstrap: int = 1000
 
     def __post_init__(self) -> None:
         lo, hi = self.depth
@@ -115,8 +118,11 @@ class Reference(Protocol):
     products: Mapping[str, xr.DataArray] | None
 
     def score(
-        self, products: Mapping[str, xr.DataArray], case: xr.Dataset, cfg: ValidationConfig
-    ) -> tuple[xr.Dataset, list[str]]: ...
+        self, products: Mapping[str, xr.DataArray], case: xr.Dataset, cfg: ValidationConfig, paired: bool = False
+    ) -> tuple[xr.Dataset, list[str]]:
+        """Scores of ``products`` against this reference (``paired``: the products are on the same samples,
+        a reference that can compares every pair too) and notes."""
+        ...
 
 
 @dataclass
@@ -128,13 +134,14 @@ class InsituReference:
     products: Mapping[str, xr.DataArray] | None = None
     _sensors: Any = field(default=None, init=False, repr=False, compare=False)  # read once, scored twice
 
-    def score(self, products, case, cfg):
+    def score(self, products, case, cfg, paired: bool = False):
+        """Scores against the stations (the report compares pairs from the stored series)."""
         notes: list[str] = []
         if self._sensors is None and isinstance(self.source, (str, Path)):
             coll = read_ismn(self.source)
             notes += [f"ISMN: {p}" for p in coll.problems]
             self._sensors = coll
-        elif self._sensors is None:
+        elif self._sensors is None and not isinstance(self.source, (str, Path)):
             self._sensors = list(self.source)
         table = match_stations(self._sensors, case, cfg.match_config())
         notes += [f"station {key}: {status}" for key, status in table.dropped]
@@ -153,9 +160,13 @@ class FieldReference:
     splits: tuple[str, ...] | None = None  # default: all, smap_valid, smap_gap
     products: Mapping[str, xr.DataArray] | None = None
 
-    def score(self, products, case, cfg):
+    def score(self, products, case, cfg, paired: bool = False):
+        """Scores against the field; ``paired``: also every product pair (on same-sample products)."""
+        score_cfg = cfg.score_config()
+        if paired:
+            score_cfg = dataclasses.replace(score_cfg, paired_bootstrap=cfg.paired_bootstrap)
         return score_fields(
-            dict(products), case, self.field, self.name, mask=self.mask, cfg=cfg.score_config(), splits=self.splits
+            dict(products), case, self.field, self.name, mask=self.mask, cfg=score_cfg, splits=self.splits
         ), []
 
 
@@ -284,7 +295,7 @@ def evaluate(
         parts.append(ds)
         notes += ref_notes
         if cfg.same_sample and len(prods) > 1:  # the same reference on the samples every product has
-            same, _ = ref.score(same_sample(prods), case, cfg)
+            same, _ = ref.score(same_sample(prods), case, cfg, paired=True)
             parts.append(same.assign_coords(reference=[f"{ref.name}{SAME_SUFFIX}"]))
     if references and all(int(p["n"].sum()) == 0 for p in parts):
         why = "; ".join(notes[:5]) + (f"; ... ({len(notes)} notes)" if len(notes) > 5 else "")

@@ -80,6 +80,7 @@ class ScoreConfig:
     windows: list[Window] | None = None  # temporal sub-windows (default: the whole period only)
     tc_partner: str | None = None  # the third product of triple collocation (in-situ, product, partner)
     tc_bootstrap: int = 1000  # bootstrap resamples for the TC intervals (0: none)
+    paired_bootstrap: int = 0  # > 0: gridded references also compare every product pair (field_paired)
 
 
 def _check_product(name: str, da: xr.DataArray, case: xr.Dataset) -> xr.DataArray:
@@ -437,6 +438,7 @@ def score_fields(
     ds = _empty(methods, reference_name, ["pooled"], splits, metrics, [w.name for w in windows])
     land = case["land"].astype(bool)
     age_case = _age_field(case, splits)
+    whole: dict[str, tuple[np.ndarray, tuple[float, float]]] = {}  # per-day sums for the paired comparison
     for mi, name in enumerate(methods):
         da = _check_product(name, products[name], case)
         times = da.indexes["time"]
@@ -464,7 +466,57 @@ def score_fields(
             for si in range(len(splits)):
                 mom = Moments.from_stack(totals[si], shift=shift)
                 _fill(ds, mi, 0, si, wi, score_moments(mom, metrics, cfg.alpha), mom.n)
+        if cfg.paired_bootstrap:
+            whole[name] = (np.asarray(day_sums.values), shift)
+    if cfg.paired_bootstrap and len(whole) > 1 and len({w[0].shape for w in whole.values()}) == 1:
+        ds = ds.assign(_paired_fields(whole, ds, splits, cfg))
     return ds
+
+
+#: the paired comparison stored for gridded references (:func:`stsg_bench.validation.paired.field_paired`)
+PAIRED_VARS = ("paired_delta", "paired_ci_lower", "paired_ci_upper", "paired_p")
+PAIRED_SPLITS = ("all", "smap_valid", "smap_gap")
+
+
+def _paired_fields(whole, ds: xr.Dataset, splits, cfg: ScoreConfig) -> dict[str, xr.DataArray]:
+    """Every product against every other (``versus``) on this gridded reference, the whole period, the
+    splits of :data:`PAIRED_SPLITS` and the metrics of :data:`~stsg_bench.validation.paired.PAIRED_METRICS`
+    (NaN elsewhere)."""
+    from .paired import PAIRED_METRICS, field_paired
+
+    keep = [i for i, sp in enumerate(splits) if sp in PAIRED_SPLITS]
+    mets = [m for m in get_metrics(cfg.metrics) if m.name in PAIRED_METRICS]
+    if not keep or not mets:
+        return {}
+    sub = {n: (a[:, keep], shift) for n, (a, shift) in whole.items()}
+    res = field_paired(sub, mets, n_boot=cfg.paired_bootstrap, alpha=cfg.alpha)
+    names = list(whole)
+    coords = {
+        "product": names,
+        "versus": ("versus", names, {"long_name": "the product compared with"}),
+        "split": [splits[i] for i in keep],
+        "metric": [m.name for m in mets],
+    }
+    how = (
+        f"on the samples both products have, whole period; 95 % percentile CI and p-value from a paired "
+        f"bootstrap of circular {res.block}-day blocks of days ({cfg.paired_bootstrap} replicates; whole "
+        "days keep the field's spatial correlation)"
+    )
+    out = {}
+    for var, values, what in (
+        ("paired_delta", res.delta, "metric of product minus metric of versus (|bias| for bias)"),
+        ("paired_ci_lower", res.ci_lower, "lower bound of paired_delta's CI"),
+        ("paired_ci_upper", res.ci_upper, "upper bound of paired_delta's CI"),
+        ("paired_p", res.p_value, "p-value of paired_delta (no difference)"),
+    ):
+        da = xr.DataArray(values.astype(np.float32), dims=("product", "versus", "split", "metric"), coords=coords)
+        da = da.reindex(split=ds["split"].values, metric=ds["metric"].values).expand_dims(
+            reference=ds["reference"].values
+        )
+        out[var] = da.transpose("product", "versus", "reference", "split", "metric").assign_attrs(
+            long_name=f"{what}, {how}"
+        )
+    return out
 
 
 def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
@@ -484,11 +536,19 @@ def combine(results: list[xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
         }
     )
     for r in results:
-        extra = [v for v in r.data_vars if v not in ("value", "ci_lower", "ci_upper", "n")]
+        extra = [v for v in r.data_vars if v not in ("value", "ci_lower", "ci_upper", "n", *PAIRED_VARS)]
         if extra:
             out = xr.merge([out, r[extra]], compat="override", join="outer")
         for k, v in r.attrs.items():
             out.attrs[k] = v
+    paired = [r[list(PAIRED_VARS)] for r in results if PAIRED_VARS[0] in r]
+    if paired:  # one block per reference, aligned on the cube's own labels (no re-sorting)
+        labels = {"product": out["product"].values, "versus": out["product"].values}
+        labels |= {"split": out["split"].values, "metric": out["metric"].values}
+        joined = xr.concat([p.reindex(labels) for p in paired], dim="reference").reindex(
+            reference=out["reference"].values
+        )
+        out = out.assign({v: joined[v] for v in PAIRED_VARS})
     out.attrs.update(
         {
             "Conventions": "CF-1.8",

@@ -26,7 +26,7 @@ import xarray as xr
 from .case import make_case, save_case, validate_case
 from .configs import closest
 from .errors import ConfigError, InputError
-from .files import read_toml
+from .files import read_toml, tomllib
 from .grid import Window
 from .io import SourceData, get_reader
 from .io.ismn import StationSeries
@@ -175,9 +175,10 @@ class ExternalSource:
     variable: str | None = None  # default: the file's only soil-moisture variable, else 'sm'
     description: str = ""
     citation: str = ""
+    layer_depth: float | None = None  # m: the layer a water amount (kg m-2) is given for
 
 
-EXTERNAL_KEYS = ("name", "path", "variable", "description", "product", "version", "citation", "units")
+EXTERNAL_KEYS = ("name", "path", "variable", "description", "product", "version", "citation", "units", "layer_depth")
 
 
 def parse_external(path: Path, value: Any, key: str = "external") -> tuple[ExternalSource, ...]:
@@ -202,8 +203,20 @@ def parse_external(path: Path, value: Any, key: str = "external") -> tuple[Exter
             raise InputError(path, str(err).split(": ", 1)[1], f"{where}.name") from None
         if any(e.name == t["name"] for e in out):
             raise InputError(path, f"external product name '{t['name']}' given twice", f"{where}.name")
+        depth = t.get("layer_depth")
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, (int, float)) or not depth > 0):
+            raise InputError(path, f"expected a depth in m > 0, got {depth!r}", f"{where}.layer_depth")
         desc = " ".join(str(t[k]) for k in ("product", "version", "description") if k in t)
-        out.append(ExternalSource(t["name"], t["path"], t.get("variable"), desc, t.get("citation", "")))
+        out.append(
+            ExternalSource(
+                t["name"],
+                t["path"],
+                t.get("variable"),
+                desc,
+                t.get("citation", ""),
+                None if depth is None else float(depth),
+            )
+        )
     return tuple(out)
 
 
@@ -282,6 +295,85 @@ def _source(path: Path, role: str, section: str, table: Any) -> Source:
     return Source(section, name, table["path"], options)
 
 
+#: the latitudes EASE-Grid 2.0 global covers (its first and last rows' outer edges)
+EASE2_MAX_LAT = 85.044
+
+
+def _bbox_window(path: Path, bbox: object) -> Window:
+    """``[W, S, E, N]`` in degrees (east and north positive) -> the smallest EASE2 M36 window holding it."""
+    numbers = isinstance(bbox, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+    if not isinstance(bbox, list) or not numbers or len(bbox) != 4:
+        raise InputError(path, f"expected [W, S, E, N] in degrees, got {bbox!r}", "grid.bbox")
+    w, s, e, n = (float(v) for v in bbox)
+    if not -180.0 <= w < e <= 180.0:
+        raise InputError(
+            path, f"need -180 <= W < E <= 180 (no box across the antimeridian), got W {w:g}, E {e:g}", "grid.bbox"
+        )
+    if not -EASE2_MAX_LAT <= s < n <= EASE2_MAX_LAT:
+        raise InputError(
+            path,
+            f"need -{EASE2_MAX_LAT} <= S < N <= {EASE2_MAX_LAT} (EASE-Grid 2.0), got S {s:g}, N {n:g}",
+            "grid.bbox",
+        )
+    return Window.from_bbox(w, s, e, n)
+
+
+def card_text(
+    name: str,
+    bbox: tuple[float, float, float, float],
+    period: tuple[str, str],
+    smap: str | Path,
+    gldas: str | Path,
+    ismn: str | Path | None = None,
+    data_root: str | Path | None = None,
+) -> str:
+    """A ``files`` dataset card for native archives: SPL3SMP granules (``spl3smp_folder``), GLDAS Noah
+    2.1 3-hourly files (``gldas_folder``) and an ISMN download, over a lon/lat box and a period. Paths
+    under ``data_root`` are written relative to it, others as absolute paths. The text is parsed back
+    before it is returned, so a card this writes always loads."""
+    root = Path(data_root).resolve() if data_root else None
+
+    def where(p: str | Path) -> str:
+        full = Path(p).resolve()
+        return str(full.relative_to(root)) if root and full.is_relative_to(root) else str(full)
+
+    w, s, e, n = (float(v) for v in bbox)
+    lines = [
+        f'name = "{name}"',
+        'kind = "files"',
+        f'description = "SMAP L3 + GLDAS Noah 2.1 over [{w:g}, {s:g}, {e:g}, {n:g}], {period[0]} .. {period[1]}"',
+        f'period = ["{period[0]}", "{period[1]}"]',
+        "# train_period / test_period: default first and second half of the period",
+        "",
+        "[grid]",
+        'name = "EASE-Grid 2.0 global 36 km (EPSG:6933)"',
+        f"bbox = [{w!r}, {s!r}, {e!r}, {n!r}]  # W, S, E, N in degrees: the smallest window of cells holding it",
+        "",
+        "[observation]",
+        'product = "SMAP L3 Radiometer Global Daily 36 km EASE-Grid Soil Moisture (SPL3SMP)"',
+        'version = "9"',
+        'reader = "spl3smp_folder"',
+        f"path = {json.dumps(where(smap))}",
+        'pass = "am_pm"',
+        'quality_rule = "recommended"',
+        "",
+        "[model]",
+        'product = "GLDAS Noah Land Surface Model L4 3 hourly 0.25 x 0.25 degree (GLDAS_NOAH025_3H)"',
+        'version = "2.1"',
+        'reader = "gldas_folder"',
+        f"path = {json.dumps(where(gldas))}",
+    ]
+    if ismn is not None:
+        lines += ["", "[ismn]", f"path = {json.dumps(where(ismn))}", "depth = [0.0, 0.1]", 'flags = ["G"]']
+    text = "\n".join(lines) + "\n"
+    try:
+        parse_card(tomllib.loads(text), Path(f"{name}.toml"))
+    except InputError as exc:  # the card would not load: say which option made it so
+        option = {"grid.bbox": "--bbox", "period": "--period"}.get(exc.variable or "", exc.variable or "card")
+        raise ConfigError(f"{option}: {exc.problem}") from None
+    return text
+
+
 def parse_card(data: dict[str, Any], path: Path) -> Card:
     """Check a card's keys, types and dates and build a :class:`Card`."""
     _reject_unknown(path, "", data, CARD_KEYS)
@@ -301,7 +393,11 @@ def parse_card(data: dict[str, Any], path: Path) -> Card:
     grid = data.get("grid", {})
     if not isinstance(grid, dict):
         raise InputError(path, "must be a table", "grid")
-    _reject_unknown(path, "grid", grid, ("name", "window"))
+    _reject_unknown(path, "grid", grid, ("name", "window", "bbox"))
+    if "window" in grid and "bbox" in grid:
+        raise InputError(path, "give window or bbox, not both", "grid.bbox")
+    if "bbox" in grid:
+        window = _bbox_window(path, grid["bbox"])
     if "window" in grid:
         w = grid["window"]
         if not (
@@ -329,7 +425,9 @@ def parse_card(data: dict[str, Any], path: Path) -> Card:
         raise InputError(path, str(exc), "ismn") from None
     if kind == "files":
         if window is None:
-            raise InputError(path, "[grid] window = {row0, row1, col0, col1} is required", "grid.window")
+            raise InputError(
+                path, "[grid] bbox = [W, S, E, N] (degrees) or window = {row0, row1, col0, col1} is required", "grid"
+            )
         for role, names in ROLE_SECTIONS.items():
             if sources[role] is None:
                 raise InputError(path, f"a 'files' card needs an [{names[0]}] section", names[0])

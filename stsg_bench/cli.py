@@ -83,6 +83,27 @@ def _case(args) -> int:
     return 0
 
 
+@command("card")
+def _card(args) -> int:
+    from .cards import card_text
+    from .files import write_text_atomic
+
+    text = card_text(
+        args.name,
+        tuple(args.bbox),
+        (args.period[0], args.period[1]),
+        args.smap,
+        args.gldas,
+        args.ismn,
+        data_root=args.data_root,
+    )
+    out = guard_output(args.out or Path("datasets") / f"{args.name}.toml", overwrite=args.overwrite)
+    with output_lock(out):
+        write_text_atomic(text, out)
+    print(f"wrote {out}")
+    return 0
+
+
 @command("methods")
 def _methods(args) -> int:
     from .methods import list_methods, method_description
@@ -143,6 +164,7 @@ def _product(args) -> int:
         variable=args.variable,
         name=args.name,
         overwrite=args.overwrite,
+        layer_depth=args.layer_depth,
     )
     for n in notes:
         print(f"note: {n}")
@@ -385,6 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="case netCDF to write")
     s.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STSG_DATA or ../shared/data)")
 
+    s = sub.add_parser("card", help="'card new': write a dataset card for your region and period")
+    csub = s.add_subparsers(dest="card_command", required=True, metavar="new")
+    s = csub.add_parser("new", help="a card over a lon/lat box from SPL3SMP and GLDAS folders (and ISMN)")
+    _overwrite_option(s)
+    s.add_argument("name", type=_card_name)
+    s.add_argument("--bbox", type=float, nargs=4, metavar=("W", "S", "E", "N"), required=True, help="degrees")
+    s.add_argument("--period", nargs=2, metavar=("START", "END"), required=True, help="YYYY-MM-DD YYYY-MM-DD")
+    s.add_argument("--smap", type=Path, required=True, help="folder of SPL3SMP granules (SMAP_L3_SM_P_*.h5)")
+    s.add_argument("--gldas", type=Path, required=True, help="folder of GLDAS_NOAH025_3H 2.1 files")
+    s.add_argument("--ismn", type=Path, default=None, help="ISMN download (folder or zip)")
+    s.add_argument("--data-root", type=Path, default=None, help="write paths under it relative to it")
+    s.add_argument("--out", type=Path, default=None, help="card file (default: datasets/NAME.toml)")
+
     sub.add_parser("methods", help="list the registered fusion methods")
 
     s = sub.add_parser("fuse", help="fit a method on a case's training period and write its product")
@@ -442,6 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="product netCDF to write")
     s.add_argument("--variable", default=None, help="the soil-moisture variable (default: the only one, else 'sm')")
     s.add_argument("--name", default=None, help="the product's name in scores and reports (default: file name)")
+    s.add_argument(
+        "--layer-depth",
+        type=float,
+        default=None,
+        metavar="M",
+        help="depth (m) of the layer a water amount in kg m-2 is given for (converted to m3 m-3)",
+    )
 
     s = sub.add_parser("score", help="score products against in-situ stations (and truth on the twin)")
     _overwrite_option(s)
@@ -530,6 +572,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SEEDS_HELP = "train N models of each method that has seeds (DrcGAN): product = mean, sm_spread = sd"
+
+
+def _card_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: letters, digits, '_' and '-', starting with a letter")
+    return text
 
 
 def _overwrite_option(s: argparse.ArgumentParser) -> None:

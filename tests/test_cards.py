@@ -171,3 +171,97 @@ def test_run_config_overrides_the_card_validation(tmp_path):
     cfg = load_run_config(path)
     v = cfg.validation(load_card("hawaii"))
     assert v.min_obs == 5 and v.depth == (0.0, 0.2) and cfg.test_period == ("2018-01-01", "2018-06-30")
+
+
+# -- your region: cards by bounding box, and `card new` --------------------------------------------------
+HAWAII_BBOX = [-160.2, 18.9, -154.8, 22.3]  # the cells of datasets/hawaii.toml's window
+
+
+def _card_with_grid(tmp_path, grid: str):
+    from stsg_bench.cards import parse_card
+    from stsg_bench.files import read_toml
+
+    src = load_card("hawaii").path.read_text()
+    text = src.replace("window = { row0 = 125, row1 = 138, col0 = 53, col1 = 68 }", grid)
+    assert text != src
+    path = tmp_path / "card.toml"
+    path.write_text(text)
+    return parse_card(read_toml(path), path)
+
+
+def test_a_bounding_box_gives_the_window_of_cells_holding_it(tmp_path):
+    card = _card_with_grid(tmp_path, f"bbox = {HAWAII_BBOX}")
+    assert card.window == load_card("hawaii").window == Window(125, 138, 53, 68)
+
+
+@pytest.mark.parametrize(
+    "grid, words",
+    [
+        (f"bbox = {HAWAII_BBOX}\nwindow = {{ row0 = 1, row1 = 2, col0 = 1, col1 = 2 }}", "not both"),
+        ("bbox = [1, 2, 3]", "[W, S, E, N]"),
+        ('bbox = ["W", 2, 3, 4]', "[W, S, E, N]"),
+        ("bbox = [10, 2, 3, 4]", "W < E"),
+        ("bbox = [1, -89, 3, 4]", "EASE-Grid 2.0"),
+    ],
+)
+def test_bad_bounding_boxes_are_one_line_errors(tmp_path, grid, words):
+    with pytest.raises(InputError, match="grid") as err:
+        _card_with_grid(tmp_path, grid)
+    assert words in str(err.value) and "card.toml" in str(err.value)
+
+
+def test_card_new_writes_a_card_that_builds_a_case(tmp_path):
+    """`card new` over a native archive written in SPL3SMP and GLDAS layout: the card loads, its paths are
+    relative to the data root, and `case` builds the box's cells from it."""
+    from clirun import run_cli
+
+    from stsg_bench.case import open_case
+    from stsg_bench.grid import NCOLS, NROWS
+    from stsg_bench.io.smap import write_spl3smp
+
+    root = tmp_path / "data"
+    (root / "smap").mkdir(parents=True)
+    (root / "gldas").mkdir()
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2017-01-01", periods=2)
+    for day in days:
+        am = rng.uniform(0.05, 0.45, (NROWS, NCOLS)).astype(np.float32)
+        write_spl3smp(root / "smap" / f"SMAP_L3_SM_P_{day:%Y%m%d}_R19240_001.h5", f"{day:%Y-%m-%d}", am, am)
+        for hour in range(0, 24, 3):
+            lat, lon = np.arange(-59.875, 90, 0.25), np.arange(-179.875, 180, 0.25)
+            values = np.full((1, lat.size, lon.size), 25.0, np.float32)  # kg m-2 in 0-10 cm: 0.25 m3 m-3
+            ds = xr.Dataset(
+                {"SoilMoi0_10cm_inst": (("time", "lat", "lon"), values, {"units": "kg m-2"})},
+                coords={"time": [0.0], "lat": lat, "lon": lon},
+            )
+            ds.to_netcdf(root / "gldas" / f"GLDAS_NOAH025_3H.A{day:%Y%m%d}.{hour:02d}00.021.nc4",
+                         encoding={"SoilMoi0_10cm_inst": {"zlib": True, "_FillValue": -9999.0}})  # fmt: skip
+    bbox = ["10.5", "45.2", "12.8", "46.9"]
+    r = run_cli("card", "new", "alps", "--bbox", *bbox, "--period", "2017-01-01", "2017-01-02",
+                "--smap", root / "smap", "--gldas", root / "gldas", "--data-root", root,
+                "--out", tmp_path / "alps.toml")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    card = load_card(tmp_path / "alps.toml")
+    assert card.window == Window.from_bbox(*map(float, bbox))
+    assert card.observation.path == "smap" and card.model.path == "gldas"
+    r = run_cli("case", tmp_path / "alps.toml", "--data-root", root, "--out", tmp_path / "case.nc")
+    assert r.returncode == 0, r.stderr
+    case = open_case(tmp_path / "case.nc")
+    assert (case.sizes["y"], case.sizes["x"]) == card.window.shape and case.sizes["time"] == 2
+    # a second `card new` to the same file needs --overwrite; a bad box is refused before anything is written
+    r = run_cli("card", "new", "alps", "--bbox", *bbox, "--period", "2017-01-01", "2017-01-02",
+                "--smap", root / "smap", "--gldas", root / "gldas", "--out", tmp_path / "alps.toml")  # fmt: skip
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+    r = run_cli("card", "new", "bad", "--bbox", "13", "45", "12", "46", "--period", "2017-01-01", "2017-01-02",
+                "--smap", root / "smap", "--gldas", root / "gldas", "--out", tmp_path / "bad.toml")  # fmt: skip
+    assert r.returncode == 2 and "--bbox" in r.stderr and not (tmp_path / "bad.toml").exists()
+
+
+def test_external_layer_depth_is_read_and_checked(tmp_path):
+    from stsg_bench.cards import parse_external
+
+    (ok,) = parse_external(tmp_path / "c.toml", [{"name": "era", "path": "e.nc", "layer_depth": 0.07}])
+    assert ok.layer_depth == 0.07
+    for bad in ("7 cm", -0.1, True):
+        with pytest.raises(InputError, match=r"external\[0\].layer_depth"):
+            parse_external(tmp_path / "c.toml", [{"name": "era", "path": "e.nc", "layer_depth": bad}])

@@ -21,7 +21,20 @@ def test_unknown_preset_is_one_line_error(tmp_path, capsys):
 def test_help_runs_for_every_command():
     out = subprocess.run([sys.executable, "-m", "stsg_bench.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "demo" in out.stdout
-    for cmd in ("twin", "case", "fuse", "train", "score", "report", "check", "demo", "run", "methods"):
+    for cmd in (
+        "twin",
+        "case",
+        "fuse",
+        "train",
+        "score",
+        "report",
+        "check",
+        "demo",
+        "run",
+        "methods",
+        "export",
+        "card",
+    ):
         r = subprocess.run([sys.executable, "-m", "stsg_bench.cli", cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0, cmd
         assert "usage" in r.stdout

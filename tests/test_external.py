@@ -143,11 +143,12 @@ def test_bad_external_products_are_one_line_errors(tiny, tiny_case, tmp_path, ca
     attempt(src.rename({"lat": "a", "lon": "b"}).drop_vars(["a", "b"]), "no latitude/longitude")
     pct = src.copy()
     pct["sm"] = pct["sm"] * 100
-    pct["sm"].attrs.update(units="%")
-    attempt(pct, "[sm]", "percent")
+    pct["sm"].attrs.update(units="percent saturation")
+    attempt(pct, "[sm]", "relative to saturation", "porosity")
     pct["sm"].attrs.pop("units")
     attempt(pct, "[sm]", "outside [0, 1]", "percent?")
-    attempt(src.assign({"sm": src["sm"].assign_attrs(units="kg m-2")}), "[sm]", "kg m-2")
+    attempt(src.assign({"sm": src["sm"].assign_attrs(units="kg m-2")}), "[sm]", "kg m-2", "depth")
+    attempt(src.assign({"sm": src["sm"].assign_attrs(units="K")}), "[sm]", "units 'K'")
     small = src.sel(lat=slice(None, float(tiny_case.lat.mean())))  # covers only the south of the case
     attempt(small, "does not cover", "land cells")
     attempt(src.assign_coords(time=src.time + np.timedelta64(3650, "D")), "shares no day")
@@ -285,3 +286,28 @@ def test_hawaii_gapfilled_scored_at_silversword_like_numpy(real_data, tmp_path):
     assert len(both) > 300
     for metric, value in expected.items():
         assert abs(float(suite.sel(metric=metric)) - value) < 1e-9, (metric, float(suite.sel(metric=metric)), value)
+
+
+def test_percent_and_water_amounts_are_converted(tiny, tmp_path):
+    """Percent of volume (/ 100) and kg m-2 of a layer of stated depth (/ (1000 kg m-3 x depth)) import as
+    the same volumetric product as the source in m3 m-3."""
+    from stsg_bench.case import open_case
+
+    folder, src = tiny
+    case = open_case(folder / "case.nc")
+    want = import_external_from(src, case, tmp_path / "v.nc")
+    pct = src.assign(sm=(src["sm"] * 100).assign_attrs(units="%"))
+    got = import_external_from(pct, case, tmp_path / "p.nc")
+    np.testing.assert_allclose(got.sm.values, want.sm.values, rtol=1e-6, equal_nan=True)
+    assert any("converted from '%'" in n for n in got.notes) and got.sm.attrs["source_units"] == "%"
+    kg = src.assign(sm=(src["sm"] * 1000 * 0.07).assign_attrs(units="kg m-2"))  # a 0-7 cm layer
+    kg.to_netcdf(tmp_path / "k.nc")
+    got = import_external(tmp_path / "k.nc", case, "kg", layer_depth=0.07)
+    np.testing.assert_allclose(got.sm.values, want.sm.values, rtol=1e-5, equal_nan=True)
+    with pytest.raises(InputError, match="layer depth"):
+        import_external(tmp_path / "k.nc", case, "kg", layer_depth=-1.0)
+
+
+def import_external_from(ds: xr.Dataset, case: xr.Dataset, path):
+    ds.to_netcdf(path)
+    return import_external(path, case, "x")

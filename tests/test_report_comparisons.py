@@ -99,3 +99,22 @@ def test_product_identity_comes_from_attributes_not_names(tiny_twin):
     assert "first" not in without_members(res)["product"].values
     main, baseline, _ = main_products(whole_period(res))
     assert main == "fusion" and baseline == "lin_cdf_match"  # the ablation is never the baseline
+
+
+def test_scorecard_compares_only_samples_both_products_have(res):
+    """SMAP alone is the reference only where it has values (smap_valid); the all and smap_gap columns
+    compare with the best trivial baseline, on the same samples, and the values are those differences."""
+    from stsg_bench.reports.scorecard import gap_reference_product, scorecard
+    from stsg_bench.reports.tables import scored_reference, whole_period
+
+    gain, _, base = scorecard(res)
+    gap = gap_reference_product(res)
+    assert base == "smap_only" and gap in ("persistence", "temporal_mean")
+    assert "ubRMSE (smap_valid)" in gain.columns
+    assert f"ubRMSE (all vs {gap})" in gain.columns and f"ubRMSE (smap_gap vs {gap})" in gain.columns
+    assert "ubRMSE (all)" not in gain.columns  # SMAP's 'all' samples are not the filled products'
+    sub = whole_period(res).sel(reference=scored_reference(res, "insitu"), group="pooled", metric="ubRMSE")
+    for split, against, col in (("all", gap, f"ubRMSE (all vs {gap})"), ("smap_valid", base, "ubRMSE (smap_valid)")):
+        v = sub.sel(split=split)["value"]
+        want = float(v.sel(product=against)) - float(v.sel(product="lin_cdf_match"))  # lower is better
+        assert float(gain.loc["lin_cdf_match", col]) == pytest.approx(want, abs=1e-12)

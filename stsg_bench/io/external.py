@@ -11,9 +11,10 @@ calendar day (ESA CCI stamps 00 UTC, ERA5-Land here 06 UTC).
 
 Checked on the way, each a one-line :class:`~stsg_bench.errors.InputError` naming the file and the
 variable: the variable exists (or a single soil-moisture variable can be chosen), 1-D latitude and
-longitude coordinates exist, units are volumetric (percent, kg m-2 and the like are refused, as are
-values outside [0, 1]), the source grid covers every land cell of the case, and the product shares
-days with the case.
+longitude coordinates exist, units are volumetric or convertible (percent of volume divided by 100; kg m-2
+of a layer whose depth is given divided by 1000 kg m-3 x depth; percent of saturation refused: it needs
+the soil's porosity), values lie in [0, 1] after conversion, the source grid covers every land cell of the
+case, and the product shares days with the case.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 EXTERNAL_KIND = "external"
 LAT_NAMES = ("lat", "latitude", "nav_lat", "y_lat")
 LON_NAMES = ("lon", "longitude", "nav_lon", "x_lon")
-PERCENT_UNITS = ("%", "percent", "pct", "percent saturation", "% saturation", "% vol", "vol%")
 SUFFIXES = (".nc", ".nc4", ".netcdf")
 DAYS_PER_BLOCK = 64  # source days read at a time (bounds memory for global daily files)
 
@@ -99,18 +99,44 @@ def choose_variable(ds: xr.Dataset, path: Path, variable: str | None) -> str:
     )
 
 
-def check_units(path: Path, variable: str, units: str | None) -> None:
-    """Volumetric units only: percent and layer water amounts are refused (convert them first)."""
+#: volumetric soil moisture in percent (of the soil volume): divided by 100
+PERCENT_VOLUME = ("%", "percent", "pct", "% vol", "vol%", "vol %", "percent volume", "% (v/v)", "m3 m-3 %")
+#: relative units (of saturation or field capacity): need the soil's porosity, not converted here
+RELATIVE_UNITS = ("percent saturation", "% saturation", "degree of saturation", "% sat", "fraction of saturation")
+#: water in a layer per area: needs the layer's depth (1 kg m-2 = 1 mm of water)
+WATER_AMOUNT = ("kg m-2", "kg/m2", "kg m**-2", "kg/m^2", "kg m^-2", "mm")
+WATER_DENSITY = 1000.0  # kg m-3
+
+
+def volumetric_scale(path: Path, variable: str, units: str | None, layer_depth: float | None = None) -> float:
+    """The factor that turns the source's values into volumetric soil moisture (m3 m-3): 1 for
+    volumetric units (or none given: the values are then checked to lie in [0, 1]), 1/100 for percent of
+    volume, 1 / (1000 kg m-3 x ``layer_depth`` m) for water amounts (kg m-2 or mm) in a layer of that
+    depth. Relative units (percent of saturation) need the soil's porosity and are refused, as are
+    water amounts without ``layer_depth`` and anything else."""
     if units is None:
         log.warning(
             "%s [%s]: no units attribute: taken as %s (values are checked to lie in [0, 1])", path, variable, SM_UNITS
         )
-        return
-    u = units.strip()
-    if u.lower() in PERCENT_UNITS:
-        raise InputError(path, f"units '{units}': percent, expected volumetric soil moisture ({SM_UNITS})", variable)
-    if u not in SM_UNIT_ALIASES:
-        raise InputError(path, f"units '{units}': expected volumetric soil moisture ({SM_UNITS})", variable)
+        return 1.0
+    u = " ".join(units.strip().lower().split())
+    if units.strip() in SM_UNIT_ALIASES:
+        return 1.0
+    if u in RELATIVE_UNITS:
+        raise InputError(
+            path, f"units '{units}': relative to saturation; needs the soil's porosity: convert to {SM_UNITS}", variable
+        )
+    if u in PERCENT_VOLUME:
+        return 0.01
+    if u in WATER_AMOUNT:
+        if layer_depth is None:
+            raise InputError(
+                path, f"units '{units}': water in a layer; give its depth (layer_depth in m) to convert", variable
+            )
+        return 1.0 / (WATER_DENSITY * layer_depth)
+    raise InputError(
+        path, f"units '{units}': expected volumetric soil moisture ({SM_UNITS}), percent or kg m-2", variable
+    )
 
 
 @dataclass(frozen=True)
@@ -198,9 +224,16 @@ def _regridder(grid: _Grid, window: Window, land: np.ndarray, path: Path) -> tup
 
 
 def import_external(
-    source: str | Path, case: xr.Dataset, name: str | None = None, variable: str | None = None
+    source: str | Path,
+    case: xr.Dataset,
+    name: str | None = None,
+    variable: str | None = None,
+    layer_depth: float | None = None,
 ) -> ExternalProduct:
-    """Map an external product onto ``case``'s cells and days (see the module docstring)."""
+    """Map an external product onto ``case``'s cells and days (see the module docstring); ``layer_depth``
+    (m): the depth of the layer a water amount (kg m-2) is given for."""
+    if layer_depth is not None and not (np.isfinite(layer_depth) and 0 < layer_depth <= 10):
+        raise InputError(source, f"layer depth {layer_depth!r} m: expected 0 < depth <= 10", "layer_depth")
     files = source_files(source)
     name = name or Path(source).stem
     window = Window.from_rowcol(case["row"].values, case["col"].values)
@@ -214,13 +247,16 @@ def import_external(
     reg: BucketRegridder | None = None
     var = variable
     attrs: dict = {}
+    scales: set[tuple[str, float]] = set()
     for k, path in enumerate(files):
         ds = open_netcdf(path, "external product file")
         with ds:
             var = choose_variable(ds, path, var)
             if "time" not in ds[var].dims:
                 raise InputError(path, "no time dimension (daily fields on (time, lat, lon) are needed)", var)
-            check_units(path, var, ds[var].attrs.get("units"))
+            units = ds[var].attrs.get("units")
+            scale = volumetric_scale(path, var, units, layer_depth)
+            scales.add((str(units), scale))
             grid = _grid(ds, path, var)
             if first is None:
                 reg, first = _regridder(grid, window, land, path)
@@ -230,6 +266,7 @@ def import_external(
                 raise InputError(path, f"grid differs from {files[0].name} ({grid.describe()})", grid.lat_name)
             assert reg is not None
             for times, block in _daily(ds, path, var, first):
+                block = block * scale if scale != 1.0 else block
                 check_sm_range(path, block, var)
                 idx = days.get_indexer(times.normalize())
                 keep = idx >= 0
@@ -251,7 +288,7 @@ def import_external(
                 np.add.at(count, idx[keep], 1)
     if not count.any():
         raise InputError(source, f"shares no day with the case ({days[0].date()} .. {days[-1].date()})", var or "time")
-    notes = []
+    notes = [f"{name}: converted from '{u}' to {SM_UNITS} (x {f:g})" for u, f in sorted(scales) if f != 1.0]
     if (count > 1).any():
         notes.append(f"{name}: {int((count > 1).sum())} day(s) with several time stamps: daily mean")
     if (count == 0).any():
@@ -271,6 +308,7 @@ def import_external(
             method_kind=EXTERNAL_KIND,
             source_file=relative_name(source, [os.environ.get("STSG_DATA")]),
             source_variable=str(var),
+            source_units=", ".join(sorted({u for u, _ in scales})),
             source_title=attrs.get("title", ""),
             source_references=attrs.get("references", ""),
             smap_passthrough=0,

@@ -28,6 +28,7 @@ from ..validation.paired import (
     per_station,
     statistic,
 )
+from .scorecard import split_base
 from .tables import members, product_label
 
 #: metrics of the headline and paired tables
@@ -201,7 +202,7 @@ def paired_marks(
     member = members(res)
     names = [str(m) for m in res["product"].values if str(m) not in member]
     for sp in splits:
-        this = gap_base if sp == "smap_gap" and gap_base in data.names else base
+        this = split_base(res, sp, base, gap_base if gap_base in data.names else None)
         b = data.series(this)
         keep = np.ones_like(data.insitu, dtype=bool)
         if sp != "all":

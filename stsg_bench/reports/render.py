@@ -293,7 +293,10 @@ def write_report(
                 n = _figure_n(res, "scorecard")
                 gap = gap_reference_product(res)
                 against_gap = (
-                    f"; the smap_gap columns against {gap}, the best trivial baseline on gap days" if gap else ""
+                    f"; where {base} has no value of its own (all, smap_gap) against {gap}, the best trivial "
+                    "baseline on gap days"
+                    if gap and gain.columns.str.contains(f" vs {gap}").any()
+                    else ""
                 )
                 cap = (
                     f"Scorecard: gain over {base} on the same in-situ samples ({n}{against_gap}; positive = "

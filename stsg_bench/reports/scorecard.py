@@ -3,8 +3,9 @@ split, on the samples all products share.
 
 A cell is ``product - reference product`` (for a metric where 'better' is closer to 0 or 1, the
 change of the distance to it), signed so that **positive means better than the reference product**,
-coloured by sign and size. The reference product is SMAP alone, except in the ``smap_gap`` columns
-(SMAP has no value there): the best trivial baseline on gap days. ``*`` marks a significant difference:
+coloured by sign and size. The reference product is SMAP alone where it has values (``smap_valid``); in
+the ``all`` and ``smap_gap`` columns, whose samples SMAP alone does not have, the best trivial baseline
+on gap days. ``*`` marks a significant difference:
 by default the two 95 % confidence intervals (computed on the same samples) do not overlap; the report
 replaces this by the paired bootstrap's p < 0.05 (:mod:`stsg_bench.reports.comparisons`).
 """
@@ -68,13 +69,31 @@ def gap_reference_product(res: xr.Dataset, reference: str = "insitu") -> str | N
     return min(scores, key=scores.__getitem__) if scores else None
 
 
+def split_base(res: xr.Dataset, split: str, base: str, gap_base: str | None) -> str:
+    """The product a scorecard column compares with, so that both are scored on the same samples: the
+    reference product, except where it has no value of its own — SMAP alone (kind ``observation``) in
+    the ``all`` and ``smap_gap`` splits, where the filled products' samples are not its — there the gap
+    baseline ``gap_base`` (when scored)."""
+    if gap_base is None or gap_base not in res["product"].values or split == "smap_valid":
+        return base
+    if split == "smap_gap":
+        return gap_base
+    kinds = (
+        dict(zip((str(m) for m in res["product"].values), res["method_kind"].values))
+        if "method_kind" in res.coords
+        else {}
+    )
+    return gap_base if split == "all" and kinds.get(base) == "observation" else base
+
+
 def scorecard(
     res: xr.Dataset, reference_product: str | None = None, reference: str = "insitu", gap_product: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
     """(gain, significant, reference product): gain and significance per product (rows) and
-    ``metric (split)`` (columns); None when the results lack the reference or the product. The
-    ``smap_gap`` columns, where SMAP alone has no value, compare with ``gap_product`` (default: the best
-    trivial baseline on gap days), labelled ``metric (smap_gap vs NAME)``."""
+    ``metric (split)`` (columns); None when the results lack the reference or the product. Every column
+    compares samples both products have (:func:`split_base`): against SMAP alone only where it has values
+    (``smap_valid``); the ``all`` and ``smap_gap`` columns then compare with ``gap_product`` (default: the
+    best trivial baseline on gap days), labelled ``metric (split vs NAME)``."""
     res = whole_period(without_members(res))
     if reference not in res["reference"].values:
         return None
@@ -88,7 +107,7 @@ def scorecard(
     gap_base = gap_product or gap_reference_product(res, reference)
     gain, sig = {}, {}
     for sp in splits:
-        this = gap_base if sp == "smap_gap" and gap_base in res["product"].values else base
+        this = split_base(res, sp, base, gap_base)
         for k in metrics:
             cell = sub.sel(split=sp, metric=k)
             v, lo, hi = (cell[a].values for a in ("value", "ci_lower", "ci_upper"))

@@ -241,7 +241,7 @@ def _import_external(bundle: CaseBundle, test: Period, names: list[str]) -> dict
             raise ConfigError(f"external product '{src.name}' has the name of a method in this run: rename it")
         if src.name in out:
             raise ConfigError(f"external product name '{src.name}' given twice (card and run config?)")
-        ext = import_external(path, bundle.case, src.name, src.variable)
+        ext = import_external(path, bundle.case, src.name, src.variable, src.layer_depth)
         bundle.notes.extend(ext.notes)
         out[src.name] = ext.sm.sel(time=slice(*test))
     return out

@@ -163,7 +163,13 @@ def _scored_days(case: xr.Dataset, prods: dict[str, xr.DataArray], period) -> pd
 
 
 def import_command(
-    source, case_path, out, variable: str | None = None, name: str | None = None, overwrite: bool = False
+    source,
+    case_path,
+    out,
+    variable: str | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    layer_depth: float | None = None,
 ) -> list[str]:
     """``stsg-bench product import``: an external product on a regular lat/lon grid (one file or a folder
     of daily files) -> a product file on the case's cells and days that ``score``, ``report`` and the gate
@@ -174,7 +180,7 @@ def import_command(
         name = check_product_name(
             name or Path(source).stem, list_methods(), "--name" if name else f"{source} (file name)"
         )
-        ext = import_external(source, case, name, variable)
+        ext = import_external(source, case, name, variable, layer_depth)
         roots = [Path(out).parent]
         save_product(
             ext.sm,

@@ -5,6 +5,7 @@ numpy score at SCAN/SilverSword."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -311,3 +312,68 @@ def test_percent_and_water_amounts_are_converted(tiny, tmp_path):
 def import_external_from(ds: xr.Dataset, case: xr.Dataset, path):
     ds.to_netcdf(path)
     return import_external(path, case, "x")
+
+
+# -- the formats products ship in: EASE-Grid 2.0 (36 and 9 km, y/x or row/col), Zarr, valid_time ---------
+def _ease2_product(case: xr.Dataset, factor: int, seed: int = 3) -> tuple[xr.Dataset, np.ndarray]:
+    """A product on EASE-Grid 2.0 at 36 km / ``factor`` over the case window (CF grid mapping EPSG:6933),
+    and the 36 km cell means it should give (by an explicit block mean)."""
+    from stsg_bench.grid import CELL, grid_mapping_attrs, rowcol_to_xy
+
+    rng = np.random.default_rng(seed)
+    rows, cols = case["row"].values, case["col"].values
+    x0, _ = rowcol_to_xy(0, cols[0])
+    _, y0 = rowcol_to_xy(rows[0], 0)
+    step = CELL / factor
+    x = x0 - CELL / 2 + (np.arange(cols.size * factor) + 0.5) * step
+    y = y0 + CELL / 2 - (np.arange(rows.size * factor) + 0.5) * step
+    t = pd.DatetimeIndex(case["time"].values)
+    v = (0.1 + 0.3 * rng.random((t.size, y.size, x.size))).astype(np.float32)
+    v[rng.random(v.shape) < 0.1] = np.nan
+    blocks = v.reshape(t.size, rows.size, factor, cols.size, factor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: NaN cells
+        want = np.nanmean(blocks, axis=(2, 4))
+    want = np.where(case["land"].values[None], want, np.nan)
+    ds = xr.Dataset(
+        {"sm": (("time", "y", "x"), v, {"units": "m3 m-3", "grid_mapping": "crs"}),
+         "crs": ((), np.int32(0), grid_mapping_attrs())},
+        coords={"time": t, "y": ("y", y, {"standard_name": "projection_y_coordinate", "units": "m"}),
+                "x": ("x", x, {"standard_name": "projection_x_coordinate", "units": "m"})},
+    )  # fmt: skip
+    return ds, want
+
+
+@pytest.mark.parametrize("factor", [1, 4])  # 36 km (one cell each) and 9 km (4 x 4 per 36 km cell)
+def test_ease2_products_are_put_on_the_cells_directly(tiny, tiny_case, tmp_path, factor):
+    ds, want = _ease2_product(tiny_case, factor)
+    ds.to_netcdf(tmp_path / "e.nc")
+    got = import_external(tmp_path / "e.nc", tiny_case, "ease")
+    np.testing.assert_allclose(got.sm.values, want, rtol=1e-6, equal_nan=True)
+
+
+def test_a_product_of_this_package_imports_as_itself(tiny, tiny_case, tmp_path):
+    """A product written by stsg-bench (EASE2 y/x with its crs) or held as global row/col indices, and as a
+    Zarr store, imports unchanged: e.g. STSG-SM or another fusion product on the 36 km grid."""
+    folder, _ = tiny
+    first = import_external(folder / "product.nc", tiny_case, "p").sm
+    from stsg_bench.io.lazy import save_product
+
+    save_product(first, tmp_path / "mine.nc", {}, case=tiny_case)
+    again = import_external(tmp_path / "mine.nc", tiny_case, "again").sm
+    np.testing.assert_array_equal(again.values, first.values)
+    by_index = xr.open_dataset(tmp_path / "mine.nc")[["sm"]].swap_dims({"y": "row", "x": "col"})
+    by_index = by_index.drop_vars(["x", "y", "lat", "lon", "crs"], errors="ignore")
+    by_index["sm"].attrs.pop("grid_mapping", None)
+    by_index.to_netcdf(tmp_path / "rowcol.nc")
+    np.testing.assert_array_equal(import_external(tmp_path / "rowcol.nc", tiny_case, "rc").sm.values, first.values)
+    pytest.importorskip("zarr")
+    save_product(first, tmp_path / "mine.zarr", {}, case=tiny_case)
+    np.testing.assert_array_equal(import_external(tmp_path / "mine.zarr", tiny_case, "z").sm.values, first.values)
+
+
+def test_valid_time_is_read_as_time(tiny, tiny_case, tmp_path):
+    folder, src = tiny
+    src.rename({"time": "valid_time"}).to_netcdf(tmp_path / "era.nc")
+    got = import_external(tmp_path / "era.nc", tiny_case, "era").sm.values
+    np.testing.assert_array_equal(got, import_external(folder / "product.nc", tiny_case, "p").sm.values)

@@ -1,8 +1,13 @@
 """External soil-moisture products (ESA CCI SM, ERA5-Land, ...) on a regular lat/lon grid -> a product
 on a case's EASE-Grid 2.0 M36 cells, scored beside the suite's own methods.
 
-The source is one CF netCDF with a ``(time, lat, lon)`` variable or a folder of such files (e.g. one per
-day, as ESA CCI SM is distributed). Each day's field is mapped onto the case's cells with the same
+The source is one CF netCDF (or Zarr store) with a ``(time, lat, lon)`` variable or a folder of such files
+(e.g. one per day, as ESA CCI SM is distributed); ``valid_time`` (ERA5 from the new CDS) is read as
+``time``. Products on EASE-Grid 2.0 itself (EPSG:6933 by their grid mapping, ``y``/``x`` in m; or
+``row``/``col`` global M36 indices), at 36 km or finer (9 km: 4 x 4 cells per 36 km cell), are put on the
+case's cells by the same bucket mean with equal weights (an equal-area grid).
+
+Each day's field is mapped onto the case's cells with the same
 area-weighted bucket mean as GLDAS (:class:`~stsg_bench.io.regrid.BucketRegridder`): every source cell
 whose centre falls inside a 36 km cell contributes with weight cos(lat). Gaps stay gaps (a 36 km cell is
 NaN on a day when none of its source cells has a value); nothing is filled or rescaled. Several time
@@ -31,8 +36,8 @@ import xarray as xr
 
 from ..case import SM_STANDARD_NAME, SM_UNIT_ALIASES, SM_UNITS, sm_attrs
 from ..errors import InputError
-from ..files import open_netcdf
-from ..grid import Window
+from ..files import is_zarr, open_netcdf
+from ..grid import Window, rowcol_to_xy
 from ..provenance import relative_name
 from .lazy import check_sm_range
 from .regrid import BucketRegridder
@@ -58,6 +63,8 @@ class ExternalProduct:
 def source_files(path: str | Path) -> list[Path]:
     """One netCDF file, or the netCDF files of a folder (searched recursively) in name order."""
     path = Path(path)
+    if path.is_dir() and is_zarr(path):
+        return [path]
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
         if not files:
@@ -141,7 +148,8 @@ def volumetric_scale(path: Path, variable: str, units: str | None, layer_depth: 
 
 @dataclass(frozen=True)
 class _Grid:
-    """The source grid of one file: the names of its coordinates and their values (lon in [-180, 180))."""
+    """The source grid of one file: the names of its two horizontal coordinates and their values — latitude
+    and longitude in degrees (lon in [-180, 180)), or, on EASE-Grid 2.0 (``projected``), y and x in m."""
 
     lat_name: str
     lon_name: str
@@ -149,18 +157,77 @@ class _Grid:
     lon: np.ndarray
     lat_slice: slice = field(default_factory=lambda: slice(None))  # the part read (set once the window is known)
     lon_slice: slice = field(default_factory=lambda: slice(None))
+    projected: bool = False  # EPSG:6933 y/x in metres instead of lat/lon
 
     def same_as(self, other: _Grid) -> bool:
         return np.array_equal(self.lat, other.lat) and np.array_equal(self.lon, other.lon)
 
     def describe(self) -> str:
+        if self.projected:
+            return (
+                f"EASE-Grid 2.0 y {self.lat.min():.0f}..{self.lat.max():.0f} m, x {self.lon.min():.0f}.."
+                f"{self.lon.max():.0f} m ({self.lat.size} x {self.lon.size} cells)"
+            )
         return (
             f"lat {self.lat.min():.3f}..{self.lat.max():.3f}, lon {self.lon.min():.3f}..{self.lon.max():.3f} "
             f"({self.lat.size} x {self.lon.size} cells)"
         )
 
+    def regridder(self, window: Window) -> BucketRegridder:
+        lat, lon = self.lat[self.lat_slice], self.lon[self.lon_slice]
+        return (
+            BucketRegridder.from_xy(lat, lon, window)
+            if self.projected
+            else BucketRegridder.from_latlon(lat, lon, window)
+        )
+
+
+def _is_ease2(ds: xr.Dataset, variable: str) -> bool:
+    """Whether ``variable`` lies on EASE-Grid 2.0 global (EPSG:6933): its grid mapping says so, or it has
+    ``row``/``col`` dimensions of EASE2 M36 indices (as the files of this package)."""
+    mapping = ds[variable].attrs.get("grid_mapping") or ds[variable].encoding.get("grid_mapping")
+    if mapping and mapping in ds.variables:
+        a = ds[mapping].attrs
+        text = " ".join(str(a.get(k, "")) for k in ("epsg_code", "crs_wkt", "spatial_ref", "long_name"))
+        if "6933" in text or "EASE-Grid 2.0" in text or "EASE2" in text:
+            return True
+        if (
+            a.get("grid_mapping_name") == "lambert_cylindrical_equal_area"
+            and float(a.get("standard_parallel", 0)) == 30.0
+        ):
+            return True
+    return {"row", "col"} <= set(ds[variable].dims)
+
+
+def _ease2_grid(ds: xr.Dataset, path: Path, variable: str) -> _Grid:
+    """The EASE2 grid of ``variable``: projected y/x (m) from its y/x coordinates, or from global M36
+    row/col indices."""
+    dims = ds[variable].dims
+    if {"row", "col"} <= set(dims) and not {"y", "x"} <= set(dims):
+        y, x = (
+            rowcol_to_xy(np.asarray(ds["row"].values), np.zeros(1))[1],
+            rowcol_to_xy(np.zeros(1), ds["col"].values)[0],
+        )
+        return _Grid("row", "col", np.asarray(y), np.asarray(x), projected=True)
+    ynames = [d for d in dims if ds[d].attrs.get("standard_name") == "projection_y_coordinate" or d == "y"]
+    xnames = [d for d in dims if ds[d].attrs.get("standard_name") == "projection_x_coordinate" or d == "x"]
+    if not ynames or not xnames:
+        raise InputError(path, f"on EASE-Grid 2.0 but no y/x (m) or row/col dimensions: {dims}", variable)
+    yname, xname = str(ynames[0]), str(xnames[0])
+    scale = {"km": 1000.0}.get(str(ds[yname].attrs.get("units", "m")), 1.0)
+    y = np.asarray(ds[yname].values, dtype=np.float64) * scale
+    x = np.asarray(ds[xname].values, dtype=np.float64) * scale
+    return _Grid(yname, xname, y, x, projected=True)
+
 
 def _grid(ds: xr.Dataset, path: Path, variable: str) -> _Grid:
+    if _is_ease2(ds, variable):
+        grid = _ease2_grid(ds, path, variable)
+        da = ds[variable]
+        extra = [d for d in da.dims if d not in ("time", grid.lat_name, grid.lon_name) and da.sizes[d] != 1]
+        if "time" not in da.dims or extra:
+            raise InputError(path, f"dimensions {da.dims}: expected (time, {grid.lat_name}, {grid.lon_name})", variable)
+        return grid
     lat = _coord_name(ds, LAT_NAMES, "latitude", "degrees_north")
     lon = _coord_name(ds, LON_NAMES, "longitude", "degrees_east")
     if lat is None or lon is None:
@@ -198,7 +265,7 @@ def _daily(ds: xr.Dataset, path: Path, variable: str, grid: _Grid) -> Iterator[t
 def _regridder(grid: _Grid, window: Window, land: np.ndarray, path: Path) -> tuple[BucketRegridder, _Grid]:
     """The regridder of the part of the source grid that falls in the window (a global file is read only
     there), after checking that the grid covers every land cell of the case."""
-    reg = BucketRegridder.from_latlon(grid.lat, grid.lon, window)
+    reg = grid.regridder(window)
     uncovered = land & (reg.coverage() == 0)
     if uncovered.any():
         lon2, lat2 = window.lonlat()
@@ -219,8 +286,9 @@ def _regridder(grid: _Grid, window: Window, land: np.ndarray, path: Path) -> tup
         grid.lon,
         slice(int(ilat.min()), int(ilat.max()) + 1),
         slice(int(ilon.min()), int(ilon.max()) + 1),
+        grid.projected,
     )
-    return BucketRegridder.from_latlon(grid.lat[sub.lat_slice], grid.lon[sub.lon_slice], window), sub
+    return sub.regridder(window), sub
 
 
 def import_external(
@@ -250,6 +318,8 @@ def import_external(
     scales: set[tuple[str, float]] = set()
     for k, path in enumerate(files):
         ds = open_netcdf(path, "external product file")
+        if "valid_time" in ds.dims and "time" not in ds.dims:  # ERA5 / ERA5-Land from the new CDS
+            ds = ds.drop_vars([v for v in ("time",) if v in ds.variables]).rename({"valid_time": "time"})
         with ds:
             var = choose_variable(ds, path, var)
             if "time" not in ds[var].dims:

@@ -1,4 +1,5 @@
-"""Regular lat/lon grids (GLDAS 0.25 deg) -> EASE-Grid 2.0 M36 by area-weighted bucket averaging.
+"""Regular lat/lon grids (GLDAS 0.25 deg) and EASE-Grid 2.0 grids (36 km, 9 km) -> EASE-Grid 2.0 M36 by
+area-weighted bucket averaging.
 
 Every source cell whose centre falls inside a target cell contributes with weight ``cos(lat)`` (its
 area on the sphere, up to a constant). The weights form a sparse matrix built once per source grid and
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..grid import Window, lonlat_to_rowcol_or_minus1
+from ..grid import Window, lonlat_to_rowcol_or_minus1, xy_to_rowcol
 
 
 @dataclass
@@ -36,6 +37,23 @@ class BucketRegridder:
         w = np.cos(np.deg2rad(lat2.ravel()[inside]))
         weights = sp.csr_matrix((w, (tgt, src)), shape=(ny * nx, lat.size * lon.size))
         return cls(window, weights, (lat.size, lon.size))
+
+    @classmethod
+    def from_xy(cls, y: np.ndarray, x: np.ndarray, window: Window | None = None) -> BucketRegridder:
+        """Build for a source grid on EASE-Grid 2.0 itself (EPSG:6933) with 1-D cell-centre ``y`` and
+        ``x`` (m), e.g. the 36 km grid (one source cell per target) or the 9 km grid (4 x 4 per target):
+        an equal-area grid, so every source cell weighs the same."""
+        window = window or Window()
+        y = np.asarray(y, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        x2, y2 = np.meshgrid(x, y)
+        row, col = xy_to_rowcol(x2.ravel(), y2.ravel())
+        inside = (row >= 0) & window.contains(row, col)
+        ny, nx = window.shape
+        tgt = (row[inside] - window.row0) * nx + (col[inside] - window.col0)
+        src = np.nonzero(inside)[0]
+        weights = sp.csr_matrix((np.ones(src.size), (tgt, src)), shape=(ny * nx, y.size * x.size))
+        return cls(window, weights, (y.size, x.size))
 
     def __call__(self, field: np.ndarray) -> np.ndarray:
         """Regrid one 2-D field (or a stack ``(n, nlat, nlon)``); NaN source cells are ignored."""

@@ -520,7 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--methods", nargs="+", default=None, help="default: lin_cdf_match starfm")
     s.add_argument(
-        "--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None, help="default: the first 60 days"
+        "--train-period",
+        nargs=2,
+        type=_date,
+        metavar=("START", "END"),
+        default=None,
+        help="default: the case's training period (its train_end, else the first half), as run and fuse",
     )
     s.add_argument("--period", nargs=2, type=_date, metavar=("START", "END"), default=None)
     s.add_argument("--min-obs", type=_count(1), default=20)

@@ -25,6 +25,7 @@ from ..io.lazy import open_case_lazy, open_product_lazy
 from ..methods import get_method, method_class
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
 from .archive import check_resume, fuse_chunked
+from .chain import default_periods
 from .scheduler import use_scheduler
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class ScaleConfig:
     #: per-method overrides, on top of each method's own ``stream_overrides`` (e.g. STARFM's finite
     #: reference age, which it needs to stream in chunks)
     method_config: dict = field(default_factory=dict)
-    train: tuple[str, str] | None = None  # default: the first 60 days
+    train: tuple[str, str] | None = None  # default: the case's training period (train_end, else the first half)
     period: tuple[str, str] | None = None  # default: the whole case
     chunk_days: int = 32
     scheduler: str = "threads"
@@ -66,7 +67,7 @@ def run_scale(
     with output_lock(out), use_scheduler(cfg.scheduler):
         case = open_case_lazy(case_path, cfg.chunk_days)
         days = case.indexes["time"]
-        train = cfg.train or (str(days[0].date()), str(days[min(59, len(days) - 1)].date()))
+        train = cfg.train or default_periods(case)[0]  # the one rule of every command (train_end, else half)
         period = cfg.period or (str(days[0].date()), str(days[-1].date()))
         n_days = select_period(case, period).sizes["time"]
         products = {}

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
         "provenance",
         "configs",
     ),  # ground floor: errors, grid, files, the CPU thread policy and kernel mode
-    ("case", "composites"),  # the fusion-case data model
+    ("case", "composites", "gaps"),  # the fusion-case data model, simulated gaps
     ("io",),  # readers of real formats (plug-ins), lazy cases and products
     ("twin",),  # the synthetic world (writes ISMN files with io)
     ("fusion",),  # the DrcGAN core

@@ -13,7 +13,7 @@ from stsg_bench.fusion import Trainer, get_config
 from stsg_bench.fusion.infer import FusionModel, predict_case
 from stsg_bench.fusion.networks import lsgan_loss
 from stsg_bench.fusion.tiling import blend_weights, tiled_apply, window_interior
-from stsg_bench.fusion.train import persistent_blocks, validation_days
+from stsg_bench.gaps import persistent_blocks, validation_days
 from stsg_bench.grid import Window
 from stsg_bench.io.lazy import save_product
 from stsg_bench.methods import get_method, list_methods

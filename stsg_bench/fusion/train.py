@@ -72,80 +72,15 @@ import xarray as xr
 from .. import threads
 from ..case import select_period, valid_smap
 from ..errors import MethodError
+from ..gaps import hide_runs, validation_days
 from ..progress import bar as progress_bar
 from .config import DrcGanConfig
 from .infer import FusionModel
-from .inputs import InputBuilder, Normalizer, cell_offset, grid_origin
+from .inputs import InputBuilder, Normalizer, grid_origin
 from .networks import PatchDiscriminator, ResnetGenerator, lsgan_loss, masked_l1
+from .views import TrainingViews
 
 log = logging.getLogger(__name__)
-
-
-def hidden_day(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """One day's simulated gap: a tilted swath-like stripe or a few square blocks, hiding on average
-    ``fraction`` of the field (uniform share in [0, 2 * fraction], at most 0.95)."""
-    Y, X = shape
-    share = min(2.0 * fraction * rng.random(), 0.95)
-    if rng.random() < 0.5:
-        yy, xx = np.mgrid[0:Y, 0:X]
-        phase, slope = rng.integers(0, X), rng.uniform(-0.5, 0.5)
-        return ((xx + slope * yy - phase) % X) < share * X
-    hidden = np.zeros(shape, dtype=bool)
-    b = int(rng.integers(max(2, min(4, Y // 4)), max(3, min(17, Y // 2))))
-    for _ in range(int(round(share * Y * X / b**2))):
-        r, c = rng.integers(0, max(Y - b, 1)), rng.integers(0, max(X - b, 1))
-        hidden[r : r + b, c : c + b] = True
-    return hidden
-
-
-def thin_validity(valid: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """``valid`` with about ``fraction`` of each day hidden (:func:`hidden_day`)."""
-    hidden = np.stack([hidden_day(valid.shape[1:], fraction, rng) for _ in range(valid.shape[0])])
-    return valid & ~hidden
-
-
-def persistent_blocks(land: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Square blocks (8-24 cells) hidden on *every* day, until about ``fraction`` of the land is covered:
-    the shape of persistent gaps (dense vegetation, frozen seasons, a flagged region) whose cells have no
-    reference within ``max_ref_age`` days, so the generator must predict from Noah and the surroundings."""
-    Y, X = land.shape
-    hidden = np.zeros(land.shape, dtype=bool)
-    target = fraction * max(int(land.sum()), 1)
-    for _ in range(10_000):
-        if (hidden & land).sum() >= target:
-            break
-        b = int(rng.integers(min(8, Y, X), min(25, Y, X) + 1))
-        r, c = rng.integers(0, max(Y - b, 0) + 1), rng.integers(0, max(X - b, 0) + 1)
-        hidden[r : r + b, c : c + b] = True
-    return hidden
-
-
-def hide_runs(valid: np.ndarray, fraction: float, rng: np.random.Generator, max_run: int = 20) -> np.ndarray:
-    """Space-time gaps: square blocks (4-16 cells) hidden over runs of 1..``max_run`` consecutive days,
-    until about ``fraction`` of the cell-days are hidden. Returns the hidden mask."""
-    T, Y, X = valid.shape
-    hidden = np.zeros_like(valid)
-    target = fraction * T * Y * X
-    while hidden.sum() < target:
-        b, d = int(rng.integers(4, 17)), int(rng.integers(1, max_run + 1))
-        t, r, c = rng.integers(0, T), rng.integers(0, max(Y - b, 1)), rng.integers(0, max(X - b, 1))
-        hidden[t : t + d, r : r + b, c : c + b] = True
-    return hidden
-
-
-def validation_days(n_days: int, fraction: float, run: int, rng: np.random.Generator) -> np.ndarray:
-    """Bool (n_days,): runs of ``run`` days, about ``fraction`` of the days, held out for validation (at
-    least one day when ``fraction`` > 0; at least two days are left to train on)."""
-    held = np.zeros(n_days, dtype=bool)
-    if fraction <= 0 or n_days < 3:
-        return held
-    want = min(max(1, int(round(fraction * n_days))), n_days - 2)
-    starts = rng.permutation(np.arange(0, n_days, run))
-    for s in starts:
-        if held.sum() >= want:
-            break
-        held[s : min(s + run, s + want - int(held.sum()), n_days)] = True
-    return held
 
 
 class Validation:
@@ -223,37 +158,8 @@ class Trainer:
             train.sizes["time"], cfg.val_fraction, cfg.val_run_days, np.random.default_rng([cfg.seed, 3])
         )
         self.target_days = np.flatnonzero(~held)
-        valid = valid_smap(train).values
-        land = train["land"].values
-
-        def view(usable: np.ndarray | None = None, offset=cfg.climatology) -> InputBuilder:
-            return InputBuilder(
-                train,
-                self.norm,
-                cfg.two_sided,
-                valid=usable,
-                max_age=cfg.max_ref_age,
-                same_day=cfg.same_day,
-                offset=offset,
-            )
-
-        self.views = [view()]
-        if cfg.sim_gap_fraction > 0:
-            self.views.append(view(thin_validity(valid, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1]))))
-        # cells the 'persistent' view never shows (no reference at all: the regime inside long gaps)
-        self.persistent = np.zeros(land.shape, dtype=bool)
-        if cfg.persistent_gap_fraction > 0:
-            rng4 = np.random.default_rng([cfg.seed, 4])
-            self.persistent = persistent_blocks(land, cfg.persistent_gap_fraction, rng4)
-            offset: bool | tuple = cfg.climatology
-            if cfg.climatology:  # these blocks are seasonal gaps: the cells keep the offset of their
-                # usable days; further blocks are never observed (dense vegetation): no offset either
-                never = persistent_blocks(land, cfg.persistent_gap_fraction / 2, rng4)
-                offset = cell_offset(train["smap"].values, train["noah"].values, valid & ~never[None])
-                self.persistent |= never
-            self.views.append(view(valid & ~self.persistent[None], offset))
-        # same_day: real gap shapes (swaths, flagged patches) of the training days, holes for other days
-        self.gap_shapes = ~self.views[0].target_valid if cfg.same_day else None
+        self.data = TrainingViews(train, self.norm, cfg)
+        self.views, self.persistent, self.gap_shapes = self.data.views, self.data.persistent, self.data.gap_shapes
         self.validation = Validation(train, self.norm, cfg, held) if held.any() else None
         v0 = self.views[0]
         self.in_ch = v0.n_channels
@@ -289,39 +195,17 @@ class Trainer:
 
     # -- data ------------------------------------------------------------------------------------
     def sample_batch(self) -> dict[str, torch.Tensor]:
-        cfg, rng = self.cfg, self.rng
-        B, h = cfg.batch_size, self.crop
-        xs, tg, tv, nz, holes = [], [], [], [], []
-        for _ in range(B):
-            view = self.views[rng.integers(0, len(self.views))]
-            Yp, Xp = view.padded
-            for _attempt in range(20):
-                t = int(self.target_days[rng.integers(0, len(self.target_days))])
-                r, c = int(rng.integers(0, Yp - h + 1)), int(rng.integers(0, Xp - h + 1))
-                if (
-                    view.land[r : r + h, c : c + h].mean() >= cfg.min_land_fraction
-                    and view.target_valid[t, r : r + h, c : c + h].any()
-                ):
-                    break
-            tv.append(view.target_valid[t, r : r + h, c : c + h])
-            if view.obs_valid is not None and self.gap_shapes is not None:  # the hole: what the input hides
-                shape = self.gap_shapes[rng.integers(0, len(self.gap_shapes)), r : r + h, c : c + h]
-                xs.append(view.channels(np.array([t]), r, r + h, c, c + h, hide=shape[None])[0])
-                holes.append(tv[-1] & ~(view.obs_valid[t, r : r + h, c : c + h] & ~shape))
-            else:
-                xs.append(view.channels(np.array([t]), r, r + h, c, c + h)[0])
-                holes.append(hidden_day((h, h), max(cfg.sim_gap_fraction, 0.1), rng) & tv[-1])
-            tg.append(view.target[t, r : r + h, c : c + h])
-            nz.append(view.noah[t, r : r + h, c : c + h])
-        to = lambda a, dt=torch.float32: torch.from_numpy(np.stack(a)).to(self.device, dt)  # noqa: E731
+        """One batch of crops (:meth:`TrainingViews.sample`) as tensors on the training device."""
+        arrays = self.data.sample(self.rng, self.target_days, self.crop)
+        to = lambda a, dt=torch.float32: torch.from_numpy(a).to(self.device, dt)  # noqa: E731
         batch = {
-            "x": to(xs),
-            "smap": to(tg)[:, None],
-            "valid": to(tv, torch.bool)[:, None],
-            "noah": to(nz)[:, None],
-            "hole": to(holes, torch.bool)[:, None],
+            "x": to(arrays["x"]),
+            "smap": to(arrays["smap"])[:, None],
+            "valid": to(arrays["valid"], torch.bool)[:, None],
+            "noah": to(arrays["noah"])[:, None],
+            "hole": to(arrays["hole"], torch.bool)[:, None],
         }
-        if self.cuda and cfg.channels_last:
+        if self.cuda and self.cfg.channels_last:
             batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
         return batch
 

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from ..case import valid_smap
+from ..gaps import hide_days_and_blocks
 
 
 @dataclass
@@ -25,25 +26,12 @@ def hide_smap(case: xr.Dataset, cfg: SimGapConfig | None = None, period=None) ->
     cfg = cfg or SimGapConfig()
     rng = np.random.default_rng([cfg.seed, 7])
     valid = valid_smap(case).values
-    T, Y, X = valid.shape
     in_period = (
-        np.ones(T, bool) if period is None else case.indexes["time"].isin(case.sel(time=slice(*period)).indexes["time"])
+        np.ones(valid.shape[0], bool)
+        if period is None
+        else case.indexes["time"].isin(case.sel(time=slice(*period)).indexes["time"])
     )
-    hidden = np.zeros_like(valid)
-    days = np.nonzero(in_period)[0]
-    whole = (
-        rng.choice(days, size=int(round(cfg.day_fraction * len(days))), replace=False)
-        if len(days)
-        else np.array([], int)
-    )
-    hidden[whole] = valid[whole]
-    target = cfg.fraction * valid[in_period].sum()
-    tries = 0
-    while hidden.sum() < target and tries < 100000 and len(days):
-        t = rng.choice(days)
-        r, c = rng.integers(0, max(Y - cfg.block, 1)), rng.integers(0, max(X - cfg.block, 1))
-        hidden[t, r : r + cfg.block, c : c + cfg.block] |= valid[t, r : r + cfg.block, c : c + cfg.block]
-        tries += 1
+    hidden = hide_days_and_blocks(valid, np.nonzero(in_period)[0], cfg.fraction, cfg.block, cfg.day_fraction, rng)
     thinned = case.copy()
     thinned["smap"] = case["smap"].where(~hidden)
     thinned["smap_quality"] = case["smap_quality"] & ~hidden

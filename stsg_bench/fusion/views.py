@@ -1,0 +1,88 @@
+"""The training data of DrcGAN: views of the training period and the crops a batch is drawn from.
+
+Three views of the training days (:class:`TrainingViews`; the reasons are in :mod:`stsg_bench.fusion.train`):
+the case as it is; a *thinned* view whose references were computed after hiding ``sim_gap_fraction`` of
+the usable SMAP (:func:`stsg_bench.gaps.thin_validity`); a *persistent* view in which square blocks of
+the land are hidden on every day (:func:`stsg_bench.gaps.persistent_blocks`). :meth:`TrainingViews.sample`
+draws a batch of land crops from them, each with its hole (what the input hides, which the
+discriminator of filled holes judges).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..case import valid_smap
+from ..gaps import hidden_day, persistent_blocks, thin_validity
+from .config import DrcGanConfig
+from .inputs import InputBuilder, Normalizer, cell_offset
+
+
+class TrainingViews:
+    """The views of the training period (``views``), the cells the persistent view never shows
+    (``persistent``) and, with ``same_day``, the real gap shapes of the training days (``gap_shapes``).
+    The masks come from generators seeded by ``cfg.seed``, so a seed fixes them."""
+
+    def __init__(self, train: xr.Dataset, norm: Normalizer, cfg: DrcGanConfig):
+        self.cfg = cfg
+        valid = valid_smap(train).values
+        land = train["land"].values
+
+        def view(usable: np.ndarray | None = None, offset=cfg.climatology) -> InputBuilder:
+            return InputBuilder(
+                train, norm, cfg.two_sided, valid=usable, max_age=cfg.max_ref_age, same_day=cfg.same_day, offset=offset
+            )
+
+        self.views = [view()]
+        if cfg.sim_gap_fraction > 0:
+            self.views.append(view(thin_validity(valid, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1]))))
+        # cells the 'persistent' view never shows (no reference at all: the regime inside long gaps)
+        self.persistent = np.zeros(land.shape, dtype=bool)
+        if cfg.persistent_gap_fraction > 0:
+            rng4 = np.random.default_rng([cfg.seed, 4])
+            self.persistent = persistent_blocks(land, cfg.persistent_gap_fraction, rng4)
+            offset: bool | tuple = cfg.climatology
+            if cfg.climatology:  # these blocks are seasonal gaps: the cells keep the offset of their
+                # usable days; further blocks are never observed (dense vegetation): no offset either
+                never = persistent_blocks(land, cfg.persistent_gap_fraction / 2, rng4)
+                offset = cell_offset(train["smap"].values, train["noah"].values, valid & ~never[None])
+                self.persistent |= never
+            self.views.append(view(valid & ~self.persistent[None], offset))
+        # same_day: real gap shapes (swaths, flagged patches) of the training days, holes for other days
+        self.gap_shapes = ~self.views[0].target_valid if cfg.same_day else None
+
+    def sample(self, rng: np.random.Generator, target_days: np.ndarray, crop: int) -> dict[str, np.ndarray]:
+        """``cfg.batch_size`` crops of ``crop`` x ``crop`` cells on random ``target_days``, each from a random
+        view, with enough land and at least one usable target pixel (20 tries): stacked inputs ``x``,
+        target ``smap``, its usable mask ``valid``, ``noah`` and the ``hole`` mask."""
+        cfg, h = self.cfg, crop
+        xs, tg, tv, nz, holes = [], [], [], [], []
+        for _ in range(cfg.batch_size):
+            view = self.views[rng.integers(0, len(self.views))]
+            Yp, Xp = view.padded
+            for _attempt in range(20):
+                t = int(target_days[rng.integers(0, len(target_days))])
+                r, c = int(rng.integers(0, Yp - h + 1)), int(rng.integers(0, Xp - h + 1))
+                if (
+                    view.land[r : r + h, c : c + h].mean() >= cfg.min_land_fraction
+                    and view.target_valid[t, r : r + h, c : c + h].any()
+                ):
+                    break
+            tv.append(view.target_valid[t, r : r + h, c : c + h])
+            if view.obs_valid is not None and self.gap_shapes is not None:  # the hole: what the input hides
+                shape = self.gap_shapes[rng.integers(0, len(self.gap_shapes)), r : r + h, c : c + h]
+                xs.append(view.channels(np.array([t]), r, r + h, c, c + h, hide=shape[None])[0])
+                holes.append(tv[-1] & ~(view.obs_valid[t, r : r + h, c : c + h] & ~shape))
+            else:
+                xs.append(view.channels(np.array([t]), r, r + h, c, c + h)[0])
+                holes.append(hidden_day((h, h), max(cfg.sim_gap_fraction, 0.1), rng) & tv[-1])
+            tg.append(view.target[t, r : r + h, c : c + h])
+            nz.append(view.noah[t, r : r + h, c : c + h])
+        return {
+            "x": np.stack(xs),
+            "smap": np.stack(tg),
+            "valid": np.stack(tv),
+            "noah": np.stack(nz),
+            "hole": np.stack(holes),
+        }

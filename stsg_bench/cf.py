@@ -12,7 +12,8 @@ results, archive chunks), so the rules live in one place instead of in each writ
   netCDF-4 variable-length strings crash CF checkers, and character arrays read back as xarray string
   coordinates, so ``xr.open_dataset(results).sel(product="drcgan")`` works on the file as it is;
 * the grid-mapping variable is a coordinate, so ``xr.open_dataset(f)["sm"].rio.reproject(...)`` works;
-* a ``history`` line is appended.
+* a ``history`` line is appended (no clock time unless ``SOURCE_DATE_EPOCH`` is set: same inputs, same
+  bytes).
 
 :func:`from_cf` (applied by :func:`stsg_bench.files.open_netcdf`) drops the time bounds again, so the rest
 of the package sees the dataset it wrote.
@@ -21,6 +22,7 @@ of the package sees the dataset it wrote.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 
 import numpy as np
 import pandas as pd
@@ -31,10 +33,17 @@ _RANGE_ATTRS = ("valid_min", "valid_max", "valid_range", "flag_values", "actual_
 
 
 def _history_line(title: str) -> str:
+    """What wrote the file. No clock time by default, so the same inputs give byte-identical files (the
+    tests compare twins byte by byte); ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) adds
+    that time as CF's recommended leading timestamp."""
     from . import __version__
 
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{now} stsg-bench {__version__}: wrote {title}".rstrip()
+    line = f"stsg-bench {__version__}: wrote {title}".rstrip()
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        stamp = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        line = f"{stamp} {line}"
+    return line
 
 
 def _daily_bounds(ds: xr.Dataset) -> xr.Dataset:

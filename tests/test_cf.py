@@ -304,3 +304,12 @@ def test_products_and_archive_chunks_as_zarr(outputs, tmp_path):
         "fuse", "--method", "noah_raw", "--case", outputs["case"], "--out", tmp_path / "x.nc", "--format", "zarr"
     )
     assert r.returncode == 2 and "--format zarr" in r.stderr and not (tmp_path / "x.nc").exists()
+
+
+def test_history_has_a_timestamp_only_when_asked(monkeypatch):
+    from stsg_bench.cf import _history_line
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert _history_line("x").startswith("stsg-bench ")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert _history_line("x").startswith("2023-11-14T22:13:20Z stsg-bench ")

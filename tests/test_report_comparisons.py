@@ -113,6 +113,7 @@ def test_scorecard_compares_only_samples_both_products_have(res):
     assert "ubRMSE (smap_valid)" in gain.columns
     assert f"ubRMSE (all vs {gap})" in gain.columns and f"ubRMSE (smap_gap vs {gap})" in gain.columns
     assert "ubRMSE (all)" not in gain.columns  # SMAP's 'all' samples are not the filled products'
+    assert np.isnan(gain.loc["smap_only", f"ubRMSE (all vs {gap})"])  # nor is its share comparable there
     sub = whole_period(res).sel(reference=scored_reference(res, "insitu"), group="pooled", metric="ubRMSE")
     for split, against, col in (("all", gap, f"ubRMSE (all vs {gap})"), ("smap_valid", base, "ubRMSE (smap_valid)")):
         v = sub.sel(split=split)["value"]

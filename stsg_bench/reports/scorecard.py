@@ -106,6 +106,8 @@ def scorecard(
     splits = [s for s in CARD_SPLITS if s in res["split"].values]
     gap_base = gap_product or gap_reference_product(res, reference)
     gain, sig = {}, {}
+    kinds = res["method_kind"].values if "method_kind" in res.coords else np.array([""] * res.sizes["product"])
+    observation = np.asarray([str(k) == "observation" for k in kinds])
     for sp in splits:
         this = split_base(res, sp, base, gap_base)
         for k in metrics:
@@ -114,7 +116,10 @@ def scorecard(
             b = cell.sel({"product": this})
             bv, blo, bhi = (float(b[a]) for a in ("value", "ci_lower", "ci_upper"))
             col = f"{k} ({sp})" if this == base else f"{k} ({sp} vs {this})"
-            gain[col] = _gain(k, v, bv)
+            g = _gain(k, v, bv)
+            if this != base:  # SMAP alone has its share of these samples only: no comparable cell
+                g = np.where(observation, np.nan, g)
+            gain[col] = g
             with np.errstate(invalid="ignore"):
                 sig[col] = (lo > bhi) | (hi < blo)
     index = pd.Index([product_label(res, m) for m in res["product"].values], name="product")

@@ -25,35 +25,34 @@ class BucketRegridder:
     @classmethod
     def from_latlon(cls, lat: np.ndarray, lon: np.ndarray, window: Window | None = None) -> BucketRegridder:
         """Build for a source grid with 1-D cell-centre ``lat`` and ``lon`` (degrees)."""
-        window = window or Window()
         lat = np.asarray(lat, dtype=np.float64)
         lon = np.asarray(lon, dtype=np.float64)
         lon2, lat2 = np.meshgrid(lon, lat)
         row, col = lonlat_to_rowcol_or_minus1(lon2.ravel(), lat2.ravel())
-        inside = (row >= 0) & window.contains(row, col)
-        ny, nx = window.shape
-        tgt = (row[inside] - window.row0) * nx + (col[inside] - window.col0)
-        src = np.nonzero(inside)[0]
-        w = np.cos(np.deg2rad(lat2.ravel()[inside]))
-        weights = sp.csr_matrix((w, (tgt, src)), shape=(ny * nx, lat.size * lon.size))
-        return cls(window, weights, (lat.size, lon.size))
+        return cls._build(row, col, np.cos(np.deg2rad(lat2.ravel())), window or Window(), (lat.size, lon.size))
 
     @classmethod
     def from_xy(cls, y: np.ndarray, x: np.ndarray, window: Window | None = None) -> BucketRegridder:
         """Build for a source grid on EASE-Grid 2.0 itself (EPSG:6933) with 1-D cell-centre ``y`` and
         ``x`` (m), e.g. the 36 km grid (one source cell per target) or the 9 km grid (4 x 4 per target):
         an equal-area grid, so every source cell weighs the same."""
-        window = window or Window()
         y = np.asarray(y, dtype=np.float64)
         x = np.asarray(x, dtype=np.float64)
         x2, y2 = np.meshgrid(x, y)
         row, col = xy_to_rowcol(x2.ravel(), y2.ravel())
+        return cls._build(row, col, np.ones(row.size), window or Window(), (y.size, x.size))
+
+    @classmethod
+    def _build(
+        cls, row: np.ndarray, col: np.ndarray, weight: np.ndarray, window: Window, shape: tuple[int, int]
+    ) -> BucketRegridder:
+        """The sparse weights of source cells (flat, their target ``row``/``col``, -1 outside) in ``window``."""
         inside = (row >= 0) & window.contains(row, col)
         ny, nx = window.shape
         tgt = (row[inside] - window.row0) * nx + (col[inside] - window.col0)
         src = np.nonzero(inside)[0]
-        weights = sp.csr_matrix((np.ones(src.size), (tgt, src)), shape=(ny * nx, y.size * x.size))
-        return cls(window, weights, (y.size, x.size))
+        weights = sp.csr_matrix((weight[inside], (tgt, src)), shape=(ny * nx, shape[0] * shape[1]))
+        return cls(window, weights, shape)
 
     def __call__(self, field: np.ndarray) -> np.ndarray:
         """Regrid one 2-D field (or a stack ``(n, nlat, nlon)``); NaN source cells are ignored."""

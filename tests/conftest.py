@@ -12,6 +12,25 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("STSG_DATA", ROOT.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True)
+def _own_thread_policy():
+    """Each test starts and ends with the process's thread settings as they were: an in-process CLI call
+    sets a load-adaptive thread policy, which must not follow later tests (their torch thread count, and
+    so their bits, would then depend on what else the machine runs, e.g. the gate's background runs)."""
+    import sys
+
+    from stsg_bench import threads
+
+    saved_policy = threads._policy
+    torch = sys.modules.get("torch")
+    saved = torch.get_num_threads() if torch is not None else None
+    yield
+    threads._policy = saved_policy
+    torch = sys.modules.get("torch")
+    if torch is not None and saved is not None and torch.get_num_threads() != saved:
+        torch.set_num_threads(saved)
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not (DATA / "real").is_dir():
@@ -29,3 +48,15 @@ def tiny_twin():
 @pytest.fixture(scope="session")
 def tiny_case(tiny_twin):
     return tiny_twin.case
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the accuracy gate's two subprocess runs as soon as they are known to be needed, so they run
+    beside the other tests instead of after them (tests/test_gate.py waits for them)."""
+    if session.config.option.collectonly:
+        return
+    items = [i for i in session.items if i.path.name == "test_gate.py"]
+    if not items:
+        return
+    gate = items[0].module
+    gate.start_gate_runs(session.config._tmp_path_factory.mktemp("gate-early"))

@@ -47,13 +47,26 @@ def _finish(proc: subprocess.Popen, out: Path) -> Path:
     return out / "results.nc"
 
 
+#: the two gate runs, started in the background as soon as the session knows it will run this module
+#: (``conftest.pytest_collection_finish``): each is one pinned thread, so on a 2-core machine they use the
+#: core the mostly single-threaded tests before this module leave idle
+_STARTED: dict[str, tuple[subprocess.Popen, Path]] = {}
+
+
+def start_gate_runs(folder: Path) -> None:
+    """Start the gate run here and, at the same time, on a simulated AVX2-only machine (once)."""
+    if _STARTED:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    _STARTED["here"] = (_start_gate(REF / "gate.toml", folder / "here", _env()), folder / "here")
+    _STARTED["there"] = (_start_gate(REF / "gate.toml", folder / "there", _env(**AVX2_MACHINE)), folder / "there")
+
+
 @pytest.fixture(scope="module")
 def gate_runs(tmp_path_factory):
-    """The gate run here and, at the same time, on a simulated AVX2-only machine."""
-    d = tmp_path_factory.mktemp("gate")
-    here = _start_gate(REF / "gate.toml", d / "here", _env())
-    there = _start_gate(REF / "gate.toml", d / "there", _env(**AVX2_MACHINE))
-    return _finish(here, d / "here"), _finish(there, d / "there")
+    """The gate run here and on a simulated AVX2-only machine (started early when possible)."""
+    start_gate_runs(tmp_path_factory.mktemp("gate"))
+    return _finish(*_STARTED["here"]), _finish(*_STARTED["there"])
 
 
 @pytest.fixture(scope="module")

@@ -210,6 +210,7 @@ def test_bad_bounding_boxes_are_one_line_errors(tmp_path, grid, words):
     assert words in str(err.value) and "card.toml" in str(err.value)
 
 
+@pytest.mark.slow  # writes a 2-day native archive and builds a case from it
 def test_card_new_writes_a_card_that_builds_a_case(tmp_path):
     """`card new` over a native archive written in SPL3SMP and GLDAS layout: the card loads, its paths are
     relative to the data root, and `case` builds the box's cells from it."""

@@ -68,11 +68,14 @@ def _cf_problems(path: Path) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("kind", ["case", "product", "model", "results"])
+@pytest.mark.parametrize(
+    "kind", ["product", *(pytest.param(k, marks=pytest.mark.slow) for k in ("case", "model", "results"))]
+)
 def test_compliance_checker_finds_nothing(outputs, kind):
     assert _cf_problems(outputs[kind]) == []
 
 
+@pytest.mark.slow  # outside tools (checkers, readers) or several CLI runs
 def test_compliance_checker_on_the_qa4sm_export(outputs):
     # QA4SM's own variable names ("R_between_0-ISMN_and_1-X") hold '-', which CF §2.3 advises against;
     # the layout is QA4SM's (its real result files are named so), everything else is clean
@@ -90,6 +93,7 @@ def _udunits_available() -> bool:
     return True
 
 
+@pytest.mark.slow  # outside tools (checkers, readers) or several CLI runs
 @pytest.mark.skipif(not _udunits_available(), reason="cfchecks not installed (needs the udunits2 C library)")
 @pytest.mark.parametrize("kind", ["case", "product", "results", "qa4sm"])
 def test_cfchecks_finds_no_error(outputs, kind, tmp_path):
@@ -155,6 +159,7 @@ def test_product_source_flag_says_observed_filled_and_not_land(outputs):
     np.testing.assert_allclose(ds["sm"].values[obs], smap[obs], atol=1e-7)
 
 
+@pytest.mark.slow  # outside tools (checkers, readers) or several CLI runs
 def test_products_reproject_with_rioxarray_as_written(outputs):
     pytest.importorskip("rioxarray")
     sm = xr.open_dataset(outputs["product"])["sm"]
@@ -233,6 +238,7 @@ def test_qa4sm_export_refuses_what_it_cannot_write(outputs):
     assert r.returncode == 2 and "results.nc" in r.stderr
 
 
+@pytest.mark.slow  # outside tools (checkers, readers) or several CLI runs
 def test_qa4sm_reader_opens_and_plots_the_export(outputs, tmp_path):
     pytest.importorskip("qa4sm_reader", reason="qa4sm-reader is not installed (pip install qa4sm-reader==0.11.6)")
     import matplotlib
@@ -274,6 +280,7 @@ def test_box_plots_only_for_networks_of_three_stations_or_more(outputs, tmp_path
     assert network_boxplot_figure(merged, tmp_path / "b.png") == tmp_path / "b.png"
 
 
+@pytest.mark.slow  # outside tools (checkers, readers) or several CLI runs
 # -- Zarr ----------------------------------------------------------------------------------------------
 def test_products_and_archive_chunks_as_zarr(outputs, tmp_path):
     pytest.importorskip("zarr")

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a whole MkDocs build
 def test_docs_build_strictly(tmp_path):
     pytest.importorskip("mkdocstrings", reason="the docs extra is not installed (pip install -e '.[test]')")
     r = subprocess.run(

@@ -159,9 +159,8 @@ class Trainer:
         )
         self.target_days = np.flatnonzero(~held)
         self.data = TrainingViews(train, self.norm, cfg)
-        self.views, self.persistent, self.gap_shapes = self.data.views, self.data.persistent, self.data.gap_shapes
         self.validation = Validation(train, self.norm, cfg, held) if held.any() else None
-        v0 = self.views[0]
+        v0 = self.data.views[0]
         self.in_ch = v0.n_channels
         self.nets = Nets(cfg, self.in_ch).to(self.device)
         if self.cuda and cfg.channels_last:
@@ -194,6 +193,16 @@ class Trainer:
             self._step_fn = torch.compile(self._train_step)
 
     # -- data ------------------------------------------------------------------------------------
+    @property
+    def views(self) -> list:
+        """The training views (:class:`~stsg_bench.fusion.views.TrainingViews`)."""
+        return self.data.views
+
+    @property
+    def persistent(self) -> np.ndarray:
+        """Cells the persistent view never shows."""
+        return self.data.persistent
+
     def sample_batch(self) -> dict[str, torch.Tensor]:
         """One batch of crops (:meth:`TrainingViews.sample`) as tensors on the training device."""
         arrays = self.data.sample(self.rng, self.target_days, self.crop)

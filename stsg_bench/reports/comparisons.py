@@ -226,8 +226,11 @@ def paired_marks(
     return pd.DataFrame(out, index=pd.Index([product_label(res, n) for n in names], name="product"))
 
 
-#: the gridded references a field paired table is drawn for, and what they are
-FIELD_REFERENCES = {"truth": "the twin's truth", "hidden_smap": "SMAP values hidden before fusion"}
+#: the gridded references a field paired table is drawn for: what they are, and the report table it follows
+FIELD_REFERENCES = {
+    "truth": ("the twin's truth", "truth"),
+    "hidden_smap": ("SMAP values hidden before fusion", "simulated_gaps"),
+}
 
 
 def field_paired_table(res: xr.Dataset, reference: str = "truth") -> tuple[pd.DataFrame, str, str] | None:
@@ -271,10 +274,10 @@ def field_paired_table(res: xr.Dataset, reference: str = "truth") -> tuple[pd.Da
         return None
     df = pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
     n = {sp: int(sub["n"].sel(product=base, group="pooled", split=sp)) for sp in splits}
-    how = str(res["paired_delta"].attrs.get("long_name", ""))
-    block = how.split("circular ")[1].split(" blocks")[0] if "circular " in how else "multi-day"
+    block = f"{int(sub['paired_block_days'])}-day" if "paired_block_days" in sub else "multi-day"
+    what = FIELD_REFERENCES.get(reference, (reference,))[0]
     caption = (
-        f"Paired comparison against {FIELD_REFERENCES.get(reference, reference)} with {product_label(res, base)}, "
+        f"Paired comparison against {what} with {product_label(res, base)}, "
         f"the best trivial baseline by {rank_split} RMSE: Δ = product − {base} on the pixel-days both have "
         f"(n {', '.join(f'{sp} {k:,}' for sp, k in n.items())}), 95 % CI and p-value from a paired bootstrap of "
         f"circular {block} blocks of days, the same days for both products (negative ΔRMSE and positive ΔR "

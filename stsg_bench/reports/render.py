@@ -112,11 +112,10 @@ def with_comparisons(res: xr.Dataset, tables: dict) -> dict:
             out["paired"] = (paired[1], paired[0])
     if paired is not None and "paired" not in out:
         out["paired"] = (paired[1], paired[0])
-    for reference in FIELD_REFERENCES:  # gridded references: after their own table
+    for reference, (_, key) in FIELD_REFERENCES.items():  # gridded references: after their own table
         field = field_paired_table(res, reference)
         if field is None:
             continue
-        key = {"truth": "truth", "hidden_smap": "simulated_gaps"}.get(reference, reference)
         at = list(out).index(key) + 1 if key in out else len(out)
         items = list(out.items())
         items.insert(at, (f"paired_{reference}", (field[1], field[0])))

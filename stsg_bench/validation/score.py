@@ -474,7 +474,7 @@ def score_fields(
 
 
 #: the paired comparison stored for gridded references (:func:`stsg_bench.validation.paired.field_paired`)
-PAIRED_VARS = ("paired_delta", "paired_ci_lower", "paired_ci_upper", "paired_p")
+PAIRED_VARS = ("paired_delta", "paired_ci_lower", "paired_ci_upper", "paired_p", "paired_block_days")
 PAIRED_SPLITS = ("all", "smap_valid", "smap_gap")
 
 
@@ -499,7 +499,7 @@ def _paired_fields(whole, ds: xr.Dataset, splits, cfg: ScoreConfig) -> dict[str,
     }
     how = (
         f"on the samples both products have, whole period; 95 % percentile CI and p-value from a paired "
-        f"bootstrap of circular {res.block}-day blocks of days ({cfg.paired_bootstrap} replicates; whole "
+        f"bootstrap of circular blocks of paired_block_days days ({cfg.paired_bootstrap} replicates; whole "
         "days keep the field's spatial correlation)"
     )
     out = {}
@@ -516,6 +516,12 @@ def _paired_fields(whole, ds: xr.Dataset, splits, cfg: ScoreConfig) -> dict[str,
         out[var] = da.transpose("product", "versus", "reference", "split", "metric").assign_attrs(
             long_name=f"{what}, {how}"
         )
+    out["paired_block_days"] = xr.DataArray(
+        np.full(ds.sizes["reference"], res.block, dtype=np.int32),
+        dims="reference",
+        coords={"reference": ds["reference"].values},
+        attrs={"long_name": "days per resampled block of the paired bootstrap", "units": "d"},
+    )
     return out
 
 

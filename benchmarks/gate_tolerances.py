@@ -3,8 +3,8 @@
 Run the gate case with other DrcGAN training seeds and with other CPU kernels (e.g. ``kernels = "fast"``
 here, and under an AVX2-only machine's settings), then::
 
-    python benchmarks/gate_tolerances.py reports/reference/results.nc VARIANT1/results.nc ... \\
-        --out reports/reference/spread.nc
+    python benchmarks/gate_tolerances.py stsg_bench/resources/reference/results.nc VARIANT1/results.nc ... \\
+        --out stsg_bench/resources/reference/spread.nc
 
 writes ``spread(method, reference, split, metric)``: the largest absolute change of each gated quantity
 (pooled group, window ``all``) from the reference to any variant - an upper bound of the change of its

@@ -1,4 +1,5 @@
-"""Dataset cards: one TOML file per case in ``datasets/`` (source, version, readers, grid window,
+"""Dataset cards: one TOML file per case (``./datasets/NAME.toml``, or packaged in
+:mod:`stsg_bench.resources`: source, version, readers, grid window,
 periods, validation settings, citations and where the files are, relative to a data root), parsed at the
 edge into a typed :class:`Card` (unknown keys, wrong types and bad dates are one-line errors naming the
 card and the key), then built into a :class:`CaseBundle`.
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import resources
 from .case import make_case, save_case, validate_case
 from .configs import closest
 from .errors import ConfigError, InputError
@@ -55,21 +57,16 @@ def default_data_root(data_root: str | Path | None = None) -> Path | None:
 
 
 def find_card(name: str | Path) -> Path:
-    p = Path(name)
-    if p.suffix == ".toml" and p.is_file():
-        return p
-    for folder in (Path.cwd() / "datasets", PROJECT_ROOT / "datasets"):
-        cand = folder / f"{name}.toml"
-        if cand.is_file():
-            return cand
-    known = sorted(
-        {c.stem for f in (Path.cwd() / "datasets", PROJECT_ROOT / "datasets") if f.is_dir() for c in f.glob("*.toml")}
-    )
-    raise ConfigError(f"unknown dataset card '{name}' (known: {', '.join(known) or 'none found'})")
+    """A card path, or a name in ``./datasets/`` or the packaged cards (:mod:`stsg_bench.resources`)."""
+    path = resources.find("datasets", name)
+    if path is None:
+        known = ", ".join(resources.names("datasets")) or "none found"
+        raise ConfigError(f"unknown dataset card '{name}' (known: {known})")
+    return path
 
 
 def load_card(name: str | Path) -> Card:
-    """Find, read and parse a dataset card (a name in ``datasets/`` or a path)."""
+    """Find, read and parse a dataset card (a path, or a name: ``./datasets/NAME.toml``, else packaged)."""
     path = find_card(name)
     return parse_card(read_toml(path, "dataset card"), path)
 

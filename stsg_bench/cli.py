@@ -104,6 +104,29 @@ def _card(args) -> int:
     return 0
 
 
+@command("fetch")
+def _fetch(args) -> int:
+    from .workflows.fetch import FetchRequest, dry_run, fetch_command
+
+    period = _period(args.period)
+    assert isinstance(period, tuple)  # two dates (argparse's nargs=2)
+    req = FetchRequest(tuple(args.products), tuple(args.bbox), period, args.gldas_stream)
+    if args.dry_run:
+        print(dry_run(req, args.out))
+        return 0
+    print(fetch_command(req, args.out, workers=args.workers, retries=args.retries, login=args.login, progress=True))
+    return 0
+
+
+@command("ismn")
+def _ismn(args) -> int:
+    from .io.ismn_check import summarize
+
+    summary = summarize(args.source, depth=tuple(args.depth), flags=args.flags)
+    print(summary.format())
+    return 0
+
+
 @command("methods")
 def _methods(args) -> int:
     from .methods import list_methods, method_description
@@ -401,9 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--out", type=Path, required=True, help="output folder")
 
-    s = sub.add_parser("case", help="build a case dataset from a dataset card in datasets/ (e.g. hawaii)")
+    s = sub.add_parser("case", help="build a case dataset from a dataset card (a name such as hawaii, or a path)")
     _overwrite_option(s)
-    s.add_argument("name", help="card name (datasets/NAME.toml) or a path to a card")
+    s.add_argument("name", help="card name (./datasets/NAME.toml, else packaged) or a path to a card")
     s.add_argument("--out", type=Path, required=True, help="case netCDF to write")
     s.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STSG_DATA or ../shared/data)")
 
@@ -420,6 +443,37 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-root", type=Path, default=None, help="write paths under it relative to it")
     s.add_argument("--out", type=Path, default=None, help="card file (default: datasets/NAME.toml)")
 
+    s = sub.add_parser("fetch", help="download SMAP L3 + GLDAS Noah (NASA Earthdata) and ERA5-Land (CDS) for a box")
+    s.add_argument(
+        "products",
+        nargs="*",
+        default=["smap", "gldas"],
+        metavar="PRODUCT",
+        help="smap gldas era5-land (default: smap gldas)",
+    )
+    s.add_argument("--bbox", type=float, nargs=4, metavar=("W", "S", "E", "N"), required=True, help="degrees")
+    s.add_argument("--period", nargs=2, metavar=("START", "END"), required=True, help="YYYY-MM-DD YYYY-MM-DD")
+    s.add_argument("--out", type=Path, required=True, help="folder (resumable: a rerun skips complete files)")
+    s.add_argument("--dry-run", action="store_true", help="list the files and their total size; download nothing")
+    s.add_argument("--workers", type=_count(1), default=4, help="parallel downloads (default: 4)")
+    s.add_argument("--retries", type=_count(0), default=3, help="retries per file after a dropped connection (3)")
+    s.add_argument("--gldas-stream", choices=["main", "early"], default="main", help="GLDAS-2.1 production stream")
+    s.add_argument(
+        "--login",
+        choices=["all", "environment", "netrc", "interactive"],
+        default="all",
+        help="Earthdata login: environment (EARTHDATA_USERNAME/PASSWORD or TOKEN), netrc, or all (both, in order)",
+    )
+
+    s = sub.add_parser("ismn", help="'ismn check': what an ISMN download holds (networks, stations, depths, period)")
+    isub = s.add_subparsers(dest="ismn_command", required=True, metavar="check")
+    s = isub.add_parser("check", help="read an ISMN download (folder or zip) as scoring will and summarise it")
+    s.add_argument("source", type=Path, help="ISMN download: folder or .zip (CEOP or header+values format)")
+    s.add_argument(
+        "--depth", nargs=2, type=float, metavar=("FROM", "TO"), default=[0.0, 0.1], help="m (default: 0 0.1)"
+    )
+    s.add_argument("--flags", nargs="+", default=["G"], help="ISMN quality flags counted as usable (default: G)")
+
     sub.add_parser("methods", help="list the registered fusion methods")
 
     s = sub.add_parser("fuse", help="fit a method on a case's training period and write its product")
@@ -427,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", required=True, help="a registered method (see `stsg-bench methods`)")
     s.add_argument("--case", type=Path, required=True)
     s.add_argument("--out", type=Path, required=True, help="product netCDF to write")
-    s.add_argument("--config", type=Path, default=None, help="TOML config (see baselines/)")
+    s.add_argument("--config", type=Path, default=None, help="method config: TOML path or packaged name (starfm)")
     s.add_argument("--checkpoint", type=Path, default=None, help="DrcGAN checkpoint (skips training)")
     s.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N (torch methods)")
     s.add_argument("--train-period", nargs=2, type=_date, metavar=("START", "END"), default=None)
@@ -459,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--config",
         default="demo",
-        help="a preset ('demo', 'paper', 'test') or a method config TOML, as for fuse (baselines/drcgan.toml)",
+        help="a preset ('demo', 'paper', 'test') or a method config (TOML path or packaged name), as for fuse (drcgan)",
     )
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N")
@@ -553,7 +607,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("check", help="accuracy gate: compare results with a committed reference")
     s.add_argument("results", type=Path)
-    s.add_argument("--reference", type=Path, required=True, help="folder with results.nc (+ tolerances.toml)")
+    s.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="folder with results.nc (+ tolerances.toml); default: the packaged gate reference (`run gate`)",
+    )
     s.add_argument(
         "--tolerances", type=Path, default=None, help="TOML [tolerances] (default: REFERENCE/tolerances.toml)"
     )
@@ -569,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="the full chain on a case described by a run config / dataset card")
     _overwrite_option(s)
-    s.add_argument("config", type=Path)
+    s.add_argument("config", type=Path, help="run config or dataset card: a TOML path, a card name (hawaii), or gate")
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--data-root", type=Path, default=None)
     s.add_argument("--seeds", type=_count(1), default=None, help=SEEDS_HELP)

@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
         "kernels",
         "provenance",
         "configs",
+        "resources",
     ),  # ground floor: errors, grid, files, the CPU thread policy and kernel mode
     ("case", "composites", "gaps"),  # the fusion-case data model, simulated gaps
     ("io",),  # readers of real formats (plug-ins), lazy cases and products

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 from clirun import run_cli
 
+from stsg_bench import resources
 from stsg_bench.case import open_case, save_case
 
 CLI = [sys.executable, "-m", "stsg_bench.cli"]
@@ -96,7 +97,7 @@ def test_undecodable_and_conflicting_configs(twin, tmp_path):
     card = tmp_path / "card.toml"
     card.write_text('kind = "twin"\npreset = "nosuch"\n')
     one_line_error(run("case", card, "--out", tmp_path / "c.nc"), "preset", "nosuch")
-    cfg = Path(__file__).resolve().parents[1] / "baselines" / "drcgan.toml"
+    cfg = Path(__file__).resolve().parents[1] / "stsg_bench" / "resources" / "baselines" / "drcgan.toml"
     one_line_error(
         run(
             "fuse",
@@ -193,7 +194,7 @@ def test_card_window_one_row_off(tmp_path):
     data = Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (data / "real").is_dir():
         pytest.skip("real data folder not found beside the repository")
-    card = (Path(__file__).resolve().parents[1] / "datasets" / "hawaii.toml").read_text()
+    card = resources.find("datasets", "hawaii").read_text()
     (tmp_path / "off.toml").write_text(card.replace("row0 = 125, row1 = 138", "row0 = 126, row1 = 139"))
     one_line_error(
         run("case", tmp_path / "off.toml", "--out", tmp_path / "c.nc", "--data-root", data), "grid.window", "rows"

@@ -21,7 +21,7 @@ from stsg_bench.provenance import from_attr
 from stsg_bench.validation import open_results, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
-REF = ROOT / "reports" / "reference"
+REF = ROOT / "stsg_bench" / "resources" / "reference"
 CLI = [sys.executable, "-m", "stsg_bench.cli"]
 #: what an AVX2-only x86-64 machine selects by itself (the reproducible mode pins these anyway)
 AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -53,13 +53,25 @@ def _finish(proc: subprocess.Popen, out: Path) -> Path:
 _STARTED: dict[str, tuple[subprocess.Popen, Path]] = {}
 
 
+def _start_gate_from_wheel(folder: Path, out: Path, env: dict) -> subprocess.Popen:
+    """The gate as a user with only the wheel runs it: build and install the wheel into a fresh venv
+    (``tests/wheel_env.py``), then ``stsg-bench run gate`` from an empty folder outside the checkout (the
+    run config, its card and the methods' configs come from the installed package's data)."""
+    log = open(out.parent / f"{out.name}.log", "w")
+    script = 'set -e; "$1" "$2" "$3"; cd "$3/cwd"; exec "$3/venv/bin/stsg-bench" run gate --out "$4"'
+    args = [sys.executable, str(Path(__file__).with_name("wheel_env.py")), str(folder), str(out)]
+    return subprocess.Popen(["bash", "-c", script, "bash", *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
 def start_gate_runs(folder: Path) -> None:
-    """Start the gate run here and, at the same time, on a simulated AVX2-only machine (once)."""
+    """Start the gate run here and, at the same time, from the installed wheel on a simulated AVX2-only
+    machine (once)."""
     if _STARTED:
         return
     folder.mkdir(parents=True, exist_ok=True)
     _STARTED["here"] = (_start_gate(REF / "gate.toml", folder / "here", _env()), folder / "here")
-    _STARTED["there"] = (_start_gate(REF / "gate.toml", folder / "there", _env(**AVX2_MACHINE)), folder / "there")
+    there = _start_gate_from_wheel(folder / "wheel", folder / "there", _env(**AVX2_MACHINE))
+    _STARTED["there"] = (there, folder / "there")
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +91,20 @@ def test_gate_passes_on_regression_case(gate_results, capsys):
     assert "gate passed" in capsys.readouterr().out
 
 
-def test_gate_is_bitwise_the_same_on_another_machine(gate_runs, capsys):
+def test_gate_is_bitwise_the_same_on_another_machine(gate_runs):
+    """... and from the installed wheel (its packaged reference is the default of its ``check``)."""
     here, there = (open_results(p) for p in gate_runs)
     for var in ("value", "ci_lower", "ci_upper", "n"):
         assert np.array_equal(here[var].values, there[var].values, equal_nan=True), var
-    assert main(["check", str(gate_runs[1]), "--reference", str(REF)]) == 0
-    assert "gate passed" in capsys.readouterr().out
+    wheel = gate_runs[1].parents[1] / "wheel"
+    check = subprocess.run(
+        [str(wheel / "venv" / "bin" / "stsg-bench"), "check", str(gate_runs[1])],
+        cwd=wheel / "cwd",
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0 and "gate passed" in check.stdout, check.stdout + check.stderr
+    assert from_attr(there.attrs["provenance"])["run_config"]["path"].endswith("gate.toml")
 
 
 def test_gate_results_carry_provenance_without_absolute_paths(gate_results):

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 from clirun import run_cli
 
+from stsg_bench import resources
 from stsg_bench.cards import validation_from_case
 from stsg_bench.case import open_case, save_case
 from stsg_bench.provenance import case_fingerprint, file_identity, from_attr, relative_name
@@ -131,7 +132,7 @@ def test_networks_filter_stations_and_windows_must_overlap(fused, tmp_path):
 
 
 def test_tc_partner_typo_in_a_card_is_an_error(tmp_path):
-    card = (Path(__file__).resolve().parents[1] / "datasets" / "twin-tiny.toml").read_text()
+    card = resources.find("datasets", "twin-tiny").read_text()
     assert "[ismn]" in card
     card = card.replace("[ismn]", '[ismn]\ntc_partner = "noah_rwa"', 1)
     (tmp_path / "card.toml").write_text(card)

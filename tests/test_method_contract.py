@@ -49,11 +49,12 @@ def test_method_contract(tiny_case, name):
 
 @pytest.mark.parametrize("name", list_methods())
 def test_baseline_config_file_equals_the_defaults(name):
-    """``baselines/NAME.toml`` documents every option with its default (optional ones as comments)."""
-    path = ROOT / "baselines" / f"{name}.toml"
+    """``baselines/NAME.toml`` documents every option with its default (optional ones as comments); it is
+    packaged data, found by name (``fuse --config NAME``)."""
+    path = ROOT / "stsg_bench" / "resources" / "baselines" / f"{name}.toml"
     assert path.is_file(), f"every registered method has a config file: {path} is missing"
     method, cfg = load_method_config(path)
-    assert method == name
+    assert method == name and load_method_config(name) == (method, cfg)
     defaults = dataclasses.asdict(method_class(name).make_config())
     assert set(cfg) <= set(defaults), f"{path}: keys that are not options: {sorted(set(cfg) - set(defaults))}"
     text = path.read_text()

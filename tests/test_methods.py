@@ -212,7 +212,7 @@ def test_dctpls_recovers_smooth_field_with_half_missing():
 def test_method_config_files_load():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "baselines"
+    root = Path(__file__).resolve().parents[1] / "stsg_bench" / "resources" / "baselines"
     files = sorted(root.glob("*.toml"))
     assert len(files) >= 7
     for f in files:

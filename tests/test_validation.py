@@ -321,7 +321,7 @@ def test_truth_scored_by_gap_age_bins(tiny_twin, scored):
 def test_version_2_results_still_read():
     """Results written before the products' dimension was renamed (``method`` -> ``product``) read as new:
     the committed gate reference is one."""
-    ref = Path(__file__).resolve().parents[1] / "reports" / "reference" / "results.nc"
+    ref = Path(__file__).resolve().parents[1] / "stsg_bench" / "resources" / "reference" / "results.nc"
     with xr.open_dataset(ref) as raw:
         assert int(raw.attrs["results_version"]) == 2 and "method" in raw.dims
     res = open_results(ref)

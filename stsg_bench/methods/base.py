@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from .. import kernels
+from .. import kernels, resources
 from ..case import SM_MAX, select_period, sm_attrs, valid_smap
 from ..configs import closest, typed_values
 from ..errors import ConfigError, InputError, MethodError
@@ -289,9 +289,14 @@ def get_method(name: str, **config) -> Method:
 
 
 def load_method_config(path: str | Path, default_method: str | None = None) -> tuple[str, dict]:
-    """Read and check a method config TOML (``baselines/*.toml``): ``method = "NAME"`` plus a ``[config]``
-    table, nothing else. Every error names the file and the key."""
-    path = Path(path)
+    """Read and check a method config TOML: a path, or a name in ``./baselines/`` or the packaged method
+    configs (``starfm``: :mod:`stsg_bench.resources`). ``method = "NAME"`` plus a ``[config]`` table,
+    nothing else. Every error names the file and the key."""
+    found = resources.find("baselines", path)
+    if found is None and not Path(path).exists() and not Path(path).suffix:
+        known = ", ".join(resources.names("baselines"))
+        raise ConfigError(f"no method config file or packaged method config named '{path}' (packaged: {known})")
+    path = found or Path(path)
     data = read_toml(path, "config file")
     for key in data:
         if key not in ("method", "config"):

@@ -1,4 +1,4 @@
-"""Accuracy gate: compare a results file with a committed reference (``reports/reference``).
+"""Accuracy gate: compare a results file with a committed reference (``stsg_bench/resources/reference``).
 
 A metric is *worse* when it moves in its bad direction by more than its tolerance: |bias| up, R down,
 RMSE/ubRMSE up. Every (method, reference, split) of the reference's ``pooled`` group is checked; a
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import resources
 from ..configs import load, located
 from ..errors import ConfigError, InputError
 from ..files import copy_atomic, output_lock, read_toml
@@ -186,8 +187,12 @@ def check_comparable(results: Path, new: xr.Dataset, ref: xr.Dataset) -> None:
         print(f"note: the reference was computed with {k_ref} kernels, these results with {k_new} kernels")
 
 
-def check_command(results: Path, reference: Path, tolerance_file: Path | None = None, update: bool = False) -> int:
-    reference = Path(reference)
+def check_command(
+    results: Path, reference: Path | None = None, tolerance_file: Path | None = None, update: bool = False
+) -> int:
+    """``stsg-bench check``: results against a reference folder (default: the packaged gate reference,
+    :mod:`stsg_bench.resources`), or ``--update`` it."""
+    reference = Path(reference) if reference is not None else resources.folder("reference")
     ref_file = reference / "results.nc" if reference.is_dir() or not reference.suffix else reference
     if update:
         new = open_results(results)  # validate before copying

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import kernels, threads
+from .. import kernels, resources, threads
 from ..cards import (
     Card,
     CaseBundle,
@@ -316,10 +316,14 @@ def run_config_record(cfg: RunConfig) -> dict:
 
 
 def load_run_config(path: str | Path) -> RunConfig:
-    """A run config TOML, a dataset card (run with the defaults) or a bare card name."""
+    """A run config TOML, a dataset card (run with the defaults), a bare card name, or ``gate`` (the
+    packaged accuracy-gate run config, :mod:`stsg_bench.resources`)."""
     path = Path(path)
     if path.suffix != ".toml":
-        return RunConfig(dataset=str(path))  # a bare card name
+        if str(path) == "gate" and resources.find("datasets", path) is None:
+            path = resources.folder("reference") / "gate.toml"
+        else:
+            return RunConfig(dataset=str(path))  # a bare card name
     data = read_toml(path, "run config")
     if data.get("kind") in ("twin", "files"):  # a dataset card itself
         return RunConfig(dataset=str(path))
@@ -396,7 +400,7 @@ def run_config(
     known = [*list_methods(), *(e.name for e in (*card.external, *cfg.external))]
     check_tc_partner(cfg.validation(card), known, f"{card.path} [ismn]")  # before the case is built
     external = [(e, _external_path(e, cfg, data_root)) for e in cfg.external]
-    inputs = [Path(path) if Path(path).suffix == ".toml" else None, *card_inputs(card, data_root)]
+    inputs = [cfg.path, *card_inputs(card, data_root)]
     out = guard_output(out, inputs + [p for _, p in external], overwrite=overwrite, folder=True)
     with output_lock(out), atomic_directory(out) as tmp:
         bundle = build_bundle(card, data_root, progress=progress)

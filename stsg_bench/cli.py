@@ -523,10 +523,14 @@ def build_parser() -> argparse.ArgumentParser:
     psub = s.add_subparsers(dest="product_command", required=True, metavar="ACTION")
     s = psub.add_parser(
         "import",
-        help="a product on a regular lat/lon grid (ESA CCI SM, ERA5-Land, ...) -> a product file on the case's cells",
+        help="a product (lat/lon or EASE2 grid; netCDF, Zarr, GeoTIFF/COG) -> a product file on the case's cells",
     )
     _overwrite_option(s)
-    s.add_argument("source", type=Path, help="CF netCDF with (time, lat, lon), or a folder of such files (one per day)")
+    s.add_argument(
+        "source",
+        type=Path,
+        help="CF netCDF / Zarr with (time, lat, lon) or EASE2 (time, y, x), a GeoTIFF, or a folder of such files",
+    )
     s.add_argument("--case", type=Path, required=True, help="the case whose cells and days the product is put on")
     s.add_argument("--out", type=Path, required=True, help="product netCDF to write")
     s.add_argument("--variable", default=None, help="the soil-moisture variable (default: the only one, else 'sm')")

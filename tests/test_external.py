@@ -377,3 +377,56 @@ def test_valid_time_is_read_as_time(tiny, tiny_case, tmp_path):
     src.rename({"time": "valid_time"}).to_netcdf(tmp_path / "era.nc")
     got = import_external(tmp_path / "era.nc", tiny_case, "era").sm.values
     np.testing.assert_array_equal(got, import_external(folder / "product.nc", tiny_case, "p").sm.values)
+
+
+# -- GeoTIFF / COG: one file per day, EPSG:4326 or EPSG:6933 ---------------------------------------------
+def _write_tif(da: xr.DataArray, path: Path, crs: str, driver: str = "GTiff", **tags) -> None:
+    """One day's field as a (Cloud-Optimised) GeoTIFF through rioxarray, NaN as nodata."""
+    da = da.rio.write_crs(crs).rio.write_nodata(-9999.0, encoded=False)
+    da.rio.to_raster(path, driver=driver, tags=tags or None)
+
+
+@pytest.mark.parametrize("driver", ["GTiff", "COG"])
+def test_geotiff_days_import_like_the_netcdf(tiny, tiny_case, tmp_path, driver):
+    pytest.importorskip("rioxarray")
+    folder, src = tiny
+    ref = import_external(folder / "product.nc", tiny_case, "p").sm.values
+    tifs = tmp_path / "tifs"
+    tifs.mkdir()
+    for k in range(src.sizes["time"]):
+        day = src["sm"].isel(time=k).rename({"lat": "y", "lon": "x"})
+        _write_tif(day, tifs / f"SM_{pd.Timestamp(src.time.values[k]):%Y-%m-%d}_v1.tif", "EPSG:4326", driver)
+    got = import_external(tifs, tiny_case, "tif")
+    np.testing.assert_allclose(got.sm.values, ref, rtol=0, atol=1e-6, equal_nan=True)
+    assert got.sm.attrs["source_variable"] == "sm"
+
+
+def test_geotiff_on_ease2_and_its_units_and_dates(tiny, tiny_case, tmp_path):
+    pytest.importorskip("rioxarray")
+    ds, want = _ease2_product(tiny_case, 4)
+    out = tmp_path / "ease"
+    out.mkdir()
+    for k in range(ds.sizes["time"]):  # percent, dated by TIFFTAG_DATETIME (no date in the names)
+        day = ds["sm"].isel(time=k) * 100
+        day.attrs = {}
+        stamp = f"{pd.Timestamp(ds.time.values[k]):%Y:%m:%d} 00:00:00"
+        _write_tif(day, out / f"day{k:04d}.tif", "EPSG:6933", TIFFTAG_DATETIME=stamp, units="%")
+    got = import_external(out, tiny_case, "ease_tif")
+    np.testing.assert_allclose(got.sm.values, want, rtol=1e-5, equal_nan=True)
+    assert any("converted from '%'" in n for n in got.notes)
+
+
+def test_bad_geotiffs_are_one_line_errors(tiny, tiny_case, tmp_path, capsys):
+    pytest.importorskip("rioxarray")
+    folder, src = tiny
+    day = src["sm"].isel(time=0).rename({"lat": "y", "lon": "x"})
+    _write_tif(day, tmp_path / "nodate.tif", "EPSG:4326")
+    _cli_error(capsys, ["product", "import", str(tmp_path / "nodate.tif"), "--case", str(folder / "case.nc"),
+                        "--out", str(tmp_path / "o.nc")], "nodate.tif", "no date")  # fmt: skip
+    utm = day.assign_coords(x=np.arange(day.sizes["x"]) * 1000.0, y=np.arange(day.sizes["y"]) * 1000.0)
+    _write_tif(utm, tmp_path / "utm_20170101.tif", "EPSG:32605")
+    _cli_error(capsys, ["product", "import", str(tmp_path / "utm_20170101.tif"), "--case", str(folder / "case.nc"),
+                        "--out", str(tmp_path / "o.nc")], "utm_20170101.tif", "EPSG:4326", "gdalwarp")  # fmt: skip
+    (tmp_path / "broken_20170101.tif").write_bytes(b"II*\x00garbage")
+    _cli_error(capsys, ["product", "import", str(tmp_path / "broken_20170101.tif"), "--case", str(folder / "case.nc"),
+                        "--out", str(tmp_path / "o.nc")], "broken_20170101.tif", "not a readable GeoTIFF")  # fmt: skip

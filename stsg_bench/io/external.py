@@ -2,10 +2,10 @@
 on a case's EASE-Grid 2.0 M36 cells, scored beside the suite's own methods.
 
 The source is one CF netCDF (or Zarr store) with a ``(time, lat, lon)`` variable or a folder of such files
-(e.g. one per day, as ESA CCI SM is distributed); ``valid_time`` (ERA5 from the new CDS) is read as
-``time``. Products on EASE-Grid 2.0 itself (EPSG:6933 by their grid mapping, ``y``/``x`` in m; or
-``row``/``col`` global M36 indices), at 36 km or finer (9 km: 4 x 4 cells per 36 km cell), are put on the
-case's cells by the same bucket mean with equal weights (an equal-area grid).
+(e.g. one per day, as ESA CCI SM is distributed), or GeoTIFF / COG files, one day each (:mod:`.geotiff`);
+``valid_time`` (ERA5 from the new CDS) is read as ``time``. Products on EASE-Grid 2.0 itself (EPSG:6933 by
+their grid mapping, ``y``/``x`` in m; or ``row``/``col`` global M36 indices), at 36 km or finer (9 km: 4 x 4
+cells per 36 km cell), are put on the case's cells by the same bucket mean with equal weights (an equal-area grid).
 
 Each day's field is mapped onto the case's cells with the same
 area-weighted bucket mean as GLDAS (:class:`~stsg_bench.io.regrid.BucketRegridder`): every source cell
@@ -39,6 +39,8 @@ from ..errors import InputError
 from ..files import is_zarr, open_netcdf
 from ..grid import Window, rowcol_to_xy
 from ..provenance import relative_name
+from .geotiff import SUFFIXES as TIFF_SUFFIXES
+from .geotiff import is_geotiff, open_geotiff
 from .lazy import check_sm_range
 from .regrid import BucketRegridder
 
@@ -61,14 +63,15 @@ class ExternalProduct:
 
 
 def source_files(path: str | Path) -> list[Path]:
-    """One netCDF file, or the netCDF files of a folder (searched recursively) in name order."""
+    """One netCDF / GeoTIFF file or Zarr store, or the netCDF or GeoTIFF files of a folder (searched
+    recursively) in name order."""
     path = Path(path)
     if path.is_dir() and is_zarr(path):
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES + TIFF_SUFFIXES and p.is_file())
         if not files:
-            raise InputError(path, f"no netCDF files ({', '.join(SUFFIXES)}) in this folder")
+            raise InputError(path, f"no netCDF or GeoTIFF files ({', '.join(SUFFIXES + TIFF_SUFFIXES)}) in this folder")
         return files
     if not path.exists():
         raise InputError(path, "no such external product file or folder")
@@ -317,7 +320,7 @@ def import_external(
     attrs: dict = {}
     scales: set[tuple[str, float]] = set()
     for k, path in enumerate(files):
-        ds = open_netcdf(path, "external product file")
+        ds = open_geotiff(path, variable) if is_geotiff(path) else open_netcdf(path, "external product file")
         if "valid_time" in ds.dims and "time" not in ds.dims:  # ERA5 / ERA5-Land from the new CDS
             ds = ds.drop_vars([v for v in ("time",) if v in ds.variables]).rename({"valid_time": "time"})
         with ds:

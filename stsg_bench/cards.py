@@ -32,7 +32,7 @@ from .files import read_toml, tomllib
 from .grid import Window
 from .io import SourceData, get_reader
 from .io.ismn import StationSeries
-from .provenance import check_product_name, file_identity, software, to_attr
+from .provenance import check_product_name, file_identity, from_attr, software, to_attr
 from .twin.presets import PRESETS as TWIN_PRESETS
 from .validation.evaluate import ValidationConfig, to_record
 
@@ -128,9 +128,9 @@ def card_inputs(card: Card, data_root: str | Path | None = None) -> list[Path]:
     return paths
 
 
-def _read(card: Card, src: Source, window: Window, root: Path | None) -> SourceData:
+def _read(card: Card, src: Source, window: Window, root: Path | None, period: Period | None) -> SourceData:
     spec = get_reader(src.reader)
-    return spec.open(_resolve(card, src.path, f"{src.section}.path", root), window, card.period, src.options)
+    return spec.open(_resolve(card, src.path, f"{src.section}.path", root), window, period, src.options)
 
 
 def _reject_unknown(path: Path, section: str, keys, valid) -> None:
@@ -510,17 +510,54 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
         prov = card_provenance(card, data_root)
         twin.case.attrs["provenance"] = to_attr(prov)
         return CaseBundle(twin.case, card, twin.stations, [], resolve_external(card, data_root), prov)
-    assert card.window is not None and card.observation is not None and card.model is not None  # parse_card checked
     root = default_data_root(data_root)
+    prov = card_provenance(card, data_root)
+    case, notes = read_files_case(card, root, card.period, prov)
+    insitu = _resolve(card, card.ismn_path, "ismn.path", root) if card.ismn_path else None
+    for n in notes:
+        log.info("%s: %s", card.name, n)
+    return CaseBundle(case, card, insitu, notes, resolve_external(card, root), prov)
+
+
+def bundle_from_case(card: Card, case_path: str | Path, data_root: str | Path | None = None) -> CaseBundle:
+    """A bundle of an already built case of a ``files`` card (``run --case``: e.g. the chunk folder of
+    ``case --chunk-days``), loaded into memory; the case must come from this card."""
+    from .io.lazy import open_case_lazy
+
+    if card.kind != "files":
+        raise ConfigError(f"--case: card '{card.name}' is a {card.kind} card; its case is generated, not read")
+    case = open_case_lazy(case_path).load()
+    made_from = from_attr(case.attrs.get("provenance", "{}")).get("card") if "provenance" in case.attrs else None
+    if made_from != card.name:
+        raise InputError(case_path, f"built from card {made_from!r}, not {card.name!r}", "provenance")
+    root = default_data_root(data_root)
+    insitu = _resolve(card, card.ismn_path, "ismn.path", root) if card.ismn_path else None
+    prov = from_attr(case.attrs["provenance"])
+    return CaseBundle(case, card, insitu, [], resolve_external(card, root), prov)
+
+
+def read_files_case(
+    card: Card,
+    root: Path | None,
+    period: Period | None,
+    provenance: dict,
+    land: np.ndarray | None = None,
+) -> tuple[xr.Dataset, list[str]]:
+    """The case of a ``files`` card over ``period`` (the card's, or one time chunk of it), read by the
+    card's readers; ``land``: a fixed land mask (the chunks of one case share the first chunk's), else
+    cells where SMAP's file says land or Noah has a value. Returns (case, notes)."""
+    assert card.window is not None and card.observation is not None and card.model is not None  # parse_card checked
     window = card.window
-    obs, mod = _read(card, card.observation, window, root), _read(card, card.model, window, root)
+    obs, mod = _read(card, card.observation, window, root, period), _read(card, card.model, window, root, period)
     notes: list[str] = obs.problems + mod.problems
     smap, noah = obs.data, mod.data["noah"]
     times = smap.indexes["time"].intersection(noah.indexes["time"])
     if len(times) == 0:
-        raise InputError(card.path, "SMAP and GLDAS share no day in the card's period", "period")
+        raise InputError(card.path, f"SMAP and GLDAS share no day in {period[0]}..{period[1]}" if period else
+                         "SMAP and GLDAS share no day in the card's period", "period")  # fmt: skip
     smap, noah = smap.sel(time=times), noah.sel(time=times)
-    notes += _coverage_notes(card, times, smap)
+    if period == card.period:
+        notes += _coverage_notes(card, times, smap)
     for coord, lo, hi in (("row", window.row0, window.row1), ("col", window.col0, window.col1)):
         got = smap[coord].values if coord in smap.coords else None
         if got is not None and not np.array_equal(got, np.arange(lo, hi)):
@@ -535,7 +572,8 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
             f"SMAP window {smap.sizes['y']}x{smap.sizes['x']} differs from the card's {window.shape}",
             "grid.window",
         )
-    land = smap["land"].values if "land" in smap else np.isfinite(noah.values).any(axis=0)
+    if land is None:
+        land = smap["land"].values if "land" in smap else np.isfinite(noah.values).any(axis=0)
     noah_v, land, fill_notes = fill_land_gaps(noah.values, land)
     notes += fill_notes
     noah_v = np.where(land, noah_v, np.nan).astype(np.float32)
@@ -544,10 +582,9 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
         f"SMAP quality rule: '{rule}'"
         + (" (relaxed: SMAP never reaches 'recommended' quality here)" if rule != "recommended" else "")
     )
-    prov = card_provenance(card, data_root)
     attrs = {
         "source": f"dataset card {card.name}",
-        "provenance": to_attr(prov),
+        "provenance": to_attr(provenance),
         "smap_quality_rule": rule,
         "smap_pass": smap.attrs.get("smap_pass", ""),
         "history": "; ".join(notes)[:4000],
@@ -557,10 +594,7 @@ def build_bundle(name: str | Path | Card, data_root: str | Path | None = None, p
         attrs["train_end"] = card.train_period[1]
     case = make_case(window, times, smap["smap"].values, smap["smap_quality"].values & land, noah_v, land, attrs=attrs)
     validate_case(case, source=str(card.path))
-    insitu = _resolve(card, card.ismn_path, "ismn.path", root) if card.ismn_path else None
-    for n in notes:
-        log.info("%s: %s", card.name, n)
-    return CaseBundle(case, card, insitu, notes, resolve_external(card, root), prov)
+    return case, notes
 
 
 #: case attributes carrying the card's station-matching settings, so ``stsg-bench score`` on the case

@@ -73,6 +73,22 @@ def _write_twin(args, spec) -> int:
 def _case(args) -> int:
     from .cards import build_case_from_card, card_inputs, load_card
 
+    if args.chunk_days:
+        from .workflows.case_build import build_case_chunked
+
+        summary = build_case_chunked(
+            args.name,
+            args.out,
+            data_root=args.data_root,
+            chunk_days=args.chunk_days,
+            scheduler=args.scheduler,
+            restart=args.restart,
+            progress=True,
+        )
+        for n in summary.notes:
+            log.info("%s", n)
+        print(summary.line(args.out))
+        return 0
     card = load_card(args.name)
     guard_output(args.out, card_inputs(card, args.data_root), overwrite=args.overwrite)
     with output_lock(args.out):
@@ -298,7 +314,13 @@ def _run(args) -> int:
     from .workflows.chain import run_config
 
     summary = run_config(
-        args.config, out=args.out, data_root=args.data_root, progress=True, overwrite=args.overwrite, seeds=args.seeds
+        args.config,
+        out=args.out,
+        data_root=args.data_root,
+        progress=True,
+        overwrite=args.overwrite,
+        seeds=args.seeds,
+        case=args.case,
     )
     print(summary)
     return 0
@@ -427,8 +449,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("case", help="build a case dataset from a dataset card (a name such as hawaii, or a path)")
     _overwrite_option(s)
     s.add_argument("name", help="card name (./datasets/NAME.toml, else packaged) or a path to a card")
-    s.add_argument("--out", type=Path, required=True, help="case netCDF to write")
+    s.add_argument("--out", type=Path, required=True, help="case netCDF to write (a folder with --chunk-days)")
     s.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STSG_DATA or ../shared/data)")
+    s.add_argument(
+        "--chunk-days",
+        type=_count(1),
+        default=None,
+        help="archive scale: write OUT/case_YYYYMMDD.nc per N days from the native files, memory independent of "
+        "the number of days; a rerun resumes",
+    )
+    s.add_argument("--restart", action="store_true", help="with --chunk-days: rebuild every chunk")
+    s.add_argument(
+        "--scheduler", default="processes", help="with --chunk-days: dask scheduler for the chunks (default: processes)"
+    )
 
     s = sub.add_parser("card", help="'card new': write a dataset card for your region and period")
     csub = s.add_subparsers(dest="card_command", required=True, metavar="new")
@@ -636,6 +669,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--data-root", type=Path, default=None)
     s.add_argument("--seeds", type=_count(1), default=None, help=SEEDS_HELP)
+    s.add_argument(
+        "--case",
+        type=Path,
+        default=None,
+        help="the card's case already built (file, or folder from `case --chunk-days`; loaded into memory)",
+    )
     return p
 
 

@@ -90,7 +90,10 @@ def lonlat_to_rowcol_or_minus1(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     lat = np.asarray(lat, dtype=np.float64)
     ok = (np.abs(lat) <= MAX_LAT) & (np.abs(lon) <= 180.0) & np.isfinite(lat) & np.isfinite(lon)
     x, y = lonlat_to_xy(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
-    row, col = xy_to_rowcol(x, y)
+    # points on the grid's outer edges (lon = +-180, lat = +-85.04) belong to its edge cells: the
+    # projection's rounding can put them a hair outside
+    col = np.clip(np.floor((x - X_MIN) / CELL).astype(np.int64), 0, NCOLS - 1)
+    row = np.clip(np.floor((Y_MAX - y) / CELL).astype(np.int64), 0, NROWS - 1)
     return np.where(ok, row, -1), np.where(ok, col, -1)
 
 

@@ -230,3 +230,33 @@ def _open_folder(path: Path, window: Window, period, opts: GldasOptions) -> Sour
     """a folder of GLDAS_NOAH025_3H .nc4 files"""
     r = read_gldas_folder(path, window, opts.variable, period, opts.strict)
     return SourceData(r.noah.to_dataset(name="noah"), r.problems)
+
+
+def gldas_filename(day: pd.Timestamp, hhmm: str) -> str:
+    """GES DISC's file name of one 3-hourly GLDAS-2.1 granule."""
+    return f"GLDAS_NOAH025_3H.A{day:%Y%m%d}.{hhmm}.021.nc4"
+
+
+def write_gldas_file(path: str | Path, sm_m3m3: np.ndarray, time: pd.Timestamp) -> Path:
+    """Write one granule in GLDAS_NOAH025_3H 2.1's layout (600 x 1440 from 59.875 S, 179.875 W;
+    ``SoilMoi0_10cm_inst`` in kg m-2 with fill -9999, zlib): the synthetic archives of the benchmarks and
+    tests. ``sm_m3m3``: volumetric values (NaN off land), converted to the layer's water amount."""
+    path = Path(path)
+    lat = np.arange(600) * 0.25 - 59.875
+    lon = np.arange(1440) * 0.25 - 179.875
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        nc.createDimension("time", 1)
+        nc.createDimension("lat", lat.size)
+        nc.createDimension("lon", lon.size)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units, t.calendar = "days since 2000-01-01 00:00:00", "standard"
+        t[:] = (pd.Timestamp(time) - pd.Timestamp("2000-01-01")) / pd.Timedelta("1D")
+        for name, values, units in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
+            v = nc.createVariable(name, "f4", (name,))
+            v.units = units
+            v[:] = values
+        sm = nc.createVariable(SM_VAR, "f4", ("time", "lat", "lon"), zlib=True, complevel=1, fill_value=-9999.0)
+        sm.units, sm.long_name = "kg m-2", "Soil moisture content (0-10 cm underground)"
+        water = np.asarray(sm_m3m3, dtype=np.float64) * LAYER_MM[SM_VAR]
+        sm[0] = np.ma.masked_invalid(water.astype(np.float32))
+    return path

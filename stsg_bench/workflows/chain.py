@@ -28,6 +28,7 @@ from ..cards import (
     CaseBundle,
     ExternalSource,
     build_bundle,
+    bundle_from_case,
     card_inputs,
     default_data_root,
     load_card,
@@ -391,8 +392,11 @@ def run_config(
     progress: bool = False,
     overwrite: bool = False,
     seeds: int | None = None,
+    case: str | Path | None = None,
 ) -> str:
-    """``stsg-bench run``: the chain on a run config or dataset card, built into ``out`` atomically."""
+    """``stsg-bench run``: the chain on a run config or dataset card, built into ``out`` atomically;
+    ``case``: the card's case already built (a file or a ``case --chunk-days`` folder) instead of building
+    it again."""
     cfg = load_run_config(path)
     cfg.seeds = seeds if seeds is not None else cfg.seeds
     kernels.configure(cfg.kernels)  # before any torch work: the bits of every learned method depend on it
@@ -400,10 +404,14 @@ def run_config(
     known = [*list_methods(), *(e.name for e in (*card.external, *cfg.external))]
     check_tc_partner(cfg.validation(card), known, f"{card.path} [ismn]")  # before the case is built
     external = [(e, _external_path(e, cfg, data_root)) for e in cfg.external]
-    inputs = [cfg.path, *card_inputs(card, data_root)]
+    inputs = [cfg.path, case, *card_inputs(card, data_root)]
     out = guard_output(out, inputs + [p for _, p in external], overwrite=overwrite, folder=True)
     with output_lock(out), atomic_directory(out) as tmp:
-        bundle = build_bundle(card, data_root, progress=progress)
+        bundle = (
+            build_bundle(card, data_root, progress=progress)
+            if case is None
+            else bundle_from_case(card, case, data_root)
+        )
         bundle.external += external
         results = run_chain(bundle, tmp, cfg, progress=progress)
     notes = "\n".join(f"note: {n}" for n in bundle.notes)

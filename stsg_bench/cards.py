@@ -26,7 +26,7 @@ import xarray as xr
 
 from . import resources
 from .case import make_case, save_case, validate_case
-from .configs import closest
+from .configs import closest, load, located, typed_values
 from .errors import ConfigError, InputError
 from .files import read_toml, tomllib
 from .grid import Window
@@ -133,23 +133,24 @@ def _read(card: Card, src: Source, window: Window, root: Path | None, period: Pe
     return spec.open(_resolve(card, src.path, f"{src.section}.path", root), window, period, src.options)
 
 
-def _reject_unknown(path: Path, section: str, keys, valid) -> None:
-    for key in keys:
-        if key not in valid:
-            where = f"{section}.{key}" if section else key
-            raise InputError(path, f"unknown key{closest(key, valid)} (valid: {', '.join(sorted(valid))})", where)
-
-
-def parse_period(path: Path, key: str, value: Any) -> Period:
+def period_from_toml(value: Any, where: str) -> Period:
+    """``["YYYY-MM-DD", "YYYY-MM-DD"]`` -> a checked period (a ``from_toml`` reader of the config layer)."""
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
-        raise InputError(path, 'a period is ["YYYY-MM-DD", "YYYY-MM-DD"]', key)
+        raise ConfigError(f'{where}: a period is ["YYYY-MM-DD", "YYYY-MM-DD"]')
     try:
         lo, hi = (pd.Timestamp(str(v)) for v in value)
     except (ValueError, TypeError):
-        raise InputError(path, f"cannot parse the dates {value!r}", key) from None
+        raise ConfigError(f"{where}: cannot parse the dates {value!r}") from None
     if hi < lo:
-        raise InputError(path, f"period ends before it starts ({value[0]} > {value[1]})", key)
+        raise ConfigError(f"{where}: period ends before it starts ({value[0]} > {value[1]})")
     return str(lo.date()), str(hi.date())
+
+
+def _no_unknown(table: Any, valid, where: str) -> None:
+    """ConfigError for the first key of ``table`` not in ``valid`` (with the closest valid one)."""
+    for key in table:
+        if key not in valid:
+            raise ConfigError(f"{where}.{key}: unknown key{closest(key, valid)} (valid: {', '.join(sorted(valid))})")
 
 
 @dataclass(frozen=True)
@@ -178,43 +179,45 @@ class ExternalSource:
 EXTERNAL_KEYS = ("name", "path", "variable", "description", "product", "version", "citation", "units", "layer_depth")
 
 
-def parse_external(path: Path, value: Any, key: str = "external") -> tuple[ExternalSource, ...]:
-    """Check an ``[[external]]`` array of tables (card or run config): names unique, paths given."""
+def external_from_toml(value: Any, where: str) -> tuple[ExternalSource, ...]:
+    """An ``[[external]]`` array of tables (card or run config): names unique and not a method's, paths
+    given, strings and depths typed."""
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
-        raise InputError(path, "expected [[external]] tables (name, path, variable)", key)
+        raise ConfigError(f"{where}: expected [[external]] tables (name, path, variable)")
+    from .methods import list_methods  # the registry (imported here: reading a card needs no torch)
+
     out: list[ExternalSource] = []
     for i, t in enumerate(value):
-        where = f"{key}[{i}]"
-        _reject_unknown(path, where, t, EXTERNAL_KEYS)
+        at = f"{where}[{i}]"
+        _no_unknown(t, EXTERNAL_KEYS, at)
         for k in ("name", "path"):
             if not isinstance(t.get(k), str) or not t[k]:
-                raise InputError(path, f'needs {k} = "..."', f"{where}.{k}")
-        for k in ("variable", "description", "product", "version", "citation", "units"):
-            if k in t and not isinstance(t[k], str):
-                raise InputError(path, f"expected a string, got {t[k]!r}", f"{where}.{k}")
-        from .methods import list_methods  # the registry (imported here: reading a card needs no torch)
-
-        try:
-            check_product_name(t["name"], list_methods(), f"{where}.name")
-        except ConfigError as err:
-            raise InputError(path, str(err).split(": ", 1)[1], f"{where}.name") from None
+                raise ConfigError(f'{at}.{k}: needs {k} = "..."')
+        kw = typed_values(_ExternalTable, t, at)
+        check_product_name(t["name"], list_methods(), f"{at}.name")
         if any(e.name == t["name"] for e in out):
-            raise InputError(path, f"external product name '{t['name']}' given twice", f"{where}.name")
-        depth = t.get("layer_depth")
-        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, (int, float)) or not depth > 0):
-            raise InputError(path, f"expected a depth in m > 0, got {depth!r}", f"{where}.layer_depth")
+            raise ConfigError(f"{at}.name: external product name '{t['name']}' given twice")
+        depth = kw.get("layer_depth")
+        if depth is not None and not depth > 0:
+            raise ConfigError(f"{at}.layer_depth: expected a depth in m > 0, got {depth!r}")
         desc = " ".join(str(t[k]) for k in ("product", "version", "description") if k in t)
-        out.append(
-            ExternalSource(
-                t["name"],
-                t["path"],
-                t.get("variable"),
-                desc,
-                t.get("citation", ""),
-                None if depth is None else float(depth),
-            )
-        )
+        out.append(ExternalSource(t["name"], t["path"], t.get("variable"), desc, t.get("citation", ""), depth))
     return tuple(out)
+
+
+@dataclass
+class _ExternalTable:
+    """The TOML shape of one ``[[external]]`` entry (its types; :class:`ExternalSource` is what it becomes)."""
+
+    name: str
+    path: str
+    variable: str | None = None
+    description: str = ""
+    product: str = ""
+    version: str = ""
+    citation: str = ""
+    units: str = ""
+    layer_depth: float | None = None
 
 
 def resolve_external(card: Card, data_root: str | Path | None = None) -> list[tuple[ExternalSource, Path]]:
@@ -245,72 +248,58 @@ class Card:
     external: tuple[ExternalSource, ...] = ()
 
 
-CARD_KEYS = (
-    "name",
-    "kind",
-    "description",
-    "preset",
-    "seed",
-    "period",
-    "train_period",
-    "test_period",
-    "grid",
-    "ismn",
-    "citations",
-    "external",
-    *(s for names in ROLE_SECTIONS.values() for s in names),
-)
-
-
-def _source(path: Path, role: str, section: str, table: Any) -> Source:
+def source_from_toml(table: Any, where: str) -> Source:
+    """An ``[observation]``/``[model]`` section (``where`` ends with its name): a registered reader of
+    that role, a path, and the reader's own options typed by its Options dataclass."""
+    section = where.rsplit(".", 1)[-1]
+    role = next(r for r, names in ROLE_SECTIONS.items() if section in names)
     if not isinstance(table, dict):
-        raise InputError(path, "must be a table", section)
+        raise ConfigError(f"{where}: must be a table")
     name = table.get("reader")
     if not isinstance(name, str):
-        raise InputError(path, 'needs reader = "NAME"', f"{section}.reader")
+        raise ConfigError(f'{where}.reader: needs reader = "NAME"')
     try:
         spec = get_reader(name, role)
     except ConfigError as exc:
-        raise InputError(path, str(exc), f"{section}.reader") from None
+        raise ConfigError(f"{where}.reader: {exc}") from None
     if not isinstance(table.get("path"), str) or not table["path"]:
-        raise InputError(path, f"[{section}] needs a 'path'", f"{section}.path")
-    fields = {f.name.rstrip("_"): f for f in dataclasses.fields(spec.Options)}  # 'pass' -> field pass_
-    _reject_unknown(path, section, table, {"reader", "path", *DESCRIPTIVE_KEYS, *fields})
-    kw = {}
-    for key, f in fields.items():
-        if key in table:
-            value, default = table[key], getattr(spec.Options(), f.name)
-            if type(value) is not type(default):
-                raise InputError(
-                    path, f"expected {type(default).__name__}, got {type(value).__name__} {value!r}", f"{section}.{key}"
-                )
-            kw[f.name] = value
+        raise ConfigError(f"{where}.path: [{section}] needs a 'path'")
+    fields = {f.name.rstrip("_"): f.name for f in dataclasses.fields(spec.Options)}  # card key 'pass' -> pass_
+    _no_unknown(table, {"reader", "path", *DESCRIPTIVE_KEYS, *fields}, where)
+    options = {fields[k]: v for k, v in table.items() if k in fields}
     try:
-        options = spec.Options(**kw)
-    except (TypeError, ValueError) as exc:
-        raise InputError(path, f"bad reader options ({exc})", section) from None
-    return Source(section, name, table["path"], options)
+        kw = typed_values(spec.Options, options, where)
+    except ConfigError as err:  # name the card key ('pass'), not the field ('pass_')
+        raise ConfigError(str(err).replace(f"{where}.{err.key}", f"{where}.{str(err.key).rstrip('_')}")) from None
+    return Source(section, name, table["path"], load(spec.Options, kw, where))
+
+
+def window_from_toml(value: Any, where: str) -> Window:
+    """``{ row0 = INT, row1 = INT, col0 = INT, col1 = INT }`` (global EASE2 M36 rows/cols, half-open)."""
+    ok = isinstance(value, dict) and set(value) == {"row0", "row1", "col0", "col1"}
+    if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+        raise ConfigError(f"{where}: window = {{ row0 = INT, row1 = INT, col0 = INT, col1 = INT }}")
+    try:
+        return Window(**value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: bad window ({exc})") from None
 
 
 #: the latitudes EASE-Grid 2.0 global covers (its first and last rows' outer edges)
 EASE2_MAX_LAT = 85.044
 
 
-def _bbox_window(path: Path, bbox: object) -> Window:
+def bbox_from_toml(bbox: Any, where: str) -> Window:
     """``[W, S, E, N]`` in degrees (east and north positive) -> the smallest EASE2 M36 window holding it."""
     numbers = isinstance(bbox, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
     if not isinstance(bbox, list) or not numbers or len(bbox) != 4:
-        raise InputError(path, f"expected [W, S, E, N] in degrees, got {bbox!r}", "grid.bbox")
+        raise ConfigError(f"{where}: expected [W, S, E, N] in degrees, got {bbox!r}")
     w, s, e, n = (float(v) for v in bbox)
     if not -180.0 <= w < e <= 180.0:
-        raise InputError(
-            path, f"need -180 <= W < E <= 180 (no box across the antimeridian), got W {w:g}, E {e:g}", "grid.bbox"
-        )
+        raise ConfigError(f"{where}: need -180 <= W < E <= 180 (no box across the antimeridian), got W {w:g}, E {e:g}")
     if not -EASE2_MAX_LAT <= s < n <= EASE2_MAX_LAT:
-        raise InputError(
-            path,
-            f"need -{EASE2_MAX_LAT} <= S < N <= {EASE2_MAX_LAT} (EASE-Grid 2.0), got S {s:g}, N {n:g}",
-            "grid.bbox",
+        raise ConfigError(
+            f"{where}: need -{EASE2_MAX_LAT} <= S < N <= {EASE2_MAX_LAT} (EASE-Grid 2.0), got S {s:g}, N {n:g}"
         )
     return Window.from_bbox(w, s, e, n)
 
@@ -371,78 +360,96 @@ def card_text(
     return text
 
 
+def _reader(fn) -> dict:
+    return {"from_toml": fn}
+
+
+@dataclass
+class _GridTable:
+    """The ``[grid]`` table: the cells, by a box in degrees or a row/col window."""
+
+    name: str = ""
+    window: Window | None = field(default=None, metadata=_reader(window_from_toml))
+    bbox: Window | None = field(default=None, metadata=_reader(bbox_from_toml))
+
+
+@dataclass
+class _CardTable:
+    """The TOML shape of a dataset card, read by the one typed config layer (:mod:`stsg_bench.configs`):
+    types, unknown keys (with the closest valid one) and nested tables checked by their annotations."""
+
+    kind: str = ""
+    name: str | None = None
+    description: str = ""
+    preset: str = "small"
+    seed: int = 0
+    period: Period | None = field(default=None, metadata=_reader(period_from_toml))
+    train_period: Period | None = field(default=None, metadata=_reader(period_from_toml))
+    test_period: Period | None = field(default=None, metadata=_reader(period_from_toml))
+    grid: _GridTable = field(default_factory=_GridTable)
+    observation: Source | None = field(default=None, metadata=_reader(source_from_toml))
+    smap: Source | None = field(default=None, metadata=_reader(source_from_toml))  # historical name
+    model: Source | None = field(default=None, metadata=_reader(source_from_toml))
+    gldas: Source | None = field(default=None, metadata=_reader(source_from_toml))  # historical name
+    ismn: dict[str, Any] = field(default_factory=dict)  # ValidationConfig's keys, plus path and format
+    citations: dict[str, str] = field(default_factory=dict)
+    external: tuple[ExternalSource, ...] = field(default=(), metadata=_reader(external_from_toml))
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("twin", "files"):
+            raise ConfigError(f"kind: card needs kind = 'twin' or 'files', got {self.kind!r}")
+        if self.kind == "twin" and self.preset not in TWIN_PRESETS:
+            raise ConfigError(f"preset: unknown twin preset {self.preset!r} (valid: {', '.join(TWIN_PRESETS)})")
+        if self.seed < 0:
+            raise ConfigError(f"seed: expected a whole number >= 0, got {self.seed}")
+        if self.grid.window is not None and self.grid.bbox is not None:
+            raise ConfigError("grid.bbox: give window or bbox, not both")
+        for names in ROLE_SECTIONS.values():
+            if all(getattr(self, n) is not None for n in names):
+                raise ConfigError(f"{names[1]}: give [{names[0]}] or [{names[1]}], not both")
+        if self.kind == "files":
+            if self.grid.window is None and self.grid.bbox is None:
+                raise ConfigError(
+                    "grid: [grid] bbox = [W, S, E, N] (degrees) or window = {row0, row1, col0, col1} is required"
+                )
+            for names in ROLE_SECTIONS.values():
+                if all(getattr(self, n) is None for n in names):
+                    raise ConfigError(f"{names[0]}: a 'files' card needs an [{names[0]}] section")
+
+    def source(self, role: str) -> Source | None:
+        return next((getattr(self, n) for n in ROLE_SECTIONS[role] if getattr(self, n) is not None), None)
+
+
 def parse_card(data: dict[str, Any], path: Path) -> Card:
-    """Check a card's keys, types and dates and build a :class:`Card`."""
-    _reject_unknown(path, "", data, CARD_KEYS)
-    kind = data.get("kind")
-    if kind not in ("twin", "files"):
-        raise InputError(path, "card needs kind = 'twin' or 'files'", "kind")
-    for key in ("name", "description", "preset"):
-        if key in data and not isinstance(data[key], str):
-            raise InputError(path, f"expected a string, got {data[key]!r}", key)
-    if kind == "twin" and data.get("preset", "small") not in TWIN_PRESETS:
-        raise InputError(path, f"unknown twin preset {data['preset']!r} (valid: {', '.join(TWIN_PRESETS)})", "preset")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError(path, f"expected an integer >= 0, got {seed!r}", "seed")
-    periods = {k: parse_period(path, k, data[k]) for k in ("period", "train_period", "test_period") if k in data}
-    window = None
-    grid = data.get("grid", {})
-    if not isinstance(grid, dict):
-        raise InputError(path, "must be a table", "grid")
-    _reject_unknown(path, "grid", grid, ("name", "window", "bbox"))
-    if "window" in grid and "bbox" in grid:
-        raise InputError(path, "give window or bbox, not both", "grid.bbox")
-    if "bbox" in grid:
-        window = _bbox_window(path, grid["bbox"])
-    if "window" in grid:
-        w = grid["window"]
-        if not (
-            isinstance(w, dict)
-            and set(w) == {"row0", "row1", "col0", "col1"}
-            and all(isinstance(v, int) for v in w.values())
-        ):
-            raise InputError(path, "window = { row0 = INT, row1 = INT, col0 = INT, col1 = INT }", "grid.window")
-        try:
-            window = Window(**w)
-        except (ValueError, TypeError) as exc:
-            raise InputError(path, f"bad window ({exc})", "grid.window") from None
-    sources: dict[str, Source | None] = {}
-    for role, names in ROLE_SECTIONS.items():
-        given = [n for n in names if n in data]
-        if len(given) > 1:
-            raise InputError(path, f"give [{given[0]}] or [{given[1]}], not both", given[1])
-        sources[role] = _source(path, role, given[0], data[given[0]]) if given else None
-    ismn = data.get("ismn", {})
-    if not isinstance(ismn, dict):
-        raise InputError(path, "must be a table", "ismn")
+    """Check a card's keys, types and dates (the typed config layer) and build a :class:`Card`; every
+    error is one line naming the card and the key."""
     try:
-        validation = ValidationConfig.from_mapping(ismn, "[ismn]")
-    except ConfigError as exc:
-        raise InputError(path, str(exc), "ismn") from None
-    if kind == "files":
-        if window is None:
-            raise InputError(
-                path, "[grid] bbox = [W, S, E, N] (degrees) or window = {row0, row1, col0, col1} is required", "grid"
-            )
-        for role, names in ROLE_SECTIONS.items():
-            if sources[role] is None:
-                raise InputError(path, f"a 'files' card needs an [{names[0]}] section", names[0])
+        t = load(_CardTable, data, "card")
+        validation = ValidationConfig.from_mapping(t.ismn, "[ismn]")
+    except ConfigError as err:
+        key, problem = located(err, "card")
+        if problem.startswith("card: "):  # a check of __post_init__: 'card: key: problem'
+            key, _, problem = problem[len("card: ") :].partition(": ")
+        elif problem.startswith("[ismn]"):
+            key = "ismn"
+        raise InputError(path, problem, key or "card") from None
     return Card(
-        name=data.get("name", path.stem),
-        kind=kind,
+        name=t.name or path.stem,
+        kind=t.kind,
         path=path,
-        description=data.get("description", ""),
-        preset=data.get("preset", "small"),
-        seed=seed,
-        window=window,
-        observation=sources["observation"],
-        model=sources["model"],
-        ismn_path=ismn.get("path"),
+        description=t.description,
+        preset=t.preset,
+        seed=t.seed,
+        window=t.grid.window or t.grid.bbox,
+        observation=t.source("observation"),
+        model=t.source("model"),
+        ismn_path=t.ismn.get("path"),
         validation=validation,
-        citations={str(k): str(v) for k, v in data.get("citations", {}).items()},
-        external=parse_external(path, data["external"]) if "external" in data else (),
-        **periods,
+        citations=t.citations,
+        external=t.external,
+        period=t.period,
+        train_period=t.train_period,
+        test_period=t.test_period,
     )
 
 

@@ -93,7 +93,7 @@ def test_a_reader_registered_elsewhere_builds_a_case(tmp_path):
     "change, key, message",
     [
         (("value = 0.25", "vaule = 0.25"), "observation.vaule", "did you mean 'value'"),
-        (("value = 0.25", 'value = "high"'), "observation.value", "expected float"),
+        (("value = 0.25", 'value = "high"'), "observation.value", "expected a number"),
         (('path = "obs"', 'path = "obs"\nquality_rule = "any"'), "observation.quality_rule", "unknown key"),
         (
             ('period = ["2017-01-01", "2017-01-10"]', 'period = ["2017-01-01", "2017-13-10"]'),
@@ -259,10 +259,11 @@ def test_card_new_writes_a_card_that_builds_a_case(tmp_path):
 
 
 def test_external_layer_depth_is_read_and_checked(tmp_path):
-    from stsg_bench.cards import parse_external
-
-    (ok,) = parse_external(tmp_path / "c.toml", [{"name": "era", "path": "e.nc", "layer_depth": 0.07}])
-    assert ok.layer_depth == 0.07
-    for bad in ("7 cm", -0.1, True):
-        with pytest.raises(InputError, match=r"external\[0\].layer_depth"):
-            parse_external(tmp_path / "c.toml", [{"name": "era", "path": "e.nc", "layer_depth": bad}])
+    """Through the card, as a user meets it: one number rule (a whole number is a depth too)."""
+    base = 'kind = "twin"\npreset = "tiny"\n[[external]]\nname = "era"\npath = "e.nc"\nlayer_depth = '
+    for good, depth in (("0.07", 0.07), ("1", 1.0)):
+        (ok,) = load_card(_card(tmp_path, base + good + "\n")).external
+        assert ok.layer_depth == depth
+    for bad in ('"7 cm"', "-0.1", "true"):
+        with pytest.raises(InputError, match=r"\[external\[0\]\.layer_depth\]"):
+            load_card(_card(tmp_path, base + bad + "\n"))

@@ -12,8 +12,9 @@ Tables (each a ``pandas.DataFrame`` with one row per method):
 * ``truth``: against the twin's truth on every land pixel, all / valid / gap;
 * ``gap_age``: against truth by days to the nearest usable SMAP value (1, 2–3, 4–7, 8–30, 31–60, > 60);
 * ``simulated_gaps``: against SMAP values hidden before fusion;
-* ``paper_mode``: the seamless (``paper`` mode) DrcGAN product against SMAP on the same SMAP days, with
-  the paper's margin check (|ΔR| <= 0.01, |ΔubRMSE| <= 0.002 m³ m⁻³) and the published figures;
+* ``paper_mode``: the seamless (``paper`` mode) DrcGAN product against SMAP on the same SMAP days, beside
+  the published figures, and on the twin both against the truth there (no pass/fail: the paper defines
+  no margin, and what the comparison measures is said in the caption);
 * ``seeds``: mean ± sd over the members of a seed ensemble (``NAME:seedK`` products; listed nowhere
   else).
 
@@ -33,9 +34,8 @@ from ..validation.evaluate import SAME_SUFFIX
 from ..validation.metrics import METRICS, metric_names
 from ..validation.score import GAP_AGE_SPLITS
 
-#: the paper's STSG-SM vs SMAP on the same in-situ samples (Jiang et al. 2025), and the margin we test
+#: the paper's STSG-SM vs SMAP on the same in-situ samples (Jiang et al. 2025)
 PUBLISHED = {"R": (0.8388, 0.8405), "ubRMSE": (0.0585, 0.0579)}
-PAPER_MARGIN = {"R": 0.01, "ubRMSE": 0.002}
 MEMBER_TAG = ":seed"
 
 
@@ -378,8 +378,12 @@ def all_tables(res: xr.Dataset) -> dict[str, tuple[str, pd.DataFrame]]:
     if paper is not None:
         t["paper_mode"] = (
             "The seamless product (paper mode: the generator's field on every day, SMAP not passed through) "
-            "vs SMAP on the same in-situ samples where SMAP is usable; the paper's margin: |ΔR| ≤ 0.01 and "
-            "|ΔubRMSE| ≤ 0.002 m³ m⁻³ (Δ = product − SMAP)",
+            "vs SMAP on the in-situ samples where SMAP is usable (Δ = product − SMAP), as the paper compares "
+            "STSG-SM with SMAP (its figures in the last row). On SMAP days this product predicts SMAP from the "
+            "other days' SMAP and Noah: it can score closer to the stations (and, on the twin, to the truth: "
+            "the last columns) than SMAP itself, because SMAP's unpredictable retrieval error is not "
+            "reproduced. Read it as agreement with SMAP where SMAP exists, not as a test of the gap filling; "
+            "the paper defines no pass/fail margin and none is applied here",
             paper,
         )
     seeds = seeds_table(full)
@@ -407,21 +411,23 @@ def paper_mode_table(res: xr.Dataset) -> pd.DataFrame | None:
     value = lambda m, k: float(  # noqa: E731
         res["value"].sel({"product": m}).sel(_at(res, reference=ref, group="pooled", split="smap_valid", metric=k))
     )
+    truth = scored_reference(res, "truth") if _has(res, "truth") else None
     rows: dict[str, dict] = {}
     for m in papers:
         row: dict[str, str | int] = {}
-        ok = True
-        for k in PAPER_MARGIN:
+        for k in PUBLISHED:
             p, o = value(m, k), value(smap[0], k)
             row[f"{k} product"], row[f"{k} SMAP"], row[f"Δ{k}"] = f"{p:.4f}", f"{o:.4f}", f"{p - o:+.4f}"
-            ok = ok and bool(np.isfinite(p - o) and abs(p - o) <= PAPER_MARGIN[k])
         row["n"] = _n(res, m, ref, "pooled", "smap_valid")
-        row["within the paper's margin"] = "yes" if ok else "no"
+        if truth is not None:  # the twin: both against the truth on the same SMAP days
+            at = _at(res, reference=truth, group="pooled", split="smap_valid", metric="RMSE")
+            for label, prod in (("product", m), ("SMAP", smap[0])):
+                row[f"RMSE vs truth, {label}"] = f"{float(res['value'].sel({'product': prod}).sel(at)):.4f}"
         rows[m] = row
     pub: dict[str, str | int] = {}
     for k, (p, o) in PUBLISHED.items():
         pub[f"{k} product"], pub[f"{k} SMAP"], pub[f"Δ{k}"] = f"{p:.4f}", f"{o:.4f}", f"{p - o:+.4f}"
-    pub["n"], pub["within the paper's margin"] = "–", "yes"
+    pub["n"] = "–"
     rows["STSG-SM, Jiang et al. 2025 (published)"] = pub
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("product")
 

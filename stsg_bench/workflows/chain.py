@@ -31,9 +31,9 @@ from ..cards import (
     bundle_from_case,
     card_inputs,
     default_data_root,
+    external_from_toml,
     load_card,
-    parse_external,
-    parse_period,
+    period_from_toml,
     validation_attrs,
 )
 from ..case import save_case, select_period
@@ -67,8 +67,8 @@ class RunConfig:
     dataset: str = "twin-small"
     methods: list[str] | None = None  # default: every registered method
     method_config: dict[str, dict] = field(default_factory=dict)  # per-method overrides
-    train_period: Period | None = None
-    test_period: Period | None = None
+    train_period: Period | None = field(default=None, metadata={"from_toml": period_from_toml})
+    test_period: Period | None = field(default=None, metadata={"from_toml": period_from_toml})
     simulated_gaps: bool = True
     simgap_fraction: float = 0.2
     min_obs: int | None = None  # default: the card's [ismn] min_obs (20)
@@ -78,7 +78,9 @@ class RunConfig:
     seeds: int | None = None  # models per method that has seeds (DrcGAN and its ablations); None: the config's
     kernels: str | None = None  # CPU kernels: 'reproducible' pins them (the gate's); None: the command line's
     #: external products to import and score beside the methods (in addition to the card's)
-    external: list[ExternalSource] = field(default_factory=list)
+    external: list[ExternalSource] = field(
+        default_factory=list, metadata={"from_toml": lambda v, where: list(external_from_toml(v, where))}
+    )
     path: Path | None = None  # the run config file (relative external paths start from its folder)
 
     def validation(self, card: Card) -> ValidationConfig:
@@ -345,19 +347,13 @@ _RUN_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 def parse_run_config(data: dict[str, Any], path: Path) -> RunConfig:
     """A run config from its TOML table: types from :class:`RunConfig`'s fields (the typed config layer),
     then periods, external products and value ranges; one-line errors naming the file and key."""
-    special = ("train_period", "test_period", "external")
     try:
         if "path" in data:
             raise ConfigError("run config: unknown key 'path'")
-        kw = typed_values(RunConfig, data, "run config", ignore=special)
+        kw = typed_values(RunConfig, data, "run config")
     except ConfigError as err:
         key, problem = located(err, "run config")
         raise InputError(path, problem, key or "path") from None
-    for key in ("train_period", "test_period"):
-        if key in data:
-            kw[key] = parse_period(path, key, data[key])
-    if "external" in data:
-        kw["external"] = list(parse_external(path, data["external"]))
     for key, (ok, expected) in _RUN_RANGES.items():
         if kw.get(key) is not None and not ok(kw[key]):
             raise InputError(path, f"expected {expected}, got {data[key]!r}", key)

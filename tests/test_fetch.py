@@ -179,7 +179,7 @@ def test_dry_run_lists_files_and_sizes(archive, server, tmp_path):
     smap_size = sum(len(server.files[f"/data/{n}"]) for n in archive["smap"]) / 2**30
     assert lines[0].startswith(f"smap: SPL3SMP v009: 2 files, {smap_size:.2f} GiB;")
     assert "SMAP_L3_SM_P_20170101_R19240_001.h5 ... SMAP_L3_SM_P_20170102_R19240_001.h5" in lines[0]
-    assert lines[1].startswith("gldas: GLDAS_NOAH025_3H v2.1: 2 files, 0.00 GiB (+2 of unknown size)")
+    assert lines[1].startswith("gldas: GLDAS_NOAH025_3H v2.1: 2 files, ~0.00 GiB;")
     assert not (tmp_path / "out").exists() and server.log == []  # nothing downloaded, nothing written
     call = archive["calls"][0]
     assert call["version"] == "009" and call["bounding_box"] == (-160.2, 18.9, -154.8, 22.3)

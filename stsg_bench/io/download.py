@@ -46,6 +46,7 @@ class Remote:
     path: str
     size: int | None = None  # bytes, from the granule metadata
     checksum: tuple[str, str] | None = None  # (algorithm, hex digest), e.g. ("md5", "...")
+    approx_size: float | None = None  # bytes from a rounded size in the metadata (for listings, never a check)
 
 
 @dataclass

@@ -99,6 +99,16 @@ def _size_bytes(entry: dict) -> int | None:
     return int(entry["SizeInBytes"]) if entry.get("SizeInBytes") is not None else None
 
 
+def _approx_bytes(entry: dict) -> float | None:
+    """A rounded ``Size`` with its ``SizeUnit`` in bytes (GES DISC gives sizes in MB), for listings."""
+    units = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
+    unit = str(entry.get("SizeUnit", "")).upper()
+    try:
+        return float(entry["Size"]) * units[unit] if "Size" in entry and unit in units else None
+    except (TypeError, ValueError):
+        return None
+
+
 def granule_remotes(granule: Any, coll: Collection) -> list[Remote]:
     """The data files of one earthaccess ``DataGranule`` that the reader reads, as :class:`Remote`\\ s."""
     info = _file_info(granule["umm"])
@@ -111,7 +121,7 @@ def granule_remotes(granule: Any, coll: Collection) -> list[Remote]:
         entry = info.get(name, {})
         cks = entry.get("Checksum") or {}
         checksum = (str(cks["Algorithm"]).lower(), str(cks["Value"]).lower()) if cks.get("Value") else None
-        out.append(Remote(url, dest, _size_bytes(entry), checksum))
+        out.append(Remote(url, dest, _size_bytes(entry), checksum, _approx_bytes(entry)))
     return out
 
 

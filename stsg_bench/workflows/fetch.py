@@ -65,10 +65,12 @@ def dry_run(req: FetchRequest, out: Path | None = None) -> str:
     lines = []
     for product, remotes in search_all(req).items():
         c = earthdata.collection(product, req.gldas_stream)
-        known = [r.size for r in remotes if r.size is not None]
-        size = f"{sum(known) / 2**30:.2f} GiB" + (
-            f" (+{len(remotes) - len(known)} of unknown size)" if len(known) < len(remotes) else ""
-        )
+        sizes = [r.size if r.size is not None else r.approx_size for r in remotes]
+        known = [float(x) for x in sizes if x is not None]
+        rounded = any(r.size is None and r.approx_size is not None for r in remotes)
+        size = f"{'~' if rounded else ''}{sum(known) / 2**30:.2f} GiB"
+        if len(known) < len(remotes):
+            size += f" (+{len(remotes) - len(known)} of unknown size)"
         done = sum(is_complete(out / r.path, r) for r in remotes) if out is not None and out.is_dir() else 0
         span = f"{Path(remotes[0].path).name} ... {Path(remotes[-1].path).name}" if remotes else "no granules"
         lines.append(

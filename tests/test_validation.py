@@ -320,8 +320,9 @@ def test_truth_scored_by_gap_age_bins(tiny_twin, scored):
 
 def test_version_2_results_still_read():
     """Results written before the products' dimension was renamed (``method`` -> ``product``) read as new:
-    the committed gate reference is one."""
-    ref = Path(__file__).resolve().parents[1] / "stsg_bench" / "resources" / "reference" / "results.nc"
+    ``tests/data/results_v2.nc`` is the gate reference of 2026-12-06 (version 2), cut to two products and
+    without its series variables (small)."""
+    ref = Path(__file__).resolve().parent / "data" / "results_v2.nc"
     with xr.open_dataset(ref) as raw:
         assert int(raw.attrs["results_version"]) == 2 and "method" in raw.dims
     res = open_results(ref)

@@ -14,6 +14,7 @@ from stsg_bench.io.lazy import open_case_lazy
 from stsg_bench.twin.native import write_native_archive
 
 BBOX = ["-103", "33.5", "-94", "37.5"]  # Oklahoma and around: 12 x 25 cells
+pytestmark = pytest.mark.slow  # end to end: global granules decoded, worker processes started
 
 
 @pytest.fixture(scope="module")

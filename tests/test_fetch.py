@@ -140,18 +140,26 @@ def _granule(server: Server, name: str, body: bytes, sidecar: bool = True, sized
     )
 
 
+SMAP_NAMES = [f"SMAP_L3_SM_P_2017010{d}_R19240_001.h5" for d in (1, 2)]
+GLDAS_NAMES = [f"GLDAS_NOAH025_3H.A{day}.021.nc4" for day in ("20161231.2100", "20170101.0000", "20170102.0300")]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, bytes]:
+    """The served files' bytes (written once per module: a global SPL3SMP day is 34 MB)."""
+    src = tmp_path_factory.mktemp("src")
+    out = {n: _smap_bytes(src, f"2017-01-0{i + 1}") for i, n in enumerate(SMAP_NAMES)}
+    return {**out, **{n: _gldas_bytes(src, n) for n in GLDAS_NAMES}}
+
+
 @pytest.fixture
-def archive(server, tmp_path, monkeypatch):
+def archive(server, files, monkeypatch):
     """Two SMAP days and three GLDAS granules (one of them the day before the period, which CMR's temporal
     overlap returns), searched through a stubbed ``earthaccess.search_data``."""
-    src = tmp_path / "src"
-    src.mkdir()
-    smap = [f"SMAP_L3_SM_P_2017010{d}_R19240_001.h5" for d in (1, 2)]
-    gldas = ["GLDAS_NOAH025_3H.A20161231.2100.021.nc4", "GLDAS_NOAH025_3H.A20170101.0000.021.nc4"]
-    gldas.append("GLDAS_NOAH025_3H.A20170102.0300.021.nc4")
+    smap, gldas = SMAP_NAMES, GLDAS_NAMES
     granules = {
-        "SPL3SMP": [_granule(server, n, _smap_bytes(src, f"2017-01-0{i + 1}")) for i, n in enumerate(smap)],
-        "GLDAS_NOAH025_3H": [_granule(server, n, _gldas_bytes(src, n), sized=False) for n in gldas],
+        "SPL3SMP": [_granule(server, n, files[n]) for n in smap],
+        "GLDAS_NOAH025_3H": [_granule(server, n, files[n], sized=False) for n in gldas],
     }
     calls = []
 

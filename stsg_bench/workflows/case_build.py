@@ -81,18 +81,20 @@ def _provenance(card: Card, data_root) -> dict:
     }
 
 
-def _build_chunk(card: Card, root, period, provenance: dict, land: np.ndarray, out: Path) -> tuple[str, int, list[str]]:
-    """One chunk file (a Dask task); returns (file name, days, notes). A chunk whose days SMAP and GLDAS do
-    not share is reported, not written."""
-    path = chunk_file(out, period)
+def _build_chunk(
+    card: Card, root, period, provenance: dict, land: np.ndarray | None, out: Path
+) -> tuple[int, list[str], np.ndarray | None]:
+    """One chunk file (a Dask task); returns (days, notes, the land mask it used when none was given). A
+    chunk whose days SMAP and GLDAS do not share is reported, not written (0 days)."""
     try:
         case, notes = read_files_case(card, root, period, provenance, land=land)
     except StsgError as err:
         if "share no day" in str(err):
-            return path.name, 0, [f"{period[0]}..{period[1]}: SMAP and GLDAS share no day; no chunk file"]
+            return 0, [f"{period[0]}..{period[1]}: SMAP and GLDAS share no day; no chunk file"], None
         raise
-    save_case(case, path)
-    return path.name, case.sizes["time"], [f"{period[0]}..{period[1]}: {n}" for n in notes]
+    save_case(case, chunk_file(out, period))
+    mask = np.asarray(case["land"].values, dtype=bool) if land is None else None
+    return case.sizes["time"], [f"{period[0]}..{period[1]}: {n}" for n in notes], mask
 
 
 def _card_sha(card: Card) -> str:
@@ -173,7 +175,7 @@ def _build_rest(card, root, periods, prov, land, out, scheduler, progress) -> li
     notes: list[str] = []
     with use_scheduler(scheduler), dask.config.set({"chunksize": 1}):
         for i in bar(batches, desc="case chunks", unit=f"{step} chunks") if progress else batches:
-            for _, _, n in dask.compute(*tasks[i : i + step]):
+            for _, n, _ in dask.compute(*tasks[i : i + step]):
                 notes += n
     return notes
 
@@ -187,16 +189,10 @@ def _land_mask(out: Path, card: Card, root, prov: dict, periods, todo, notes: li
         with xr.open_dataset(done[0]) as ds:
             return np.asarray(ds["land"].values, dtype=bool)
     for p in todo:  # the first chunk with data builds alone and fixes the mask
-        try:
-            case, n = read_files_case(card, root, p, prov)
-        except StsgError as err:
-            if "share no day" not in str(err):
-                raise
-            notes.append(f"{p[0]}..{p[1]}: SMAP and GLDAS share no day; no chunk file")
-            continue
-        save_case(case, chunk_file(out, p))
-        notes += [f"{p[0]}..{p[1]}: {x}" for x in n]
-        return np.asarray(case["land"].values, dtype=bool)
+        days, n, mask = _build_chunk(card, root, p, prov, None, out)
+        notes += n
+        if mask is not None:  # built (days > 0): its mask is the case's
+            return mask
     raise StsgError(f"{card.path}: SMAP and GLDAS share no day in the card's period")
 
 

@@ -95,7 +95,11 @@ def generator(config: str, device: torch.device, channels_last: bool) -> torch.n
     from stsg_bench.fusion.networks import ResnetGenerator
 
     cfg = PRESETS[config]
-    g = ResnetGenerator(in_channels(config), 1, cfg.ngf, cfg.n_blocks, cfg.norm).to(device).eval()
+    g = (
+        ResnetGenerator(in_channels(config), 1, cfg.networks.ngf, cfg.networks.n_blocks, cfg.networks.norm)
+        .to(device)
+        .eval()
+    )
     return g.to(memory_format=torch.channels_last) if channels_last else g
 
 

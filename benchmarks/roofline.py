@@ -39,7 +39,7 @@ def matmul_peak(dev, dtype) -> float:
 
 def measure(dev, tier, config, dtype, batch):
     cfg = PRESETS[config]
-    g = ResnetGenerator(12, 1, cfg.ngf, cfg.n_blocks).to(dev).eval()
+    g = ResnetGenerator(12, 1, cfg.networks.ngf, cfg.networks.n_blocks).to(dev).eval()
     Y, X = TIERS[tier]
     x = torch.randn(batch, 12, pad4(Y), pad4(X), device=dev)
     if dev.type == "cuda":

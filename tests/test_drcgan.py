@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from checkpoints import with_config
 
 from stsg_bench.case import valid_smap
 from stsg_bench.errors import ConfigError, MethodError
 from stsg_bench.fusion import Trainer, get_config, load_checkpoint, save_checkpoint
+from stsg_bench.fusion.config import FLAT
 from stsg_bench.fusion.infer import FusionModel, predict_case
 from stsg_bench.fusion.inputs import (
     MIN_OFFSET_DAYS,
@@ -104,18 +106,23 @@ def test_checkpoint_roundtrip_identical_predictions(tiny_case, tmp_path):
     p2 = m2.fit(tiny_case, TRAIN).predict(tiny_case, TEST)
     assert p1.values.tobytes() == p2.values.tobytes()
     state = load_checkpoint(tmp_path / "m.pt")
-    assert state["config"]["ngf"] == 8 and "smap_std" in state["norm"] and state["step"] == 3
+    assert state["config"]["networks"]["ngf"] == 8 and "smap_std" in state["norm"] and state["step"] == 3
 
 
 def test_checkpoint_written_before_same_day_context_still_predicts(tiny_case, tmp_path):
-    """Checkpoints from before the same-day channels (no such config keys) load as 12-channel models."""
+    """Checkpoints with a flat config (before version 5) load as the grouped one; those from before the
+    same-day channels (no such config keys) load as 12-channel models."""
     tr = Trainer(get_config("test", steps=1), tiny_case, TRAIN).fit()
     save_checkpoint(tr, tmp_path / "old.pt")
     state = load_checkpoint(tmp_path / "old.pt")
+    grouped = FusionModel.from_state(state)
+    flat = {name: state["config"][group][key] for name, (group, key) in FLAT.items()}
+    state["config"] = {**flat, "seed": state["config"]["seed"], "deterministic": state["config"]["deterministic"]}
+    assert FusionModel.from_state(state).cfg == grouped.cfg
     for key in ("same_day", "visible_weight", "persistent_gap_fraction", "climatology", "pretrain_fraction"):
         del state["config"][key]
     model = FusionModel.from_state(state)
-    assert model.cfg.same_day is False and model.cfg.climatology is False and state["in_ch"] == 12
+    assert model.cfg.views.same_day is False and model.cfg.views.climatology is False and state["in_ch"] == 12
     assert np.isfinite(predict_case(model, tiny_case, TEST)[:, tiny_case["land"].values]).all()
 
 
@@ -134,11 +141,9 @@ def test_streaming_chunks_are_exact(tiny_case, climatology):
     """Chunked inference equals one chunk (with the per-cell offset: taken from the whole case)."""
     tr = Trainer(get_config("test", steps=2, climatology=climatology), tiny_case, TRAIN).fit()
     state = tr.state_dict()
-    full = predict_case(
-        FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 1000}}), tiny_case, TEST
-    )
+    full = predict_case(FusionModel.from_state(with_config(state, infer_chunk_days=1000)), tiny_case, TEST)
     chunked = predict_case(
-        FusionModel.from_state({**state, "config": {**state["config"], "infer_chunk_days": 7, "infer_batch": 3}}),
+        FusionModel.from_state(with_config(state, infer_chunk_days=7, infer_batch=3)),
         tiny_case,
         TEST,
     )
@@ -187,12 +192,8 @@ def test_device_input_builder_equals_numpy_builder(tiny_case, device, two_sided,
 def test_predict_case_with_device_inputs_equals_host_inputs(tiny_case):
     tr = Trainer(get_config("test", steps=2), tiny_case, TRAIN).fit()
     state = tr.state_dict()
-    host = predict_case(
-        FusionModel.from_state({**state, "config": {**state["config"], "device_inputs": "never"}}), tiny_case, TEST
-    )
-    model = FusionModel.from_state(
-        {**state, "config": {**state["config"], "device_inputs": "always", "infer_chunk_days": 9}}
-    )
+    host = predict_case(FusionModel.from_state(with_config(state, device_inputs="never")), tiny_case, TEST)
+    model = FusionModel.from_state(with_config(state, device_inputs="always", infer_chunk_days=9))
     assert model.builds_inputs_on_device()
     np.testing.assert_allclose(predict_case(model, tiny_case, TEST), host, rtol=0, atol=1e-6)
 

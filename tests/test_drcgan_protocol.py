@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from checkpoints import with_config
 
 from stsg_bench.case import valid_smap
 from stsg_bench.errors import ConfigError
@@ -114,7 +115,7 @@ def test_same_day_context_hides_what_it_supervises(tiny_case):
 def test_ablations_are_registered_variants(tiny_case):
     assert {"drcgan", "drcgan_l1", "drcgan_nocycle"} <= set(list_methods())
     l1 = get_method("drcgan_l1", preset="test", steps=2)
-    assert (l1.config.lambda_adv, l1.config.lambda_cyc, l1.config.lambda_rev) == (0.0, 0.0, 0.0)
+    assert (l1.config.losses.lambda_adv, l1.config.losses.lambda_cyc, l1.config.losses.lambda_rev) == (0.0, 0.0, 0.0)
     with pytest.raises(ConfigError, match="fixed by the drcgan_l1 ablation"):
         get_method("drcgan_l1", lambda_adv=1.0)
     l1.fit(tiny_case, TRAIN)
@@ -181,7 +182,7 @@ def test_a_cell_does_not_depend_on_the_extent_of_its_domain():
     assert interior.sum() >= 16 * 16
     land = window["land"].values & interior
     for tiled, expect_equal in ((True, True), (False, False)):
-        model = FusionModel.from_state({**state, "config": {**state["config"], "tiled": tiled}})
+        model = FusionModel.from_state(with_config(state, tiled=tiled))
         whole = predict_case(model, case, period)[:, r0 : r0 + 64, c0 : c0 + 64]
         part = predict_case(model, window, period)
         diff = float(np.abs(whole - part)[:, land].max())

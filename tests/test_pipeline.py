@@ -89,7 +89,7 @@ def test_demo_outputs(demo):
     prod = xr.open_dataset(demo / "products" / "drcgan.nc")
     assert prod["sm"].attrs["units"] == "m3 m-3" and prod.attrs["Conventions"] == "CF-1.8"
     info = json.loads(res.attrs["methods"])["drcgan"]
-    steps = get_config("demo").steps
+    steps = get_config("demo").optimiser.steps
     assert info["steps"] == steps and info["seeds"] == 2 and 0 < info["selected_step"] <= steps
 
 
@@ -112,7 +112,7 @@ def test_demo_seeds_paper_mode_and_training_curves(demo):
     assert "drcgan:seed0" not in main_table and "drcgan:paper" in main_table
     assert (demo / "report" / "figures" / "training.png").stat().st_size > 1000
     curves = json.loads(res.attrs["training_curves"])["drcgan"]
-    assert len(curves) == 2 and all(c[-1]["step"] == get_config("demo").steps for c in curves)
+    assert len(curves) == 2 and all(c[-1]["step"] == get_config("demo").optimiser.steps for c in curves)
 
 
 class _Page(HTMLParser):

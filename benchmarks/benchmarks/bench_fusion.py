@@ -14,12 +14,16 @@ from .common import DEVICES, TIERS, require, sync
 def in_channels(config: str) -> int:
     """Input channels of a preset's generator (the demo's offset channels included)."""
     cfg = PRESETS[config]
-    return n_channels(cfg.two_sided, cfg.same_day, cfg.climatology)
+    return n_channels(cfg.views.two_sided, cfg.views.same_day, cfg.views.climatology)
 
 
 def _generator(config: str, device, channels_last: bool):
     cfg = PRESETS[config]
-    g = ResnetGenerator(in_channels(config), 1, cfg.ngf, cfg.n_blocks, cfg.norm).to(device).eval()
+    g = (
+        ResnetGenerator(in_channels(config), 1, cfg.networks.ngf, cfg.networks.n_blocks, cfg.networks.norm)
+        .to(device)
+        .eval()
+    )
     if channels_last and device.type == "cuda":
         g = g.to(memory_format=torch.channels_last)
     return g

@@ -16,8 +16,9 @@ FORMAT = "stsg-bench-drcgan"
 #: 2: a 3-channel D_S, the selected generator and the validation curve; 3: config keys ``same_day``,
 #: ``visible_weight``, ``persistent_gap_fraction`` (older files load with ``same_day = false``);
 #: 4: ``climatology`` (the per-cell offset channels) and ``pretrain_fraction`` (older: ``climatology = false``)
-VERSION = 4
-READS = (1, 2, 3, 4)
+#: 5: the config grouped (``networks``, ``views``, ... : :mod:`stsg_bench.fusion.config`; older files are flat)
+VERSION = 5
+READS = (1, 2, 3, 4, 5)
 
 
 def save_checkpoint(trainer, path: str | Path, meta: dict | None = None) -> Path:

@@ -9,7 +9,6 @@ the best validation score, see :mod:`.train`), else the last weights."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ from .. import threads
 from ..case import select_period
 from ..errors import MethodError
 from ..progress import bar
-from .config import DrcGanConfig
+from .config import DrcGanConfig, from_record
 from .device_inputs import DeviceInputBuilder
 from .inputs import InputBuilder, Normalizer, case_offset, grid_origin, ocean_fill, pad4
 from .networks import ResnetGenerator
@@ -43,26 +42,26 @@ class FusionModel:
     def from_state(cls, state: dict, device: str = "cpu") -> FusionModel:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise MethodError("drcgan: device 'cuda' requested but no CUDA GPU is available")
-        cfg = DrcGanConfig(**{"same_day": False, "climatology": False, **state["config"]})  # older files
-        if not cfg.infer_tile and state.get("train_crop"):  # tiles of the crop size actually trained on
-            cfg = dataclasses.replace(cfg, infer_tile=int(state["train_crop"]))
-        G = ResnetGenerator(int(state["in_ch"]), 1, cfg.ngf, cfg.n_blocks, cfg.norm)
+        cfg = from_record(state["config"], {"same_day": False, "climatology": False})  # older files: flat, fewer keys
+        if not cfg.inference.tile and state.get("train_crop"):  # tiles of the crop size actually trained on
+            cfg = cfg.replace(infer_tile=int(state["train_crop"]))
+        G = ResnetGenerator(int(state["in_ch"]), 1, cfg.networks.ngf, cfg.networks.n_blocks, cfg.networks.norm)
         selected = state.get("selected") or {}
         weights = selected.get("G") or {k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")}
         G.load_state_dict(weights)
         dev = torch.device(device)
         G = G.to(dev).eval()
-        if dev.type == "cuda" and cfg.channels_last:
+        if dev.type == "cuda" and cfg.speed.channels_last:
             G = G.to(memory_format=torch.channels_last)
         return cls(cfg, Normalizer(**state["norm"]), G, dev)
 
     def _autocast(self):
-        if self.device.type == "cuda" and self.cfg.bf16:
+        if self.device.type == "cuda" and self.cfg.speed.bf16:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _generator(self, x: torch.Tensor) -> torch.Tensor:
-        if self.device.type == "cuda" and self.cfg.channels_last:
+        if self.device.type == "cuda" and self.cfg.speed.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             return self.G(x)
@@ -71,14 +70,14 @@ class FusionModel:
     def predict_tensor(self, x: torch.Tensor, noah: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
         """x (B, C, H, W) channels, noah (B, H, W) physical, on the model's device, of a field whose first
         cell is at grid ``origin`` (row, col) -> SMAP_hat (B, H, W)."""
-        if self.cfg.tiled:
-            fill = ocean_fill(x, 2 if self.cfg.two_sided else 1)
-            r = tiled_apply(self._generator, x, fill, origin, self.cfg.tile, self.cfg.infer_batch * 4)
+        if self.cfg.inference.tiled:
+            fill = ocean_fill(x, 2 if self.cfg.views.two_sided else 1)
+            r = tiled_apply(self._generator, x, fill, origin, self.cfg.tile, self.cfg.inference.batch * 4)
         else:  # the whole field at once (padded to a multiple of 4): a cell's value depends on the extent
             H, W = x.shape[-2:]
             padded = torch.nn.functional.pad(x, (0, pad4(W) - W, 0, pad4(H) - H))
             r = self._generator(padded)[:, 0, :H, :W].float()
-        return (noah + r * self.norm.smap_std).clamp(0.0, self.cfg.max_sm)
+        return (noah + r * self.norm.smap_std).clamp(0.0, self.cfg.networks.max_sm)
 
     def predict_batch(self, x: np.ndarray, noah: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         """x (B, C, H, W) channels, noah (B, H, W) physical -> SMAP_hat (B, H, W)."""
@@ -89,15 +88,15 @@ class FusionModel:
         """SMAP_hat (D, Y, X) for time indices ``days`` of a host input builder."""
         Y, X = builder.shape
         out = np.empty((len(days), Y, X), dtype=np.float32)
-        for b0 in range(0, len(days), self.cfg.infer_batch):
-            t = days[b0 : b0 + self.cfg.infer_batch]
+        for b0 in range(0, len(days), self.cfg.inference.batch):
+            t = days[b0 : b0 + self.cfg.inference.batch]
             x = np.ascontiguousarray(builder.channels(t)[:, :, :Y, :X])
             out[b0 : b0 + len(t)] = self.predict_batch(x, builder.noah[t, :Y, :X], origin)
         return out
 
     def builds_inputs_on_device(self) -> bool:
         """Whether inference inputs are built on the model's device (``device_inputs``)."""
-        mode = self.cfg.device_inputs
+        mode = self.cfg.inference.device_inputs
         return mode == "always" or (mode == "auto" and self.device.type == "cuda")
 
 
@@ -115,9 +114,9 @@ def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) 
     Y, X = case.sizes["y"], case.sizes["x"]
     origin = grid_origin(case)
     result = np.empty((len(index), Y, X), dtype=np.float32)
-    ctx, step = cfg.max_ref_age, max(cfg.infer_chunk_days, 1)
+    ctx, step = cfg.views.max_ref_age, max(cfg.inference.chunk_days, 1)
     # the per-cell offset comes from every usable SMAP value of the case, not the chunk's
-    offset = case_offset(case, step) if cfg.climatology else False
+    offset = case_offset(case, step) if cfg.views.climatology else False
     chunks = range(0, len(index), step)
     if progress:
         chunks = bar(chunks, desc="DrcGAN inference", unit="chunk")
@@ -130,15 +129,20 @@ def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) 
         local = index[k0:k1] - c0
         if model.builds_inputs_on_device():
             dev = DeviceInputBuilder(
-                sub, model.norm, cfg.two_sided, cfg.max_ref_age, model.device, cfg.same_day, offset
+                sub, model.norm, cfg.views.two_sided, cfg.views.max_ref_age, model.device, cfg.views.same_day, offset
             )
-            for b0 in range(0, len(local), cfg.infer_batch):
-                t = torch.as_tensor(local[b0 : b0 + cfg.infer_batch], device=model.device)
+            for b0 in range(0, len(local), cfg.inference.batch):
+                t = torch.as_tensor(local[b0 : b0 + cfg.inference.batch], device=model.device)
                 pred_t = model.predict_tensor(dev.channels(t)[:, :, :Y, :X], dev.noah[t, :Y, :X], origin)
                 result[k0 + b0 : k0 + b0 + len(t)] = pred_t.cpu().numpy()
             continue
         builder = InputBuilder(
-            sub, model.norm, cfg.two_sided, max_age=cfg.max_ref_age, same_day=cfg.same_day, offset=offset
+            sub,
+            model.norm,
+            cfg.views.two_sided,
+            max_age=cfg.views.max_ref_age,
+            same_day=cfg.views.same_day,
+            offset=offset,
         )
         result[k0:k1] = model.predict_days(builder, local, origin)
     return result

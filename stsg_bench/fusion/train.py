@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import logging
 import time
 from dataclasses import asdict
@@ -90,23 +89,23 @@ class Validation:
     def __init__(self, train: xr.Dataset, norm: Normalizer, cfg: DrcGanConfig, held: np.ndarray):
         valid = valid_smap(train).values
         rng = np.random.default_rng([cfg.seed, 2])
-        hidden = hide_runs(valid, cfg.sim_gap_fraction, rng)
+        hidden = hide_runs(valid, cfg.views.sim_gap_fraction, rng)
         days = np.flatnonzero(held)
-        if len(days) > cfg.val_max_days:
-            days = days[np.unique(np.linspace(0, len(days) - 1, cfg.val_max_days).round().astype(int))]
+        if len(days) > cfg.selection.val_max_days:
+            days = days[np.unique(np.linspace(0, len(days) - 1, cfg.selection.val_max_days).round().astype(int))]
         self.days = days
         self.mask = valid[days] & train["land"].values[None]
-        if cfg.same_day:  # the day's own SMAP is an input: score only what was hidden, in real gap shapes
+        if cfg.views.same_day:  # the day's own SMAP is an input: score only what was hidden, in real gap shapes
             hidden[days] |= ~valid[rng.integers(0, len(valid), len(days))]
             self.mask &= hidden[days]
         self.builder = InputBuilder(
             train,
             norm,
-            cfg.two_sided,
+            cfg.views.two_sided,
             valid=valid & ~hidden,
-            max_age=cfg.max_ref_age,
-            same_day=cfg.same_day,
-            offset=cfg.climatology,
+            max_age=cfg.views.max_ref_age,
+            same_day=cfg.views.same_day,
+            offset=cfg.views.climatology,
         )
         self.target = train["smap"].values[days]
         self.origin = grid_origin(train)
@@ -121,10 +120,11 @@ class Validation:
 class Nets(torch.nn.Module):
     def __init__(self, cfg: DrcGanConfig, in_ch: int):
         super().__init__()
-        self.G = ResnetGenerator(in_ch, 1, cfg.ngf, cfg.n_blocks, cfg.norm)
-        self.F = ResnetGenerator(4, 1, cfg.ngf, cfg.n_blocks, cfg.norm)
-        self.D_S = PatchDiscriminator(3, cfg.ndf, cfg.d_layers, cfg.norm)  # field, usable mask, hole mask
-        self.D_N = PatchDiscriminator(2, cfg.ndf, cfg.d_layers, cfg.norm)
+        n = cfg.networks
+        self.G = ResnetGenerator(in_ch, 1, n.ngf, n.n_blocks, n.norm)
+        self.F = ResnetGenerator(4, 1, n.ngf, n.n_blocks, n.norm)
+        self.D_S = PatchDiscriminator(3, n.ndf, n.d_layers, n.norm)  # field, usable mask, hole mask
+        self.D_N = PatchDiscriminator(2, n.ndf, n.d_layers, n.norm)
 
 
 def seed_everything(seed: int) -> None:
@@ -156,7 +156,10 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.norm = Normalizer.fit(train)
         held = validation_days(
-            train.sizes["time"], cfg.val_fraction, cfg.val_run_days, np.random.default_rng([cfg.seed, 3])
+            train.sizes["time"],
+            cfg.selection.val_fraction,
+            cfg.selection.val_run_days,
+            np.random.default_rng([cfg.seed, 3]),
         )
         self.target_days = np.flatnonzero(~held)
         self.data = TrainingViews(train, self.norm, cfg)
@@ -164,15 +167,15 @@ class Trainer:
         v0 = self.data.views[0]
         self.in_ch = v0.n_channels
         self.nets = Nets(cfg, self.in_ch).to(self.device)
-        if self.cuda and cfg.channels_last:
+        if self.cuda and cfg.speed.channels_last:
             self.nets = self.nets.to(memory_format=torch.channels_last)
-        self.use_f = cfg.lambda_cyc > 0 or cfg.lambda_rev > 0  # F only matters to G through the cycles
-        self.use_adv = cfg.lambda_adv > 0
+        self.use_f = cfg.losses.lambda_cyc > 0 or cfg.losses.lambda_rev > 0  # F only matters to G through the cycles
+        self.use_adv = cfg.losses.lambda_adv > 0
         g_params = list(self.nets.G.parameters()) + list(self.nets.F.parameters())
         d_params = list(self.nets.D_S.parameters()) + list(self.nets.D_N.parameters())
-        self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-        self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-        self.ema = copy.deepcopy(plain(self.nets.G)).eval() if cfg.ema_decay > 0 else None
+        self.opt_g = torch.optim.Adam(g_params, lr=cfg.optimiser.lr, betas=(cfg.optimiser.beta1, cfg.optimiser.beta2))
+        self.opt_d = torch.optim.Adam(d_params, lr=cfg.optimiser.lr, betas=(cfg.optimiser.beta1, cfg.optimiser.beta2))
+        self.ema = copy.deepcopy(plain(self.nets.G)).eval() if cfg.optimiser.ema_decay > 0 else None
         self.step = 0
         self.history: list[dict] = []
         self.curve: list[dict] = []  # one record per validation: step, lr, mean training L1, validation RMSE
@@ -180,9 +183,9 @@ class Trainer:
         self.stopped_early = False
         self._since_best = 0
         Yp, Xp = v0.padded
-        self.crop = max(4, min(cfg.crop, Yp, Xp) // 4 * 4)
-        # inference tiles default to the crop actually trained on (smaller than cfg.crop on small fields)
-        self.infer_cfg = dataclasses.replace(cfg, infer_tile=cfg.infer_tile or self.crop)
+        self.crop = max(4, min(cfg.views.crop, Yp, Xp) // 4 * 4)
+        # inference tiles default to the crop actually trained on (smaller than cfg.views.crop on small fields)
+        self.infer_cfg = cfg.replace(infer_tile=cfg.inference.tile or self.crop)
         self.train_info: dict[str, Any] = {
             "train_start": str(train["time"].values[0])[:10],
             "train_end": str(train["time"].values[-1])[:10],
@@ -190,7 +193,7 @@ class Trainer:
             "val_days": int(held.sum()),
         }
         self._step_fn = self._train_step
-        if self.cuda and cfg.compile:
+        if self.cuda and cfg.speed.compile:
             self._step_fn = torch.compile(self._train_step)
 
     # -- data ------------------------------------------------------------------------------------
@@ -215,29 +218,29 @@ class Trainer:
             "noah": to(arrays["noah"])[:, None],
             "hole": to(arrays["hole"], torch.bool)[:, None],
         }
-        if self.cuda and self.cfg.channels_last:
+        if self.cuda and self.cfg.speed.channels_last:
             batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
         return batch
 
     # -- model pieces ----------------------------------------------------------------------------
     def _autocast(self):
-        if self.cuda and self.cfg.bf16:
+        if self.cuda and self.cfg.speed.bf16:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def forward_g(self, x: torch.Tensor, noah: torch.Tensor) -> torch.Tensor:
         r = self.nets.G(x).float()
-        return (noah + r * self.norm.smap_std).clamp(0.0, self.cfg.max_sm)
+        return (noah + r * self.norm.smap_std).clamp(0.0, self.cfg.networks.max_sm)
 
     def forward_f(self, smap: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         s_n = (smap - self.norm.smap_mean) / self.norm.smap_std
         r = self.nets.F(torch.cat([s_n, static], 1)).float()
-        return (smap + r * self.norm.noah_std).clamp(0.0, self.cfg.max_sm)
+        return (smap + r * self.norm.noah_std).clamp(0.0, self.cfg.networks.max_sm)
 
     def lr_factor(self, step: int) -> float:
         """Learning-rate multiplier of (0-based) ``step``: 1, then linear decay after ``lr_decay_start``."""
-        n = self.cfg.steps
-        k = int(self.cfg.lr_decay_start * n)
+        n = self.cfg.optimiser.steps
+        k = int(self.cfg.optimiser.lr_decay_start * n)
         return 1.0 if step < k else max(0.0, 1.0 - (step - k) / (n - k + 1))
 
     def _ds_input(self, field: torch.Tensor, valid: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -247,7 +250,7 @@ class Trainer:
 
     def in_pretraining(self, step: int) -> bool:
         """Whether (0-based) ``step`` trains G by L1 alone (the first ``pretrain_fraction`` of the steps)."""
-        return step < int(round(self.cfg.pretrain_fraction * self.cfg.steps))
+        return step < int(round(self.cfg.optimiser.pretrain_fraction * self.cfg.optimiser.steps))
 
     def _train_step(self, b: dict[str, torch.Tensor], full: bool = True) -> dict[str, torch.Tensor]:
         cfg, nets, norm = self.cfg, self.nets, self.norm
@@ -259,13 +262,13 @@ class Trainer:
         l_cyc = l_rev = l_adv = loss_d = zero
         with self._autocast():
             smap_hat = self.forward_g(x, noah)
-            if cfg.same_day:  # the hidden pixels, and (lightly) the ones the input shows
+            if cfg.views.same_day:  # the hidden pixels, and (lightly) the ones the input shows
                 l_rec = masked_l1(smap_hat, smap, hole)
-                if cfg.visible_weight > 0:
-                    l_rec = l_rec + cfg.visible_weight * masked_l1(smap_hat, smap, valid & ~hole)
+                if cfg.losses.visible_weight > 0:
+                    l_rec = l_rec + cfg.losses.visible_weight * masked_l1(smap_hat, smap, valid & ~hole)
             else:
                 l_rec = masked_l1(smap_hat, smap, valid)
-            loss_g = cfg.lambda_rec * l_rec
+            loss_g = cfg.losses.lambda_rec * l_rec
             if self.use_f and full:
                 noah_back = self.forward_f(smap_hat, static)
                 s_tilde = torch.where(valid, smap, smap_hat.detach())
@@ -274,13 +277,13 @@ class Trainer:
                 smap_rec = self.forward_g(x_rev, noah_fake)
                 l_cyc = masked_l1(noah_back, noah, land)
                 l_rev = masked_l1(smap_rec, smap, valid)
-                loss_g = loss_g + cfg.lambda_cyc * l_cyc + cfg.lambda_rev * l_rev
+                loss_g = loss_g + cfg.losses.lambda_cyc * l_cyc + cfg.losses.lambda_rev * l_rev
             if self.use_adv and full:
                 filled = torch.where(hole, smap_hat, smap)
                 l_adv = lsgan_loss(nets.D_S(self._ds_input(filled, valid, hole)), True)
                 if self.use_f:
                     l_adv = l_adv + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake), land.float()], 1)), True)
-                loss_g = loss_g + cfg.lambda_adv * l_adv
+                loss_g = loss_g + cfg.losses.lambda_adv * l_adv
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -308,7 +311,7 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         self.nets.train()
-        lr = self.cfg.lr * self.lr_factor(self.step)
+        lr = self.cfg.optimiser.lr * self.lr_factor(self.step)
         for opt in (self.opt_g, self.opt_d):
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -317,7 +320,7 @@ class Trainer:
         if self.ema is not None:
             with torch.no_grad():
                 for e, p in zip(self.ema.parameters(), plain(self.nets.G).parameters(), strict=True):
-                    e.lerp_(p, 1.0 - self.cfg.ema_decay)
+                    e.lerp_(p, 1.0 - self.cfg.optimiser.ema_decay)
         self.step += 1
         self.history.append({"step": self.step, "lr": lr, **losses})
         return losses
@@ -336,16 +339,16 @@ class Trainer:
         G.eval()
         val = self.validation.rmse(FusionModel(self.infer_cfg, self.norm, G, self.device))
         G.train(was_training)
-        recent = [h["rec"] for h in self.history[-self.cfg.val_every :]]
+        recent = [h["rec"] for h in self.history[-self.cfg.selection.val_every :]]
         self.curve.append(
             {
                 "step": self.step,
-                "lr": self.cfg.lr * self.lr_factor(max(self.step - 1, 0)),
+                "lr": self.cfg.optimiser.lr * self.lr_factor(max(self.step - 1, 0)),
                 "train_l1": float(np.mean(recent)) if recent else float("nan"),
                 "val_rmse": val,
             }
         )
-        if self.cfg.select_after_pretrain and self.in_pretraining(self.step - 1):
+        if self.cfg.selection.select_after_pretrain and self.in_pretraining(self.step - 1):
             return val  # an L1-only checkpoint: on the curve, never selected
         if not self.selected or val < self.selected["val_rmse"]:
             state = {k: v.detach().clone() for k, v in G.state_dict().items()}
@@ -356,7 +359,7 @@ class Trainer:
         return val
 
     def fit(self, steps: int | None = None, progress: bool = False) -> Trainer:
-        steps = self.cfg.steps - self.step if steps is None else steps
+        steps = self.cfg.optimiser.steps - self.step if steps is None else steps
         with threads.pinned(1) if self.cfg.deterministic else contextlib.nullcontext():
             self._fit(steps, progress)
         return self
@@ -370,9 +373,9 @@ class Trainer:
         for _ in it:
             threads.refresh()  # follow the thread policy as the machine's load changes
             losses = self.train_step()
-            if self.validation is not None and (self.step % cfg.val_every == 0 or self.step == last):
+            if self.validation is not None and (self.step % cfg.selection.val_every == 0 or self.step == last):
                 self.validate()
-                if cfg.patience and self._since_best >= cfg.patience:
+                if cfg.selection.patience and self._since_best >= cfg.selection.patience:
                     self.stopped_early = True
                     log.info("drcgan: early stop at step %d (best %d)", self.step, self.selected["step"])
                     break

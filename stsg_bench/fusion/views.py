@@ -29,43 +29,51 @@ class TrainingViews:
         valid = valid_smap(train).values
         land = train["land"].values
 
-        def view(usable: np.ndarray | None = None, offset=cfg.climatology) -> InputBuilder:
+        def view(usable: np.ndarray | None = None, offset=cfg.views.climatology) -> InputBuilder:
             return InputBuilder(
-                train, norm, cfg.two_sided, valid=usable, max_age=cfg.max_ref_age, same_day=cfg.same_day, offset=offset
+                train,
+                norm,
+                cfg.views.two_sided,
+                valid=usable,
+                max_age=cfg.views.max_ref_age,
+                same_day=cfg.views.same_day,
+                offset=offset,
             )
 
         self.views = [view()]
-        if cfg.sim_gap_fraction > 0:
-            self.views.append(view(thin_validity(valid, cfg.sim_gap_fraction, np.random.default_rng([cfg.seed, 1]))))
+        if cfg.views.sim_gap_fraction > 0:
+            self.views.append(
+                view(thin_validity(valid, cfg.views.sim_gap_fraction, np.random.default_rng([cfg.seed, 1])))
+            )
         # cells the 'persistent' view never shows (no reference at all: the regime inside long gaps)
         self.persistent = np.zeros(land.shape, dtype=bool)
-        if cfg.persistent_gap_fraction > 0:
+        if cfg.views.persistent_gap_fraction > 0:
             rng4 = np.random.default_rng([cfg.seed, 4])
-            self.persistent = persistent_blocks(land, cfg.persistent_gap_fraction, rng4)
-            offset: bool | tuple = cfg.climatology
-            if cfg.climatology:  # these blocks are seasonal gaps: the cells keep the offset of their
+            self.persistent = persistent_blocks(land, cfg.views.persistent_gap_fraction, rng4)
+            offset: bool | tuple = cfg.views.climatology
+            if cfg.views.climatology:  # these blocks are seasonal gaps: the cells keep the offset of their
                 # usable days; further blocks are never observed (dense vegetation): no offset either
-                never = persistent_blocks(land, cfg.persistent_gap_fraction / 2, rng4)
+                never = persistent_blocks(land, cfg.views.persistent_gap_fraction / 2, rng4)
                 offset = cell_offset(train["smap"].values, train["noah"].values, valid & ~never[None])
                 self.persistent |= never
             self.views.append(view(valid & ~self.persistent[None], offset))
         # same_day: real gap shapes (swaths, flagged patches) of the training days, holes for other days
-        self.gap_shapes = ~self.views[0].target_valid if cfg.same_day else None
+        self.gap_shapes = ~self.views[0].target_valid if cfg.views.same_day else None
 
     def sample(self, rng: np.random.Generator, target_days: np.ndarray, crop: int) -> dict[str, np.ndarray]:
-        """``cfg.batch_size`` crops of ``crop`` x ``crop`` cells on random ``target_days``, each from a random
+        """``cfg.optimiser.batch_size`` crops of ``crop`` x ``crop`` cells on random ``target_days``, each from a random
         view, with enough land and at least one usable target pixel (20 tries): stacked inputs ``x``,
         target ``smap``, its usable mask ``valid``, ``noah`` and the ``hole`` mask."""
         cfg, h = self.cfg, crop
         xs, tg, tv, nz, holes = [], [], [], [], []
-        for _ in range(cfg.batch_size):
+        for _ in range(cfg.optimiser.batch_size):
             view = self.views[rng.integers(0, len(self.views))]
             Yp, Xp = view.padded
             for _attempt in range(20):
                 t = int(target_days[rng.integers(0, len(target_days))])
                 r, c = int(rng.integers(0, Yp - h + 1)), int(rng.integers(0, Xp - h + 1))
                 if (
-                    view.land[r : r + h, c : c + h].mean() >= cfg.min_land_fraction
+                    view.land[r : r + h, c : c + h].mean() >= cfg.views.min_land_fraction
                     and view.target_valid[t, r : r + h, c : c + h].any()
                 ):
                     break
@@ -76,7 +84,7 @@ class TrainingViews:
                 holes.append(tv[-1] & ~(view.obs_valid[t, r : r + h, c : c + h] & ~shape))
             else:
                 xs.append(view.channels(np.array([t]), r, r + h, c, c + h)[0])
-                holes.append(hidden_day((h, h), max(cfg.sim_gap_fraction, 0.1), rng) & tv[-1])
+                holes.append(hidden_day((h, h), max(cfg.views.sim_gap_fraction, 0.1), rng) & tv[-1])
             tg.append(view.target[t, r : r + h, c : c + h])
             nz.append(view.noah[t, r : r + h, c : c + h])
         return {

@@ -95,8 +95,9 @@ class Method(ABC):
     def __init__(self, config: Any = None, **overrides):
         if config is None:
             config = self.Config()
-        if overrides:
-            config = dataclasses.replace(config, **overrides)
+        if overrides:  # a grouped config (DrcGAN's) changes settings by name through its own replace()
+            replace = getattr(config, "replace", None)
+            config = replace(**overrides) if callable(replace) else dataclasses.replace(config, **overrides)
         self.config = config
         self.fitted = not self.needs_fit
         self.fit_info: dict[str, Any] = {}
@@ -106,6 +107,12 @@ class Method(ABC):
     def halo_days(self) -> int | None:
         """Days of case context a prediction needs on each side of its output days (0: each day alone;
         None: any day of the case may matter, so the prediction cannot be split into time chunks)."""
+
+    @classmethod
+    def typed_overrides(cls, config: dict[str, Any], where: str) -> dict[str, Any]:
+        """Config overrides checked and converted by the Config's field types (unknown keys: an error naming
+        the closest); methods whose config is grouped (DrcGAN) open their group tables here."""
+        return typed_values(cls.Config, config, where)
 
     @classmethod
     def make_config(cls, **config) -> Any:
@@ -278,7 +285,7 @@ def get_method(name: str, **config) -> Method:
     """Instantiate a registered method; unknown config keys are rejected with the valid ones listed."""
     cls = method_class(name)
     where = f"method '{name}' config"
-    values = typed_values(cls.Config, config, where)  # types and unknown keys, by the fields' annotations
+    values = cls.typed_overrides(config, where)  # types and unknown keys, by the fields' annotations
     try:
         cfg = cls.make_config(**values)
     except ConfigError as err:

@@ -27,7 +27,7 @@ import xarray as xr
 from ..case import sm_attrs
 from ..errors import InputError, MethodError
 from ..fusion.checkpoint import load_checkpoint, save_checkpoint
-from ..fusion.config import PRESETS, DrcGanConfig
+from ..fusion.config import PRESETS, DrcGanConfig, build, flat_values
 from ..fusion.infer import FusionModel, predict_case
 from ..fusion.train import Trainer
 from .base import Method, register
@@ -45,6 +45,8 @@ class DrcGanMethodConfig(DrcGanConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r} (valid: {', '.join(PRESETS)})")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.seeds < 1:
@@ -56,8 +58,11 @@ class DrcGanMethodConfig(DrcGanConfig):
 
 
 def drcgan_method_config(preset: str = "demo", **overrides) -> DrcGanMethodConfig:
-    base = dataclasses.asdict(PRESETS[preset])
-    return DrcGanMethodConfig(**{**base, "preset": preset, **overrides})
+    """The preset as a method config, with ``overrides`` (settings by name or group tables) on top."""
+    base = PRESETS[preset]
+    top = {f.name: getattr(base, f.name) for f in dataclasses.fields(DrcGanConfig)}
+    cfg = DrcGanMethodConfig(**top, preset=preset)
+    return build(cfg, flat_values(DrcGanMethodConfig, overrides, "drcgan config"))
 
 
 @register
@@ -85,8 +90,14 @@ class DrcGan(Method):
             self.load(self.config.checkpoint)
 
     @classmethod
+    def typed_overrides(cls, config: dict[str, Any], where: str) -> dict[str, Any]:
+        """Settings by name or in group tables (:mod:`stsg_bench.fusion.config`), as ``{name: value}``."""
+        return flat_values(cls.Config, config, where)
+
+    @classmethod
     def make_config(cls, **config) -> DrcGanMethodConfig:
         """Overrides apply on top of the preset named by ``preset`` (default 'demo') and the variant."""
+        config = flat_values(cls.Config, config, "drcgan config")
         preset = config.pop("preset", "demo")
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r} (valid: {', '.join(PRESETS)})")
@@ -97,12 +108,11 @@ class DrcGan(Method):
 
     @property
     def halo_days(self) -> int:
-        return int(self.config.max_ref_age)
+        return int(self.config.views.max_ref_age)
 
     def model_config(self, seed: int) -> DrcGanConfig:
         """The network/training config of the member trained with ``seed``."""
-        fields = {f.name for f in dataclasses.fields(DrcGanConfig)}
-        kw = {k: v for k, v in dataclasses.asdict(self.config).items() if k in fields}
+        kw = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(DrcGanConfig)}
         return DrcGanConfig(**{**kw, "seed": seed})
 
     def _fit_case(self, case: xr.Dataset, train: xr.Dataset, period, progress: bool) -> None:

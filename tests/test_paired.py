@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from stsg_bench.validation.paired import MIN_DAYS, paired_bootstrap
+from stsg_bench.validation.paired import MIN_DAYS, paired_bootstrap, replicates, resamples, statistic
 
 
 def _metric_loop(a, r, metric):
@@ -84,6 +84,26 @@ def test_paired_bootstrap_equals_an_explicit_loop(metric, scheme):
     d, lo, hi, p = _explicit(a, b, r, clusters, metric, 60, 4, 11, "blocks" if scheme == "auto" else scheme)
     assert got.n_stations == 6 and got.n_clusters == 4 and got.scheme == ("blocks" if scheme == "auto" else scheme)
     np.testing.assert_allclose([got.delta, got.ci_lower, got.ci_upper, got.p_value], [d, lo, hi, p], rtol=1e-10)
+
+
+@pytest.mark.parametrize("scheme", ["clusters", "blocks", "both"])
+@pytest.mark.parametrize("kind", ["station_mean", "pooled"])
+def test_replicates_are_bitwise_the_statistic_on_each_resample(scheme, kind):
+    """The shortcuts of the cluster scheme (per-station values reused, whole rows taken) give the same
+    bits as recomputing the statistic on every resampled (rows x days) grid."""
+    rng = np.random.default_rng(8)
+    S, T = 30, 120
+    r = rng.normal(0.25, 0.05, (S, T))
+    a = r + rng.normal(0.01, 0.03, (S, T))
+    a[rng.random((S, T)) < 0.3] = np.nan
+    a[0, 3:] = np.nan  # a station below MIN_DAYS
+    mask = np.isfinite(a)
+    _, draws = resamples(rng.integers(0, 12, S), T, 50, block=5, seed=3, scheme=scheme)
+    drawn = list(draws)
+    for metric in ("bias", "R", "RMSE", "ubRMSE"):
+        want = [statistic(a[np.ix_(i, d)], r[np.ix_(i, d)], mask[np.ix_(i, d)], metric, kind) for i, d in drawn]
+        got = replicates(a, r, mask, metric, kind, scheme, drawn)
+        assert np.array_equal(got, np.array(want), equal_nan=True), metric
 
 
 def _ar1(rng, shape, phi):

@@ -71,16 +71,19 @@ def s_bounds(ndim: int) -> tuple[float, float]:
 
 
 def gcv_score(
-    p: float, lam: np.ndarray, dct_y: np.ndarray, y: np.ndarray, finite: np.ndarray, w: np.ndarray | None
+    p: float, lam2: np.ndarray, dct_y: np.ndarray, y: np.ndarray, observed: tuple[np.ndarray, ...] | None
 ) -> np.ndarray:
     """The GCV score of ``s = 10**p`` as a float32 array of one value: the reference's form, which sets
-    the precision of the Brent search's own arithmetic (a Python float gives another stopping point)."""
-    gamma = 1.0 / (1.0 + 10.0**p * lam**2)
-    if w is None:  # all weights 1: the residual is diagonal in the DCT basis
+    the precision of the Brent search's own arithmetic (a Python float gives another stopping point).
+    ``lam2``: ``Lambda**2``; ``observed``: ``(finite, sqrt(w[finite]), y[finite])``, fixed during a search
+    (None where every weight is 1)."""
+    gamma = 1.0 / (1.0 + 10.0**p * lam2)
+    if observed is None:  # all weights 1: the residual is diagonal in the DCT basis
         rss = np.linalg.norm(dct_y * (gamma - 1.0)) ** 2
     else:
+        finite, sqrt_w, y_obs = observed
         yhat = dct_nd(gamma * dct_y, inverse=True)
-        rss = np.linalg.norm(np.sqrt(w[finite]) * (y[finite] - yhat[finite])) ** 2
+        rss = np.linalg.norm(sqrt_w * (y_obs - yhat[finite])) ** 2
     # divided by all n, not the n observed as in Garcia's paper: the minimiser is the same, and so is the
     # float32 rounding the search sees (pytesmo's gcv counts the zero-filled gaps as finite)
     return np.array([rss / y.size / (1.0 - gamma.sum() / y.size) ** 2], dtype=np.float32)
@@ -138,7 +141,7 @@ def smoothn(
     y[~finite] = 0.0
     w[~finite] = 0.0
     weighted = bool(np.any(w != 1))
-    lam = eigenvalues(y.shape, y.dtype)
+    lam2 = eigenvalues(y.shape, y.dtype) ** 2
     lo, hi = (np.log10(b) for b in s_bounds(y.ndim))
     samp = tuple(np.broadcast_to(np.asarray(sampling, dtype=float), (y.ndim,)))
     z0 = initial_guess(y, ~finite, samp) if weighted else np.zeros_like(y)
@@ -151,12 +154,12 @@ def smoothn(
         change, j = 1.0, 0
         while change > tol and j < max_iter:
             dct_y = dct_nd(w_tot * (y - z) + z)
-            w_gcv = None if w_tot.sum() / y.size >= 1.0 else w_tot
             if s is None and (j == 0 or np.log2(j).is_integer()):
-                found = optimize.fminbound(gcv_score, lo, hi, args=(lam, dct_y, y, finite, w_gcv), xtol=P_TOL)
+                observed = None if w_tot.sum() / y.size >= 1.0 else (finite, np.sqrt(w_tot[finite]), y[finite])
+                found = optimize.fminbound(gcv_score, lo, hi, args=(lam2, dct_y, y, observed), xtol=P_TOL)
                 p = float(np.ravel(found)[0])
             assert p is not None
-            gamma = 1.0 / (1.0 + 10.0**p * lam**2)
+            gamma = 1.0 / (1.0 + 10.0**p * lam2)
             z = relax * dct_nd(gamma * dct_y, inverse=True) + (1.0 - relax) * z
             change = float(weighted * np.linalg.norm(z[finite] - z0[finite]) / np.linalg.norm(z[finite]))
             z0 = z.copy()

@@ -127,15 +127,37 @@ def bootstrap_statistic(
     used = mask.sum(axis=1) >= MIN_DAYS
     a, ref, mask, clusters = a[used], ref[used], mask[used], np.asarray(clusters)[used]
     est = statistic(a, ref, mask, metric, kind)
-    _, draws = resamples(clusters, a.shape[1], n_boot, seed=seed)
-    boots = np.array(
-        [statistic(a[np.ix_(r, d)], ref[np.ix_(r, d)], mask[np.ix_(r, d)], metric, kind) for r, d in draws]
-    )
+    scheme, draws = resamples(clusters, a.shape[1], n_boot, seed=seed)
+    boots = replicates(a, ref, mask, metric, kind, scheme, list(draws))
     ok = boots[np.isfinite(boots)]
     if not ok.size:
         return est, float("nan"), float("nan")
     lo, hi = np.percentile(ok, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return est, float(lo), float(hi)
+
+
+def replicates(
+    a: np.ndarray,
+    ref: np.ndarray,
+    mask: np.ndarray,
+    metric: str,
+    kind: str,
+    scheme: str,
+    draws: list[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """The statistic on each resample of ``draws`` (as :func:`statistic` computes it, bit for bit).
+
+    Where only stations are resampled (scheme ``clusters``) every station keeps all its days, so its own
+    metric is the same in every replicate: ``station_mean`` averages the precomputed per-station values of
+    the drawn rows (the same row moments, hence the same bits, as recomputing them), and ``pooled`` takes
+    whole rows instead of a (rows x days) grid. This is what makes a report's ~200 paired comparisons
+    of 1,000 replicates take seconds instead of a minute."""
+    if scheme == "clusters" and kind == "station_mean":
+        v = per_station(a, ref, mask, metric)
+        return np.array([float(np.nanmean(x)) if np.isfinite(x := v[rows]).any() else np.nan for rows, _ in draws])
+    if scheme == "clusters":
+        return np.array([statistic(a[rows], ref[rows], mask[rows], metric, kind) for rows, _ in draws])
+    return np.array([statistic(a[np.ix_(r, d)], ref[np.ix_(r, d)], mask[np.ix_(r, d)], metric, kind) for r, d in draws])
 
 
 def per_station(a: np.ndarray, ref: np.ndarray, mask: np.ndarray, metric: str) -> np.ndarray:
@@ -170,12 +192,11 @@ def paired_bootstrap(
     sa, sb = statistic(a, ref, mask, metric, kind), statistic(b, ref, mask, metric, kind)
     d = sa - sb
     scheme, draws = resamples(clusters, a.shape[1], n_boot, block, seed, scheme)
+    drawn = list(draws)
     boots = np.full(n_boot, np.nan)
-    for i, (rows, days) in enumerate(draws):
-        m = mask[np.ix_(rows, days)]
-        r = ref[np.ix_(rows, days)]
-        boots[i] = statistic(a[np.ix_(rows, days)], r, m, metric, kind) - statistic(
-            b[np.ix_(rows, days)], r, m, metric, kind
+    if drawn:
+        boots[: len(drawn)] = replicates(a, ref, mask, metric, kind, scheme, drawn) - replicates(
+            b, ref, mask, metric, kind, scheme, drawn
         )
     ok = boots[np.isfinite(boots)]
     if ok.size and np.isfinite(d):

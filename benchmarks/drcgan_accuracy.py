@@ -37,13 +37,14 @@ from stsg_bench.case import valid_smap
 from stsg_bench.fusion import Trainer, get_config
 from stsg_bench.fusion.infer import FusionModel, predict_case
 from stsg_bench.fusion.inputs import pad4
-from stsg_bench.methods import get_method
+from stsg_bench.methods import get_method, list_methods, method_class
 from stsg_bench.methods.base import visible_case
 from stsg_bench.twin import generate_twin
 
 Period = tuple[str, str]
 AGE_BINS = ((1, 1), (2, 3), (4, 7), (8, 30), (31, 60), (61, None))
-DRCGAN = ("drcgan", "drcgan_l1", "drcgan_nocycle", "drcgan_gan")
+#: DrcGAN and its registered variants (ablations and the warm-started schedule)
+DRCGAN = tuple(n for n in list_methods() if n == "drcgan" or method_class(n).ablation_of == "drcgan")
 MEAN2 = "mean of the 2 best baselines"
 
 

@@ -65,6 +65,7 @@ def test_killed_run_resumes_identically(two_year_case, tmp_path):
     np.testing.assert_array_equal(a.values, b.values)
 
 
+@pytest.mark.slow  # kills a subprocess mid-run, then starts another
 def test_corrupted_chunk_is_a_clear_error(two_year_case, tmp_path):
     out = tmp_path / "c"
     assert _fuse(two_year_case, out, KILL_AFTER_FIRST_CHUNK).returncode == 137

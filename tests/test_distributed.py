@@ -34,6 +34,7 @@ def _worker(rank, world, port, case_path, out, result_dir, pretrain):
 @pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(), reason="torch.distributed with gloo not available"
 )
+@pytest.mark.slow  # spawns two torch.distributed processes
 @pytest.mark.parametrize("pretrain", [0.0, 0.5])
 def test_ddp_two_processes_gloo(tiny_case, tmp_path, pretrain):
     """Both ranks end with the same trained weights, also when G trains alone for the first steps

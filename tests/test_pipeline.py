@@ -91,6 +91,9 @@ def test_demo_outputs(demo):
     info = json.loads(res.attrs["methods"])["drcgan"]
     steps = get_config("demo").optimiser.steps
     assert info["steps"] == steps and info["seeds"] == 2 and 0 < info["selected_step"] <= steps
+    stages = json.loads(res.attrs["stage_seconds"])  # the per-stage times docs/running.md tabulates
+    assert {"twin", "fit+predict drcgan", "simulated gaps drcgan", "scoring"} <= set(stages)
+    assert all(v >= 0 for v in stages.values())
 
 
 @pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)

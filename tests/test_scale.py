@@ -114,6 +114,7 @@ def test_local_cluster_gives_the_same_product(chunked, tiny_twin):
     np.testing.assert_array_equal(on_cluster, m.predict(tiny_twin.case, TEST).values)
 
 
+@pytest.mark.slow  # two fresh interpreters, each fitting and streaming two methods
 def test_scale_command_end_to_end_and_resume(chunked, tmp_path):
     out, _ = chunked
     cmd = CLI + [

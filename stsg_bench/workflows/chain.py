@@ -139,8 +139,13 @@ def fit_predict(
     return prod, info, m
 
 
-def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: bool = False) -> xr.Dataset:
-    """Fit/predict every method, score, write ``out/results.nc``, ``out/products/`` and the report."""
+def run_chain(
+    bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: bool = False, stages: dict | None = None
+) -> xr.Dataset:
+    """Fit/predict every method, score, write ``out/results.nc``, ``out/products/`` and the report.
+    ``stages`` (optional) receives the wall-clock seconds of each stage (also in the results'
+    ``stage_seconds`` attribute, except the report's, which comes after)."""
+    stages = {} if stages is None else stages
     out = Path(out)
     case = bundle.case
     names = cfg.methods or default_methods()
@@ -169,8 +174,10 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
     # method is fitted once and predicts both the case and the thinned case
     thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
     sim: dict[str, xr.DataArray] = {}
+    tick = time.perf_counter()
     for name in _progress(names, "methods", progress):
         prod, info, m = fit_predict(name, case, train, test, cfg.method_config.get(name), progress, given=products)
+        stages[f"fit+predict {name}"] = info["fit_seconds"] + info["predict_seconds"]
         provenance = {"case": bundle.card.name, "train_period": "/".join(train), **info}
         products[name] = prod
         infos[name] = info
@@ -182,8 +189,10 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
         if hasattr(m, "curves"):
             curves[name] = m.curves()
         if cfg.simulated_gaps and m.kind != "observation":  # SMAP alone has nothing to fill with
+            t_sim = time.perf_counter()
             m.given_products(sim, thin)
             sim[name] = m.predict(thin, test)
+            stages[f"simulated gaps {name}"] = round(time.perf_counter() - t_sim, 2)
     for name, prod in external.items():
         products[name] = prod
         infos[name] = {"external": prod.attrs["source_file"]}
@@ -193,6 +202,8 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
             {"case": bundle.card.name, "source": prod.attrs["source_file"]},
             case=case,
         )
+    stages["methods, simulated gaps and product files"] = round(time.perf_counter() - tick, 2)
+    tick = time.perf_counter()
     test_case = select_period(case, test)
     references = standard_references(test_case, bundle.insitu)
     if cfg.simulated_gaps:
@@ -202,6 +213,7 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
             )
         )
     ev = evaluate(products, test_case, references, vcfg)
+    stages["scoring"] = round(time.perf_counter() - tick, 2)
     bundle.notes.extend(ev.notes)
     results = ev.results
     results.attrs.update(
@@ -215,6 +227,7 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
             "notes": json.dumps(bundle.notes),
             "smap_quality_rule": str(case.attrs.get("smap_quality_rule", "")),
             "case_fingerprint": fingerprint,
+            "stage_seconds": json.dumps(stages),
             "citations": to_attr(bundle.provenance.get("citations", {})),
             "provenance": to_attr(
                 {
@@ -227,12 +240,17 @@ def run_chain(bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: boo
             ),
         }
     )
+    tick = time.perf_counter()
     save_results(results, out / "results.nc")
+    stages["results file"] = round(time.perf_counter() - tick, 2)
     if cfg.report:
         from ..reports import write_report
 
+        tick = time.perf_counter()
         save_case(case, out / "case.nc")
         write_report(out / "results.nc", out / "report", case_path=out / "case.nc")
+        stages["case file and report"] = round(time.perf_counter() - tick, 2)
+    log.info("stage seconds: %s", json.dumps(stages))
     return results
 
 
@@ -274,15 +292,20 @@ def run_demo(
 
     out = guard_output(out, overwrite=overwrite, folder=True)
     t0 = time.perf_counter()
+    stages: dict[str, float] = {}
     with output_lock(out), atomic_directory(out) as tmp:
         twin = generate_twin(preset, seed=seed, progress=progress)
         write_twin(twin, tmp / "twin")
+        stages["twin"] = round(time.perf_counter() - t0, 2)
         card = Card(name=f"twin-{preset}", kind="twin", path=Path("<demo>"), preset=preset, seed=seed)
         bundle = CaseBundle(twin.case, card, twin.stations)
-        results = run_chain(bundle, tmp, RunConfig(methods=methods, seeds=seeds), progress=progress)
+        results = run_chain(bundle, tmp, RunConfig(methods=methods, seeds=seeds), progress=progress, stages=stages)
     elapsed = time.perf_counter() - t0
+    big = [k for k in stages if not k.startswith(("fit+predict ", "simulated gaps "))]
     return (
-        f"stsg-bench demo (twin '{preset}', seed {seed}) finished in {elapsed:.0f} s\n"
+        f"stsg-bench demo (twin '{preset}', seed {seed}) finished in {elapsed:.0f} s ("
+        + ", ".join(f"{k} {stages[k]:.0f} s" for k in big)
+        + ")\n"
         + summary_table(results)
         + f"\n\nresults: {out / 'results.nc'}\nreport:  {out / 'report' / 'index.html'}"
     )

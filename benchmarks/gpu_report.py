@@ -187,8 +187,8 @@ def streaming_row(config: str, shape: tuple[int, int], days: int, device: torch.
     from stsg_bench.fusion.infer import FusionModel, predict_case
 
     small = synthetic_case((64, 64), 30)
-    state = Trainer(get_config(config, steps=1, crop=16, batch_size=2), small).state_dict()
-    state = {**state, "config": {**state["config"], "device_inputs": device_inputs, "infer_batch": 8}}
+    cfg = get_config(config, steps=1, crop=16, batch_size=2, device_inputs=device_inputs, infer_batch=8)
+    state = Trainer(cfg, small).state_dict()
     model = FusionModel.from_state(state, str(device))
     case = synthetic_case(shape, days)
     predict_case(model, case.isel(time=slice(0, min(days, 10))))  # warm-up

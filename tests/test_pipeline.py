@@ -28,8 +28,6 @@ def demo(tmp_path_factory):
                 "lin_cdf_match",
                 "starfm",
                 "drcgan",
-                "--seeds",
-                "2",
             ]
         )
         == 0
@@ -37,7 +35,21 @@ def demo(tmp_path_factory):
     return out
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    """`run` with ``seeds = 2`` (DrcGAN's seed ensemble) on the tiny twin, DrcGAN at the test preset: the
+    ensemble, its members and spread, both product modes and the report's seed table, at a small cost."""
+    d = tmp_path_factory.mktemp("seeds")
+    cfg = d / "run.toml"
+    cfg.write_text(
+        'dataset = "twin-tiny"\nmethods = ["noah_raw", "smap_only", "lin_cdf_match", "drcgan"]\nseeds = 2\n'
+        '[method_config.drcgan]\npreset = "test"\nsteps = 40\nval_every = 10\n'
+    )
+    assert main(["run", str(cfg), "--out", str(d / "out")]) == 0
+    return d / "out"
+
+
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~50 s)
 def test_demo_outputs(demo):
     res = xr.open_dataset(demo / "results.nc")
     assert set(res["reference"].values) == {
@@ -90,16 +102,19 @@ def test_demo_outputs(demo):
     assert prod["sm"].attrs["units"] == "m3 m-3" and prod.attrs["Conventions"] == "CF-1.8"
     info = json.loads(res.attrs["methods"])["drcgan"]
     steps = get_config("demo").optimiser.steps
-    assert info["steps"] == steps and info["seeds"] == 2 and 0 < info["selected_step"] <= steps
+    assert info["steps"] == steps and info["seeds"] == 1 and 0 < info["selected_step"] <= steps
+    curves = json.loads(res.attrs["training_curves"])["drcgan"]
+    assert len(curves) == 1 and curves[0][-1]["step"] == steps
     stages = json.loads(res.attrs["stage_seconds"])  # the per-stage times docs/running.md tabulates
     assert {"twin", "fit+predict drcgan", "simulated gaps drcgan", "scoring"} <= set(stages)
     assert all(v >= 0 for v in stages.values())
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
-def test_demo_seeds_paper_mode_and_training_curves(demo):
-    """--seeds 2: members scored and summarised (mean ± sd), the ensemble spread written as a CF
+@pytest.mark.slow  # trains DrcGAN twice (test preset) in a full run
+def test_seeds_paper_mode_and_training_curves(seeds_run):
+    """seeds = 2: members scored and summarised (mean ± sd), the ensemble spread written as a CF
     ancillary variable; the seamless paper-mode product checked against SMAP; curves plotted."""
+    demo = seeds_run
     res = xr.open_dataset(demo / "results.nc")
     assert {"drcgan:paper", "drcgan:seed0", "drcgan:seed1"} <= set(res["product"].values)
     prod = xr.open_dataset(demo / "products" / "drcgan.nc")
@@ -115,7 +130,7 @@ def test_demo_seeds_paper_mode_and_training_curves(demo):
     assert "drcgan:seed0" not in main_table and "drcgan:paper" in main_table
     assert (demo / "report" / "figures" / "training.png").stat().st_size > 1000
     curves = json.loads(res.attrs["training_curves"])["drcgan"]
-    assert len(curves) == 2 and all(c[-1]["step"] == get_config("demo").optimiser.steps for c in curves)
+    assert len(curves) == 2 and all(c[-1]["step"] == 40 for c in curves)
 
 
 class _Page(HTMLParser):
@@ -145,7 +160,7 @@ class _Page(HTMLParser):
             self.captions.append(data)
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_report_page_is_self_contained(demo):
     """index.html: every table of tables/ and every figure of figures/ is on the page, images embedded,
     no reference to a file outside the page, a working table of contents, every metric defined and the
@@ -173,13 +188,13 @@ def test_report_page_is_self_contained(demo):
     assert text.index("table-paper") < text.index("table-scorecard") < text.index("table-coverage")
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_report_command_rerenders(demo, tmp_path):
     assert main(["report", str(demo / "results.nc"), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "index.html").exists()
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_score_and_fuse_commands(demo, tmp_path):
     case = demo / "case.nc"
     assert (
@@ -219,7 +234,7 @@ def test_score_and_fuse_commands(demo, tmp_path):
     assert "mean_std" in res["product"].values
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_fuse_predicts_the_test_period_unless_asked_for_all(demo, tmp_path):
     """In-sample days never mix into a product by default: ``fuse`` predicts the days after the training
     period; ``--period all`` predicts every day; a bad --period is one line naming it."""
@@ -236,7 +251,7 @@ def test_fuse_predicts_the_test_period_unless_asked_for_all(demo, tmp_path):
     assert not (tmp_path / "x.nc").exists()
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_train_then_fuse_with_checkpoint(demo, tmp_path):
     case = demo / "case.nc"
     cfg = tmp_path / "c.toml"
@@ -261,7 +276,7 @@ def test_train_then_fuse_with_checkpoint(demo, tmp_path):
     assert xr.open_dataset(tmp_path / "d.nc")["sm"].attrs["method"] == "drcgan"
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_results_from_other_version_is_one_line(demo, tmp_path, capsys):
     res = xr.open_dataset(demo / "results.nc").load()
     res.attrs["results_version"] = 0
@@ -290,7 +305,7 @@ def test_unwritable_output(tmp_path, capsys):
     assert main(["twin", "--preset", "tiny", "--out", str(ro / "x")]) == 2
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_unwritable_output_file_parent_is_a_file(tmp_path, capsys, demo):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -298,7 +313,7 @@ def test_unwritable_output_file_parent_is_a_file(tmp_path, capsys, demo):
     assert "cannot create output folder" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # the demo fixture trains DrcGAN twice (~95 s)
+@pytest.mark.slow  # the demo fixture trains DrcGAN at the demo preset (~55 s)
 def test_gap_age_figure_draws_equal_products_as_one_line(demo):
     """A paper-mode companion scores exactly like its gap-filled product in the gaps: one shared line."""
     import numpy as np

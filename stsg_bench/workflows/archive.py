@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import weakref
 from pathlib import Path
 
@@ -150,6 +151,34 @@ def fuse_chunked(
         attrs = {**(provenance or {}), "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
         save_product(prod, path, attrs, case=case)
     return paths
+
+
+def stream_methods(
+    methods: list[Method],
+    case: xr.Dataset,
+    train,
+    out_dir: str | Path,
+    period=None,
+    provenance: dict | None = None,
+    progress: bool = False,
+    chunk_days: int = 32,
+    restart: bool = False,
+    fmt: str = "netcdf",
+) -> dict[str, tuple[list[Path], float, float]]:
+    """The chunked path of ``fuse --chunk-by-year`` and ``scale``: every method's finished chunks checked
+    before any training (unless ``restart``), then each method fitted on ``train`` and streamed year by
+    year (:func:`fuse_chunked`). Returns ``{name: (chunk paths, fit seconds, predict seconds)}``."""
+    if not restart:
+        for m in methods:
+            check_resume(m, case, out_dir, period, provenance, fmt)
+    out: dict[str, tuple[list[Path], float, float]] = {}
+    for m in methods:
+        t0 = time.perf_counter()
+        m.fit(case, train, progress=progress)
+        t1 = time.perf_counter()
+        files = fuse_chunked(m, case, out_dir, period, provenance, progress, chunk_days, restart, fmt)
+        out[m.name] = (files, round(t1 - t0, 2), round(time.perf_counter() - t1, 2))
+    return out
 
 
 def open_chunked(out_dir: str | Path, method: str) -> xr.DataArray:

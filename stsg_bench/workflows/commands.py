@@ -28,7 +28,7 @@ from ..provenance import (
     to_attr,
 )
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .archive import check_resume, fuse_chunked
+from .archive import stream_methods
 from .chain import default_periods, fit_predict
 from .scheduler import use_scheduler
 
@@ -100,13 +100,9 @@ def _fuse(
         overrides["checkpoint"] = str(checkpoint)
     train, test = _fuse_periods(case, train_period, period)
     provenance = {"case": relative_name(case_path, [Path(out).parent]), "train_period": "/".join(train)}
-    if chunk:
-        m = get_method(method, **overrides)
-        if not restart:
-            check_resume(m, case, out, test, provenance, fmt)  # a mismatch is found before the training
-        m.fit(case, train, progress=True)
-        fuse_chunked(
-            m, case, Path(out), test, provenance, progress=True, chunk_days=chunk_days, restart=restart, fmt=fmt
+    if chunk:  # the path of `scale`: chunks checked before the training, then streamed year by year
+        stream_methods(
+            [get_method(method, **overrides)], case, train, Path(out), test, provenance, True, chunk_days, restart, fmt
         )
         return
     prod, info, m = fit_predict(method, case, train, test, overrides, progress=True)

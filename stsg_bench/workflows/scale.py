@@ -24,7 +24,7 @@ from ..files import guard_output, output_lock, write_text_atomic
 from ..io.lazy import open_case_lazy, open_product_lazy
 from ..methods import get_method, method_class
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .archive import check_resume, fuse_chunked
+from .archive import stream_methods
 from .chain import default_periods
 from .scheduler import use_scheduler
 
@@ -75,26 +75,12 @@ def run_scale(
         methods = [
             get_method(n, **{**method_class(n).stream_overrides, **cfg.method_config.get(n, {})}) for n in cfg.methods
         ]
-        if not cfg.restart:  # every finished year of every method is checked before any training
-            for m in methods:
-                check_resume(m, case, out / "products", period, provenance)
-        for m in methods:
-            name = m.name
-            t0 = time.perf_counter()
-            m.fit(case, train)
-            t1 = time.perf_counter()
-            files = fuse_chunked(
-                m,
-                case,
-                out / "products",
-                period,
-                provenance,
-                progress=progress,
-                chunk_days=cfg.chunk_days,
-                restart=cfg.restart,
-            )
-            timings[f"{name}_fit_s"] = round(t1 - t0, 2)
-            timings[f"{name}_predict_s"] = round(time.perf_counter() - t1, 2)
+        # the path of `fuse --chunk-by-year`: every finished year checked before any training
+        streamed = stream_methods(
+            methods, case, train, out / "products", period, provenance, progress, cfg.chunk_days, cfg.restart
+        )
+        for name, (files, fit_s, predict_s) in streamed.items():
+            timings[f"{name}_fit_s"], timings[f"{name}_predict_s"] = fit_s, predict_s
             products[name] = open_product_lazy(files, cfg.chunk_days)
         t0 = time.perf_counter()
         test = select_period(case, period)

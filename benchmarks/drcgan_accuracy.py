@@ -204,16 +204,23 @@ def main(argv: list[str] | None = None) -> int:
         scorer = GapScorer.of(case, test)
         table.counts.append(scorer.counts())
         baselines: dict[str, np.ndarray] = {}
+        made: dict[str, xr.DataArray] = {}  # products a method built from others reuses (as a run hands them over)
         for name in args.methods:
-            seeds = args.train_seeds if name in DRCGAN else [None]
+            blend = bool(get_method(name).combines())
+            seeds = args.train_seeds if name in DRCGAN and not blend else [None]
             for s in seeds:
                 cfg = {**overrides, "seed": s} if s is not None else {}
                 t0 = time.perf_counter()
-                product = get_method(name, **cfg).fit(case, train).predict(case, test).values
+                m = get_method(name, **cfg).fit(case, train)
+                m.given_products(made, case)
+                made_now = m.predict(case, test)
+                product = made_now.values
+                if len(seeds) == 1:
+                    made[name] = made_now
                 label = name if len(seeds) == 1 else f"{name}:seed{s}"
                 table.add(label, scorer.row(product), time.perf_counter() - t0)
                 logging.info("twin seed %d %s: gap RMSE %.4f", seed, label, table.rows[label][-1][-1])
-                if name not in DRCGAN:
+                if name not in DRCGAN and not blend:
                     baselines[name] = product
         if len(baselines) >= 2:
             two = sorted(baselines, key=lambda k: table.rows[k][-1][-1])[:2]

@@ -82,6 +82,29 @@ def test_ensemble_is_the_mean_of_its_members(tiny_case):
         get_method("ensemble", members=("starfm", "nosuch"))
 
 
+def test_weighted_ensemble_and_drcgan_dctpls_reuse_without_training(tiny_case):
+    """weights: the weighted mean of the members' fields in the gaps; drcgan_dctpls (0.6 DrcGAN + 0.4 DCT-PLS)
+    handed the run's products fits no member (DrcGAN is not trained a second time)."""
+    members = ("lin_cdf_match", "mean_std")
+    got = get_method("ensemble", members=members, weights=(3.0, 1.0)).fit(tiny_case, TRAIN).predict(tiny_case, TEST)
+    a, b = (get_method(n, passthrough=False).fit(tiny_case, TRAIN).predict(tiny_case, TEST).values for n in members)
+    out = tiny_case.sel(time=slice(*TEST))
+    want = np.where(valid_smap(out).values, out["smap"].values, 0.75 * a + 0.25 * b)
+    np.testing.assert_allclose(got.values, np.where(out["land"].values[None], want, np.nan), atol=1e-6, equal_nan=True)
+    with pytest.raises(ConfigError, match="one non-negative number per member"):
+        get_method("ensemble", weights=(1.0,))
+    made = {
+        "drcgan": get_method("drcgan", preset="test", steps=2).fit(tiny_case, TRAIN).predict(tiny_case, TEST),
+        "dctpls": get_method("dctpls").fit(tiny_case, TRAIN).predict(tiny_case, TEST),
+    }
+    blend = get_method("drcgan_dctpls").fit(tiny_case, TRAIN)
+    blend.given_products(made, tiny_case)
+    p = blend.predict(tiny_case, TEST).values
+    assert not blend.members[0].fitted  # DrcGAN not trained: its product was handed over
+    gaps = out["land"].values[None] & ~valid_smap(out).values
+    np.testing.assert_allclose(p[gaps], (0.6 * made["drcgan"].values + 0.4 * made["dctpls"].values)[gaps], atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["persistence", "temporal_mean"])
 def test_trivial_baselines_stream_exactly(tiny_case, name):
     m = get_method(name).fit(tiny_case, TRAIN)

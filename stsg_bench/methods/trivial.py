@@ -186,14 +186,21 @@ class TemporalMean(Method):
 @dataclass
 class EnsembleConfig(MethodConfig):
     members: tuple[str, ...] = ("starfm", "dctpls")  # registered methods
+    weights: tuple[float, ...] | None = None  # one per member (normalised where members have values); None: equal
 
     def __post_init__(self):
         if len(self.members) < 2 or len(set(self.members)) != len(self.members):
             raise ValueError(f"members must name at least two different methods, got {list(self.members)}")
         self.members = tuple(self.members)
-        unknown = [m for m in self.members if m not in list_methods() or m == Ensemble.name]
+        unknown = [m for m in self.members if m not in list_methods() or issubclass(method_class(m), Ensemble)]
         if unknown:
-            raise ValueError(f"members: {unknown[0]!r} is not a registered method other than 'ensemble'")
+            raise ValueError(f"members: {unknown[0]!r} is not a registered method other than an ensemble")
+        if self.weights is not None:
+            self.weights = tuple(float(w) for w in self.weights)
+            if len(self.weights) != len(self.members) or min(self.weights) < 0 or sum(self.weights) <= 0:
+                raise ValueError(
+                    f"weights must be one non-negative number per member, not all 0, got {list(self.weights)}"
+                )
 
 
 @register
@@ -214,7 +221,10 @@ class Ensemble(Method):
         return None if any(h is None for h in halos) else max(halos)  # type: ignore[type-var]
 
     def _fit_case(self, case, train, period, progress):
-        self.members = [unfilled(m).fit(case, period) for m in self.config.members]
+        """Members are fitted when first predicted: a member whose product the run hands over for the
+        case predicted (:meth:`given_products`) is never fitted (DrcGAN is not trained twice)."""
+        self.members = [unfilled(m) for m in self.config.members]
+        self._fit_on = (case, period, progress)
         self.fit_info["members"] = " ".join(self.config.members)
 
     def combines(self) -> tuple[str, ...]:
@@ -232,6 +242,9 @@ class Ensemble(Method):
                 return np.asarray(given.values, dtype=np.float64)
             log.debug("ensemble: the %s product handed over is from another case: predicting it", name)
         period = (str(out["time"].values[0])[:10], str(out["time"].values[-1])[:10])
+        if not member.fitted:
+            fit_case, fit_period, progress = self._fit_on
+            member.fit(fit_case, fit_period, progress=progress)
         return member.predict(case, period).values.astype(np.float64)
 
     def _predict(self, case, out):
@@ -239,4 +252,9 @@ class Ensemble(Method):
         stack = np.stack(fields)
         count = np.isfinite(stack).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, np.nansum(stack, axis=0) / np.maximum(count, 1), np.nan)
+            if self.config.weights is None:
+                return np.where(count > 0, np.nansum(stack, axis=0) / np.maximum(count, 1), np.nan)
+            w = np.asarray(self.config.weights, dtype=np.float64).reshape((-1,) + (1,) * (stack.ndim - 1))
+            have = np.isfinite(stack)
+            total = np.where(have, w, 0.0).sum(axis=0)
+            return np.where(total > 0, np.nansum(stack * w, axis=0) / total, np.nan)

@@ -286,5 +286,4 @@ class DrcGanDctPls(Ensemble):
     order = 84
     Config = DrcGanDctPlsConfig
     description = "DrcGAN blended with DCT-PLS (0.6 / 0.4 in the gaps; weights configurable)"
-    in_default_runs = False
     ablation_of = "drcgan"  # a DrcGAN variant: kept out of the baseline picks

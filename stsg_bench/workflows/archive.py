@@ -114,45 +114,6 @@ def check_resume(
             check_chunk(path, times[times.year == year], fingerprint)
 
 
-def fuse_chunked(
-    method: Method,
-    case: xr.Dataset,
-    out_dir: str | Path,
-    period=None,
-    provenance: dict | None = None,
-    progress: bool = False,
-    chunk_days: int = 32,
-    restart: bool = False,
-    fmt: str = "netcdf",
-) -> list[Path]:
-    """Predict ``period`` year by year into ``out_dir`` (``fmt``: netCDF files or Zarr stores); finished
-    years are checked and skipped.
-
-    Each year is predicted lazily in blocks of ``chunk_days`` days (:func:`stsg_bench.methods.predict_lazy`)
-    and streamed into its file, so memory is bounded by the block, on whatever dask scheduler is active."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = run_fingerprint(method, case, provenance)
-    times = select_period(case, period).indexes["time"]
-    years = sorted(set(times.year))
-    paths = []
-    it = years
-    if progress:
-        it = bar(years, desc=f"{method.name} chunks", unit="year")
-    for year in it:
-        days = times[times.year == year]
-        path = chunk_path(out_dir, method.name, year, fmt)
-        paths.append(path)
-        if path.exists() and not restart:
-            check_chunk(path, days, fingerprint)
-            log.info("chunk %s already complete: skipped", path.name)
-            continue
-        prod = predict_lazy(method, case, (str(days[0].date()), str(days[-1].date())), chunk_days)
-        attrs = {**(provenance or {}), "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
-        save_product(prod, path, attrs, case=case)
-    return paths
-
-
 def stream_methods(
     methods: list[Method],
     case: xr.Dataset,
@@ -166,18 +127,37 @@ def stream_methods(
     fmt: str = "netcdf",
 ) -> dict[str, tuple[list[Path], float, float]]:
     """The chunked path of ``fuse --chunk-by-year`` and ``scale``: every method's finished chunks checked
-    before any training (unless ``restart``), then each method fitted on ``train`` and streamed year by
-    year (:func:`fuse_chunked`). Returns ``{name: (chunk paths, fit seconds, predict seconds)}``."""
+    before any training (unless ``restart``), then each method fitted on ``train`` and its ``period``
+    written year by year into ``out_dir`` (``fmt``: netCDF files or Zarr stores; finished years checked
+    and skipped). Returns ``{name: (chunk paths, fit seconds, predict seconds)}``."""
     if not restart:
         for m in methods:
             check_resume(m, case, out_dir, period, provenance, fmt)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    times = select_period(case, period).indexes["time"]
+    years = sorted(set(times.year))
     out: dict[str, tuple[list[Path], float, float]] = {}
     for m in methods:
         t0 = time.perf_counter()
         m.fit(case, train, progress=progress)
         t1 = time.perf_counter()
-        files = fuse_chunked(m, case, out_dir, period, provenance, progress, chunk_days, restart, fmt)
-        out[m.name] = (files, round(t1 - t0, 2), round(time.perf_counter() - t1, 2))
+        fingerprint = run_fingerprint(m, case, provenance)
+        paths = []
+        for year in bar(years, desc=f"{m.name} chunks", unit="year") if progress else years:
+            days = times[times.year == year]
+            path = chunk_path(out_dir, m.name, year, fmt)
+            paths.append(path)
+            if path.exists() and not restart:
+                check_chunk(path, days, fingerprint)
+                log.info("chunk %s already complete: skipped", path.name)
+                continue
+            # predicted lazily in blocks of chunk_days days and streamed into the year's file: memory is
+            # bounded by the block, on whatever dask scheduler is active
+            prod = predict_lazy(m, case, (str(days[0].date()), str(days[-1].date())), chunk_days)
+            attrs = {**(provenance or {}), "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
+            save_product(prod, path, attrs, case=case)
+        out[m.name] = (paths, round(t1 - t0, 2), round(time.perf_counter() - t1, 2))
     return out
 
 

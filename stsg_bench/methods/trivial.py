@@ -250,11 +250,8 @@ class Ensemble(Method):
     def _predict(self, case, out):
         fields = [self._member_field(n, m, case, out) for n, m in zip(self.config.members, self.members, strict=True)]
         stack = np.stack(fields)
-        count = np.isfinite(stack).sum(axis=0)
+        weights = self.config.weights or (1.0,) * len(fields)  # equal: the plain mean, the same bits
+        w = np.asarray(weights, dtype=np.float64).reshape((-1,) + (1,) * (stack.ndim - 1))
+        total = np.where(np.isfinite(stack), w, 0.0).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            if self.config.weights is None:
-                return np.where(count > 0, np.nansum(stack, axis=0) / np.maximum(count, 1), np.nan)
-            w = np.asarray(self.config.weights, dtype=np.float64).reshape((-1,) + (1,) * (stack.ndim - 1))
-            have = np.isfinite(stack)
-            total = np.where(have, w, 0.0).sum(axis=0)
             return np.where(total > 0, np.nansum(stack * w, axis=0) / total, np.nan)

@@ -192,12 +192,9 @@ def paired_bootstrap(
     sa, sb = statistic(a, ref, mask, metric, kind), statistic(b, ref, mask, metric, kind)
     d = sa - sb
     scheme, draws = resamples(clusters, a.shape[1], n_boot, block, seed, scheme)
-    drawn = list(draws)
-    boots = np.full(n_boot, np.nan)
-    if drawn:
-        boots[: len(drawn)] = replicates(a, ref, mask, metric, kind, scheme, drawn) - replicates(
-            b, ref, mask, metric, kind, scheme, drawn
-        )
+    drawn = list(draws)  # none without stations or days: no interval
+    boots_a = replicates(a, ref, mask, metric, kind, scheme, drawn)
+    boots = boots_a - replicates(b, ref, mask, metric, kind, scheme, drawn)
     ok = boots[np.isfinite(boots)]
     if ok.size and np.isfinite(d):
         lo, hi = np.percentile(ok, [100 * alpha / 2, 100 * (1 - alpha / 2)])

@@ -177,7 +177,7 @@ def run_chain(
     tick = time.perf_counter()
     for name in _progress(names, "methods", progress):
         prod, info, m = fit_predict(name, case, train, test, cfg.method_config.get(name), progress, given=products)
-        stages[f"fit+predict {name}"] = info["fit_seconds"] + info["predict_seconds"]
+        stages[f"fit+predict {name}"] = round(info["fit_seconds"] + info["predict_seconds"], 2)
         provenance = {"case": bundle.card.name, "train_period": "/".join(train), **info}
         products[name] = prod
         infos[name] = info

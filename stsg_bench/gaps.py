@@ -59,10 +59,13 @@ def hide_runs(valid: np.ndarray, fraction: float, rng: np.random.Generator, max_
     T, Y, X = valid.shape
     hidden = np.zeros_like(valid)
     target = fraction * T * Y * X
-    while hidden.sum() < target:
+    count = 0  # hidden.sum(), kept up to date (recounting the whole cube every block is the slow part)
+    while count < target:
         b, d = int(rng.integers(4, 17)), int(rng.integers(1, max_run + 1))
         t, r, c = rng.integers(0, T), rng.integers(0, max(Y - b, 1)), rng.integers(0, max(X - b, 1))
-        hidden[t : t + d, r : r + b, c : c + b] = True
+        box = hidden[t : t + d, r : r + b, c : c + b]
+        count += box.size - int(box.sum())
+        box[...] = True
     return hidden
 
 
@@ -101,10 +104,14 @@ def hide_days_and_blocks(
     in_days = np.zeros(T, dtype=bool)
     in_days[days] = True
     target = fraction * valid[in_days].sum()
+    count = int(hidden.sum())  # kept up to date below: recounting the cube every block took ~30 s a run
     tries = 0
-    while hidden.sum() < target and tries < 100000 and len(days):
+    while count < target and tries < 100000 and len(days):
         t = rng.choice(days)
         r, c = rng.integers(0, max(Y - block, 1)), rng.integers(0, max(X - block, 1))
-        hidden[t, r : r + block, c : c + block] |= valid[t, r : r + block, c : c + block]
+        box = hidden[t, r : r + block, c : c + block]
+        new = valid[t, r : r + block, c : c + block] & ~box
+        count += int(new.sum())
+        box |= new
         tries += 1
     return hidden

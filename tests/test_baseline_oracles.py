@@ -205,3 +205,21 @@ def test_moments_stay_exact_far_from_zero(offset, tiny_case):
             .sel(reference="truth", group="pooled", split="all", window="all", metric=name)
         )
         assert got == pytest.approx(v, abs=1e-9), name
+
+
+def test_dctpls_blocks_in_parallel_are_the_same_bits(tiny_case):
+    """Several time blocks smoothed at once on one thread each give exactly the product of one block
+    after another on every thread (the blocks are independent; the DCTs' bits do not depend on threads)."""
+    from stsg_bench import threads
+    from stsg_bench.methods import get_method
+
+    period = (str(tiny_case.indexes["time"][0].date()), str(tiny_case.indexes["time"][-1].date()))
+    products = []
+    for n in (1, 2, 3):
+        with threads.pinned(n):
+            assert threads.current() == n
+            m = get_method("dctpls", block_days=24, overlap_days=4)
+            products.append(m.fit(tiny_case, period).predict(tiny_case, period).values)
+    assert tiny_case.sizes["time"] > 2 * 16  # several blocks
+    for p in products[1:]:
+        np.testing.assert_array_equal(p, products[0])

@@ -199,3 +199,16 @@ def test_window_config_errors():
     with pytest.raises(ConfigError, match="windows: expected a table"):
         ValidationConfig.from_mapping({"windows": ["2018-11-01"]})
     assert pd.Timestamp("2018-12-15").month in build_windows()[1].months
+
+
+def test_average_ranks_are_scipys_rankdata_exactly():
+    """Spearman's ranks come from our short average-rank kernel: the same values as scipy's
+    ``rankdata`` (ties share their mean rank), float32 and float64 inputs, with and without ties."""
+    from scipy import stats
+
+    from stsg_bench.validation.sample_metrics import average_ranks
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 365):
+        for x in (rng.random(n), np.round(rng.random(n) * 3, 1), rng.random(n).astype(np.float32), np.zeros(n)):
+            np.testing.assert_array_equal(average_ranks(x), stats.rankdata(x))

@@ -20,7 +20,7 @@ A vectorised percentile bootstrap (:func:`bootstrap_ci`) is available for any me
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -82,22 +82,37 @@ class Moments:
     ) -> Moments:
         """Sums over ``axis`` of the pairs where ``mask`` (default: both finite), shifted by ``shift``
         (default: :func:`center` of ``p`` and of ``r``)."""
-        kp, kr = (center(p), center(r)) if shift is None else shift
-        m = np.isfinite(p) & np.isfinite(r) if mask is None else mask & np.isfinite(p) & np.isfinite(r)
-        terms = {
-            "m": m,
-            "p": np.where(m, np.asarray(p, dtype=np.float64) - kp, 0.0),
-            "r": np.where(m, np.asarray(r, dtype=np.float64) - kr, 0.0),
-        }
-        hot = axis == -1 and terms["p"].shape == terms["r"].shape  # products of pairs without temporaries
+        return cls.from_pairs_masks(p, r, [mask], axis, shift)[0]
 
-        def total(factors: tuple[str, ...]) -> np.ndarray:
+    @classmethod
+    def from_pairs_masks(
+        cls,
+        p: np.ndarray,
+        r: np.ndarray,
+        masks: Iterable[np.ndarray | None],
+        axis: int | tuple = -1,
+        shift: tuple[float, float] | None = None,
+    ) -> list[Moments]:
+        """:meth:`from_pairs` of the same pairs under each of ``masks`` (the splits of one product), with the
+        values converted, shifted and tested for finiteness once instead of once per mask."""
+        kp, kr = (center(p), center(r)) if shift is None else shift
+        finite = np.isfinite(p) & np.isfinite(r)
+        p_shifted = np.asarray(p, dtype=np.float64) - kp
+        r_shifted = np.asarray(r, dtype=np.float64) - kr
+        hot = axis == -1 and p_shifted.shape == r_shifted.shape  # products of pairs without temporaries
+
+        def total(terms: dict[str, np.ndarray], factors: tuple[str, ...]) -> np.ndarray:
             if len(factors) == 1:
                 return terms[factors[0]].sum(axis=axis)
             a, b = (terms[f] for f in factors)
             return np.einsum("...t,...t->...", a, b) if hot else (a * b).sum(axis=axis)
 
-        return cls(**{name: total(factors) for name, factors in STATISTICS.items()}, kp=kp, kr=kr)
+        out = []
+        for mask in masks:
+            m = finite if mask is None else mask & finite
+            terms = {"m": m, "p": np.where(m, p_shifted, 0.0), "r": np.where(m, r_shifted, 0.0)}
+            out.append(cls(**{name: total(terms, f) for name, f in STATISTICS.items()}, kp=kp, kr=kr))
+        return out
 
     @classmethod
     def from_stack(cls, a: np.ndarray, axis: int = 0, shift: tuple[float, float] = (0.0, 0.0)) -> Moments:

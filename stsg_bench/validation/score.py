@@ -397,7 +397,7 @@ def _field_sums(
     b2 = np.asarray(base, dtype=bool).reshape(lead + (-1,)) & np.asarray(land, dtype=bool).reshape(-1)
     a2 = np.asarray(age).reshape(lead + (-1,))
     masks = _split_masks(a2 == 0, splits, a2).values()
-    out = [Moments.from_pairs(p2, r2, b2 & smask, axis=-1, shift=shift).stack() for smask in masks]
+    out = [m.stack() for m in Moments.from_pairs_masks(p2, r2, [b2 & smask for smask in masks], shift=shift)]
     return np.stack(out, axis=-2)
 
 

@@ -4,9 +4,9 @@ resume tests use it instead of a hook in the package."""
 
 import os
 
-from stsg_bench.workflows import archive
+from stsg_bench.workflows import produce
 
-_save_product = archive.save_product
+_save_product = produce.save_product
 
 
 def _save_then_die(*args, **kwargs):
@@ -14,4 +14,4 @@ def _save_then_die(*args, **kwargs):
     os._exit(137)
 
 
-archive.save_product = _save_then_die
+produce.save_product = _save_then_die

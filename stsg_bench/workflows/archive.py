@@ -5,14 +5,15 @@ run killed mid-way leaves only finished chunks (and perhaps an ignored temporary
 skips the finished chunks after checking them; a finished-looking chunk that cannot be read, or whose
 days do not match, stops the run with an error naming the file instead of being overwritten. The
 result of an interrupted-and-resumed run is identical to an uninterrupted one (given a deterministic
-method fit, e.g. a seeded CPU run or a saved DrcGAN checkpoint).
+method fit, e.g. a seeded CPU run or a saved DrcGAN checkpoint). The chunks are written by
+:func:`stsg_bench.workflows.produce.produce` (``fuse --chunk-by-year``, ``scale``); this module names,
+fingerprints and checks them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import weakref
 from pathlib import Path
 
@@ -23,9 +24,8 @@ import xarray as xr
 from ..case import select_period
 from ..errors import InputError
 from ..files import open_netcdf
-from ..io.lazy import open_product_lazy, save_product
-from ..methods import Method, predict_lazy
-from ..progress import bar
+from ..io.lazy import open_product_lazy
+from ..methods import Method
 from ..provenance import case_content_hash
 
 log = logging.getLogger(__name__)
@@ -112,53 +112,6 @@ def check_resume(
         path = chunk_path(Path(out_dir), method.name, year, fmt)
         if path.exists():
             check_chunk(path, times[times.year == year], fingerprint)
-
-
-def stream_methods(
-    methods: list[Method],
-    case: xr.Dataset,
-    train,
-    out_dir: str | Path,
-    period=None,
-    provenance: dict | None = None,
-    progress: bool = False,
-    chunk_days: int = 32,
-    restart: bool = False,
-    fmt: str = "netcdf",
-) -> dict[str, tuple[list[Path], float, float]]:
-    """The chunked path of ``fuse --chunk-by-year`` and ``scale``: every method's finished chunks checked
-    before any training (unless ``restart``), then each method fitted on ``train`` and its ``period``
-    written year by year into ``out_dir`` (``fmt``: netCDF files or Zarr stores; finished years checked
-    and skipped). Returns ``{name: (chunk paths, fit seconds, predict seconds)}``."""
-    if not restart:
-        for m in methods:
-            check_resume(m, case, out_dir, period, provenance, fmt)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    times = select_period(case, period).indexes["time"]
-    years = sorted(set(times.year))
-    out: dict[str, tuple[list[Path], float, float]] = {}
-    for m in methods:
-        t0 = time.perf_counter()
-        m.fit(case, train, progress=progress)
-        t1 = time.perf_counter()
-        fingerprint = run_fingerprint(m, case, provenance)
-        paths = []
-        for year in bar(years, desc=f"{m.name} chunks", unit="year") if progress else years:
-            days = times[times.year == year]
-            path = chunk_path(out_dir, m.name, year, fmt)
-            paths.append(path)
-            if path.exists() and not restart:
-                check_chunk(path, days, fingerprint)
-                log.info("chunk %s already complete: skipped", path.name)
-                continue
-            # predicted lazily in blocks of chunk_days days and streamed into the year's file: memory is
-            # bounded by the block, on whatever dask scheduler is active
-            prod = predict_lazy(m, case, (str(days[0].date()), str(days[-1].date())), chunk_days)
-            attrs = {**(provenance or {}), "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
-            save_product(prod, path, attrs, case=case)
-        out[m.name] = (paths, round(t1 - t0, 2), round(time.perf_counter() - t1, 2))
-    return out
 
 
 def open_chunked(out_dir: str | Path, method: str) -> xr.DataArray:

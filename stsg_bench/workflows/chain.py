@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import kernels, resources, threads
+from .. import kernels, resources
 from ..cards import (
     Card,
     CaseBundle,
@@ -42,8 +41,7 @@ from ..errors import ConfigError, InputError
 from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.external import import_external
 from ..io.lazy import save_product
-from ..methods import Method, default_methods, get_method, list_methods, method_class
-from ..progress import bar
+from ..methods import default_methods, get_method, list_methods, method_class
 from ..provenance import case_fingerprint, relative_name, software, to_attr
 from ..validation import (
     FieldReference,
@@ -55,6 +53,7 @@ from ..validation import (
     standard_references,
 )
 from ..validation.evaluate import check_tc_partner
+from .produce import produce
 
 log = logging.getLogger(__name__)
 Period = tuple[str, str]
@@ -107,38 +106,6 @@ def product_file(name: str) -> str:
     return name.replace(":", ".") + ".nc"
 
 
-def _progress(items, desc: str, progress: bool):
-    return bar(items, desc=desc, unit="method") if progress else items
-
-
-def fit_predict(
-    name: str,
-    case: xr.Dataset,
-    train,
-    test,
-    overrides: dict | None = None,
-    progress: bool = False,
-    given: dict[str, xr.DataArray] | None = None,
-) -> tuple[xr.DataArray, dict, Method]:
-    """Fit a registered method on ``train`` and predict ``test``; returns the product, timings and the
-    fitted method (for its companions, ancillary variables and training curves). ``given``: products
-    already made on this case, which a method built from others reuses (:meth:`Method.combines`)."""
-    threads.refresh()
-    m = get_method(name, **(overrides or {}))
-    t0 = time.perf_counter()
-    m.fit(case, train, progress=progress)
-    if given:
-        m.given_products(given, case)
-    t1 = time.perf_counter()
-    prod = m.predict(case, test)
-    info = {
-        "fit_seconds": round(t1 - t0, 2),
-        "predict_seconds": round(time.perf_counter() - t1, 2),
-        **{k: v for k, v in m.fit_info.items() if np.isscalar(v)},
-    }
-    return prod, info, m
-
-
 def run_chain(
     bundle: CaseBundle, out: str | Path, cfg: RunConfig, progress: bool = False, stages: dict | None = None
 ) -> xr.Dataset:
@@ -153,8 +120,7 @@ def run_chain(
         for n in names:
             if "seeds" in {f.name for f in dataclasses.fields(method_class(n).Config)}:
                 cfg.method_config[n] = {"seeds": cfg.seeds, **cfg.method_config.get(n, {})}
-    for n in names:
-        get_method(n, **cfg.method_config.get(n, {}))  # fail fast on unknown names / keys
+    methods = [get_method(n, **cfg.method_config.get(n, {})) for n in names]  # fail fast on unknown names / keys
     vcfg = cfg.validation(bundle.card)
     known = [*list_methods(), *(e.name for e, _ in bundle.external)]  # a partner not run is a note, a typo an error
     check_tc_partner(vcfg, known, f"{bundle.card.path} [ismn]")
@@ -175,8 +141,8 @@ def run_chain(
     thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
     sim: dict[str, xr.DataArray] = {}
     tick = time.perf_counter()
-    for name in _progress(names, "methods", progress):
-        prod, info, m = fit_predict(name, case, train, test, cfg.method_config.get(name), progress, given=products)
+    for made in produce(methods, case, train, test, given=products, progress=progress):
+        name, prod, info, m = made.name, made.product, made.info, made.method
         stages[f"fit+predict {name}"] = round(info["fit_seconds"] + info["predict_seconds"], 2)
         provenance = {"case": bundle.card.name, "train_period": "/".join(train), **info}
         products[name] = prod

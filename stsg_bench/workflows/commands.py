@@ -28,8 +28,8 @@ from ..provenance import (
     to_attr,
 )
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .archive import stream_methods
-from .chain import default_periods, fit_predict
+from .chain import default_periods
+from .produce import Chunks, produce
 from .scheduler import use_scheduler
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,11 @@ def _fuse(
         overrides["checkpoint"] = str(checkpoint)
     train, test = _fuse_periods(case, train_period, period)
     provenance = {"case": relative_name(case_path, [Path(out).parent]), "train_period": "/".join(train)}
-    if chunk:  # the path of `scale`: chunks checked before the training, then streamed year by year
-        stream_methods(
-            [get_method(method, **overrides)], case, train, Path(out), test, provenance, True, chunk_days, restart, fmt
-        )
-        return
-    prod, info, m = fit_predict(method, case, train, test, overrides, progress=True)
-    save_product(prod, Path(out), {**provenance, **info}, m.ancillary(), case=case)
+    # chunked, as `scale` writes them: chunks checked before the training, then streamed year by year
+    chunks = Chunks(Path(out), provenance, chunk_days, restart, fmt) if chunk else None
+    for made in produce([get_method(method, **overrides)], case, train, test, chunks, progress=True):
+        if chunks is None:
+            save_product(made.product, Path(out), {**provenance, **made.info}, made.method.ancillary(), case=case)
 
 
 def _fuse_periods(case: xr.Dataset, train_period, period) -> tuple[tuple[str, str], tuple[str, str]]:

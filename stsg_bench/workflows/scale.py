@@ -21,11 +21,11 @@ from pathlib import Path
 from ..case import select_period
 from ..errors import InputError
 from ..files import guard_output, output_lock, write_text_atomic
-from ..io.lazy import open_case_lazy, open_product_lazy
+from ..io.lazy import open_case_lazy
 from ..methods import get_method, method_class
 from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .archive import stream_methods
 from .chain import default_periods
+from .produce import Chunks, produce
 from .scheduler import use_scheduler
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,11 @@ def run_scale(
             get_method(n, **{**method_class(n).stream_overrides, **cfg.method_config.get(n, {})}) for n in cfg.methods
         ]
         # the path of `fuse --chunk-by-year`: every finished year checked before any training
-        streamed = stream_methods(
-            methods, case, train, out / "products", period, provenance, progress, cfg.chunk_days, cfg.restart
-        )
-        for name, (files, fit_s, predict_s) in streamed.items():
-            timings[f"{name}_fit_s"], timings[f"{name}_predict_s"] = fit_s, predict_s
-            products[name] = open_product_lazy(files, cfg.chunk_days)
+        chunks = Chunks(out / "products", provenance, cfg.chunk_days, cfg.restart)
+        for made in produce(methods, case, train, period, chunks, progress=progress):
+            timings[f"{made.name}_fit_s"] = made.info["fit_seconds"]
+            timings[f"{made.name}_predict_s"] = made.info["predict_seconds"]
+            products[made.name] = made.product
         t0 = time.perf_counter()
         test = select_period(case, period)
         references = standard_references(test, insitu)

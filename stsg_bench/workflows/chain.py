@@ -138,7 +138,9 @@ def run_chain(
     external = _import_external(bundle, test, names)  # before any training: a bad file fails fast
     # simulated gaps hide SMAP in the test period only, so the training period is the case's own: each
     # method is fitted once and predicts both the case and the thinned case
+    tick = time.perf_counter()
     thin, hidden = hide_smap(case, SimGapConfig(fraction=cfg.simgap_fraction), period=test)
+    stages["simulated-gap mask"] = round(time.perf_counter() - tick, 2)
     sim: dict[str, xr.DataArray] = {}
     tick = time.perf_counter()
     for made in produce(methods, case, train, test, given=products, progress=progress):

@@ -220,26 +220,29 @@ class DctPls(Method):
         smap = case["smap"].values
         result = np.full((hi - lo,) + smap.shape[1:], np.nan, dtype=np.float32)
         step = max(cfg.block_days - 2 * cfg.overlap_days, 1)
-        starts = list(range(lo, hi, step))
+        # (first kept day, block start, block end) of each time block
+        blocks = [
+            (c0, max(c0 - cfg.overlap_days, 0), min(c0 + step + cfg.overlap_days, smap.shape[0]))
+            for c0 in range(lo, hi, step)
+        ]
 
-        def smooth(c0: int, workers: int | None) -> SmoothnResult:
-            b0, b1 = max(c0 - cfg.overlap_days, 0), min(c0 + step + cfg.overlap_days, smap.shape[0])
-            block = np.where(v[b0:b1], smap[b0:b1], np.nan)
-            return smoothn(block, s=cfg.s, robust=cfg.robust, max_iter=cfg.max_iter, tol=cfg.tol, workers=workers)
+        def smooth(block: tuple[int, int, int], workers: int | None) -> SmoothnResult:
+            _, b0, b1 = block
+            obs = np.where(v[b0:b1], smap[b0:b1], np.nan)
+            return smoothn(obs, s=cfg.s, robust=cfg.robust, max_iter=cfg.max_iter, tol=cfg.tol, workers=workers)
 
         # the blocks are independent: with n threads to spare, n blocks run at once on one thread each
         # (numpy and pocketfft release the GIL; a block's result does not depend on its threads, so the
         # product is the same bits whatever n). pocketfft's own threads gain little on these small
         # transforms (~1.2x for 2), the blocks ~1.8x.
-        n = min(threads.current(), len(starts))
+        n = min(threads.current(), len(blocks))
         if n > 1:
             with ThreadPoolExecutor(max_workers=n) as pool:
-                results = list(pool.map(lambda c0: smooth(c0, 1), starts))
+                results = list(pool.map(lambda block: smooth(block, 1), blocks))
         else:
-            results = [smooth(c0, None) for c0 in starts]
+            results = [smooth(block, None) for block in blocks]
         self.fit_info["s"] = [r.s for r in results]
-        for c0, res in zip(starts, results):
-            b0 = max(c0 - cfg.overlap_days, 0)
+        for (c0, b0, _), res in zip(blocks, results, strict=True):
             k1 = min(c0 + step, hi)
             result[c0 - lo : k1 - lo] = res.z[c0 - b0 : k1 - b0]
         noah = case["noah"].values[lo:hi]

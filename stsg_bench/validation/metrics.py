@@ -99,12 +99,12 @@ class Moments:
         finite = np.isfinite(p) & np.isfinite(r)
         p_shifted = np.asarray(p, dtype=np.float64) - kp
         r_shifted = np.asarray(r, dtype=np.float64) - kr
-        hot = axis == -1 and p_shifted.shape == r_shifted.shape  # products of pairs without temporaries
 
         def total(terms: dict[str, np.ndarray], factors: tuple[str, ...]) -> np.ndarray:
             if len(factors) == 1:
                 return terms[factors[0]].sum(axis=axis)
             a, b = (terms[f] for f in factors)
+            hot = axis == -1 and a.shape == b.shape  # products of pairs without temporaries
             return np.einsum("...t,...t->...", a, b) if hot else (a * b).sum(axis=axis)
 
         out = []

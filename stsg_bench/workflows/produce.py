@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +61,7 @@ def produce(
     train,
     period,
     chunks: Chunks | None = None,
-    given: Mapping[str, xr.DataArray] | None = None,
+    given: dict[str, xr.DataArray] | None = None,
     progress: bool = False,
 ) -> Iterator[Made]:
     """Fit each method on ``train`` and predict ``period``: in memory, or into ``chunks``. Yields each
@@ -78,7 +78,7 @@ def produce(
         t0 = time.perf_counter()
         m.fit(case, train, progress=progress)
         if given:
-            m.given_products(dict(given), case)
+            m.given_products(given, case)
         t1 = time.perf_counter()
         if chunks is None:
             product, files = m.predict(case, period), []

@@ -26,8 +26,10 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .errors import ConfigError
 
@@ -223,6 +225,25 @@ def current() -> int:
 
         return torch.get_num_threads()
     return usable_cpus()
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], n: int | None = None) -> list[R]:
+    """``[fn(x) for x in items]`` with up to ``n`` (default :func:`current`) items at once in threads,
+    results in order.
+
+    For independent pieces of numpy work, which releases the GIL on large arrays: each piece runs on
+    one thread whatever the count, so the results are the same bits as one after the other. Pieces
+    must not share mutable state."""
+    items = list(items)
+    n = min(n or current(), len(items))
+    if n <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, items))
 
 
 def worker_threads(workers: int) -> int:

@@ -212,3 +212,16 @@ def test_average_ranks_are_scipys_rankdata_exactly():
     for n in (1, 2, 7, 365):
         for x in (rng.random(n), np.round(rng.random(n) * 3, 1), rng.random(n).astype(np.float32), np.zeros(n)):
             np.testing.assert_array_equal(average_ranks(x), stats.rankdata(x))
+
+
+def test_kendall_tau_is_scipys_public_function_exactly():
+    """Kendall's tau calls scipy's ``kendalltau`` without its NaN-policy wrapper: the same values as the
+    public function, with and without ties, float32 and float64."""
+    from scipy import stats
+
+    rng = np.random.default_rng(6)
+    for n in (4, 33, 365):
+        for x in (rng.random(n), np.round(rng.random(n) * 3, 1), rng.random(n).astype(np.float32)):
+            y = x + rng.random(n).astype(x.dtype)
+            got = METRICS["tau"].from_samples(x, y, None, 0.05, None)[0]
+            assert got == float(stats.kendalltau(x, y).statistic)

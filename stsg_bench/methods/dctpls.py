@@ -23,7 +23,6 @@ Long periods are processed in overlapping time blocks (memory bounded by ``block
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,7 +225,7 @@ class DctPls(Method):
             for c0 in range(lo, hi, step)
         ]
 
-        def smooth(block: tuple[int, int, int], workers: int | None) -> SmoothnResult:
+        def smooth(block: tuple[int, int, int]) -> SmoothnResult:
             _, b0, b1 = block
             obs = np.where(v[b0:b1], smap[b0:b1], np.nan)
             return smoothn(obs, s=cfg.s, robust=cfg.robust, max_iter=cfg.max_iter, tol=cfg.tol, workers=workers)
@@ -236,11 +235,8 @@ class DctPls(Method):
         # product is the same bits whatever n). pocketfft's own threads gain little on these small
         # transforms (~1.2x for 2), the blocks ~1.8x.
         n = min(threads.current(), len(blocks))
-        if n > 1:
-            with ThreadPoolExecutor(max_workers=n) as pool:
-                results = list(pool.map(lambda block: smooth(block, 1), blocks))
-        else:
-            results = [smooth(block, None) for block in blocks]
+        workers = 1 if n > 1 else None
+        results = threads.parallel_map(smooth, blocks, n)
         self.fit_info["s"] = [r.s for r in results]
         for (c0, b0, _), res in zip(blocks, results, strict=True):
             k1 = min(c0 + step, hi)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from .. import threads
 from ..case import valid_smap
 from ..configs import check_ranges
 from .base import Method, MethodConfig, get_method, list_methods, method_class, register, smap_key
@@ -100,11 +101,12 @@ class Persistence(Method):
         valid = valid_smap(train).values
         smap = np.where(valid, train["smap"].values, np.nan).astype(np.float64)
         clim = self._climatology(train)
-        scores = []
-        for tau in RELAX_CANDIDATES:  # each usable day predicted from the days before it
-            pred = persist(smap, valid, clim, tau, self.config.max_age)
-            err = (pred - smap)[valid]
-            scores.append(float(np.sqrt(np.nanmean(err**2))) if err.size else np.inf)
+
+        def score(tau: float) -> float:  # each usable day predicted from the days before it
+            err = (persist(smap, valid, clim, tau, self.config.max_age) - smap)[valid]
+            return float(np.sqrt(np.nanmean(err**2))) if err.size else np.inf
+
+        scores = threads.parallel_map(score, RELAX_CANDIDATES)  # independent candidates, same bits
         self.tau = RELAX_CANDIDATES[int(np.argmin(scores))]
         self.fit_info["relax_days"] = self.tau
         self.fit_info["train_rmse"] = round(min(scores), 6)
@@ -171,9 +173,9 @@ class TemporalMean(Method):
             pred = self.base.predict(case, period).values.astype(np.float64)
             valid = valid_smap(train).values
             truth = train["smap"].values
-            scores = [
-                float(np.sqrt(np.nanmean(((running_mean(pred, w) - truth)[valid]) ** 2))) for w in WINDOW_CANDIDATES
-            ]
+            scores = threads.parallel_map(  # independent candidates, the same bits in threads
+                lambda w: float(np.sqrt(np.nanmean(((running_mean(pred, w) - truth)[valid]) ** 2))), WINDOW_CANDIDATES
+            )
             self.window = WINDOW_CANDIDATES[int(np.nanargmin(scores))]
             self.fit_info["train_rmse"] = round(float(np.nanmin(scores)), 6)
         self.fit_info["window_days"] = self.window

@@ -62,7 +62,12 @@ def _moments(a: np.ndarray, r: np.ndarray, m: np.ndarray, axis) -> dict[str, np.
         dr = np.where(m, r - np.expand_dims(mean_r, axis) if axis is not None else r - mean_r, 0.0)
         var_a, var_r = (da**2).sum(axis=axis) / n, (dr**2).sum(axis=axis) / n
         cov = (da * dr).sum(axis=axis) / n
-        bias = mean_a - mean_r
+        return _metrics(n, mean_a - mean_r, var_a, var_r, cov)
+
+
+def _metrics(n, bias, var_a, var_r, cov) -> dict[str, np.ndarray]:
+    """The paired metrics from the count, mean difference, (co)variances (population)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
         ubmsd = np.maximum(var_a + var_r - 2 * cov, 0.0)
         return {
             "bias": np.abs(bias),
@@ -71,6 +76,30 @@ def _moments(a: np.ndarray, r: np.ndarray, m: np.ndarray, axis) -> dict[str, np.
             "ubRMSE": np.sqrt(ubmsd),
             "n": n,
         }
+
+
+def _pooled_by_rows(
+    a: np.ndarray, r: np.ndarray, m: np.ndarray, metric: str, draws: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """The pooled statistic of each resample of whole rows (scheme ``clusters``): a resample's sums are
+    the drawn rows' sums weighted by how often each row was drawn, so one weighted sum per statistic
+    replaces a (rows x days) gather per replicate. Values are shifted by their overall means first, so
+    the (co)variances from sums of squares do not cancel: equal to :func:`statistic` on the gathered
+    rows to ~1e-13 relative (tested), with numpy's own sums (no BLAS: the same bits on every CPU)."""
+    if not draws:
+        return np.array([])
+    n_rows = a.shape[0]
+    ka = float(a[m].mean()) if m.any() else 0.0
+    kr = float(r[m].mean()) if m.any() else 0.0
+    da, dr = np.where(m, a - ka, 0.0), np.where(m, r - kr, 0.0)
+    per_row = np.stack([m.sum(1), da.sum(1), dr.sum(1), (da * da).sum(1), (dr * dr).sum(1), (da * dr).sum(1)], 1)
+    counts = np.stack([np.bincount(rows, minlength=n_rows) for rows, _ in draws]).astype(np.float64)
+    n, sa, sr, saa, srr, sar = (counts[:, :, None] * per_row[None]).sum(axis=1).T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma, mr = sa / n, sr / n
+        var_a, var_r = np.maximum(saa / n - ma * ma, 0.0), np.maximum(srr / n - mr * mr, 0.0)
+        out = _metrics(n, (ka - kr) + (ma - mr), var_a, var_r, sar / n - ma * mr)[metric]
+    return np.where(n > 0, out, np.nan)
 
 
 def statistic(a: np.ndarray, r: np.ndarray, mask: np.ndarray, metric: str, kind: str) -> float:
@@ -149,14 +178,14 @@ def replicates(
 
     Where only stations are resampled (scheme ``clusters``) every station keeps all its days, so its own
     metric is the same in every replicate: ``station_mean`` averages the precomputed per-station values of
-    the drawn rows (the same row moments, hence the same bits, as recomputing them), and ``pooled`` takes
-    whole rows instead of a (rows x days) grid. This is what makes a report's ~200 paired comparisons
-    of 1,000 replicates take seconds instead of a minute."""
+    the drawn rows (the same row moments, hence the same bits, as recomputing them), and ``pooled`` sums
+    the drawn rows' own sums (:func:`_pooled_by_rows`; equal to recomputing to ~1e-13). This is what
+    makes a report's ~200 paired comparisons of 1,000 replicates take seconds instead of a minute."""
     if scheme == "clusters" and kind == "station_mean":
         v = per_station(a, ref, mask, metric)
         return np.array([float(np.nanmean(x)) if np.isfinite(x := v[rows]).any() else np.nan for rows, _ in draws])
     if scheme == "clusters":
-        return np.array([statistic(a[rows], ref[rows], mask[rows], metric, kind) for rows, _ in draws])
+        return _pooled_by_rows(a, ref, mask, metric, draws)
     return np.array([statistic(a[np.ix_(r, d)], ref[np.ix_(r, d)], mask[np.ix_(r, d)], metric, kind) for r, d in draws])
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import __version__
+from .. import __version__, threads
 from ..case import gap_age, valid_smap
 from ..errors import InputError, StsgError
 from .match import OK, StationTable, at_station_cells
@@ -439,7 +439,8 @@ def score_fields(
     land = case["land"].astype(bool)
     age_case = _age_field(case, splits)
     whole: dict[str, tuple[np.ndarray, tuple[float, float]]] = {}  # per-day sums for the paired comparison
-    for mi, name in enumerate(methods):
+
+    def inputs_of(name: str) -> tuple[pd.DatetimeIndex, list[xr.DataArray], tuple[float, float]]:
         da = _check_product(name, products[name], case)
         times = da.indexes["time"]
         base = xr.ones_like(da, dtype=bool) if mask is None else mask.sel(time=times)
@@ -448,26 +449,43 @@ def score_fields(
         if any(a.chunks is not None for a in inputs):  # align the chunks over time, whole days per block
             tchunks = next(a.chunks[0] for a in inputs if a.chunks is not None)
             inputs = [a.chunk({"time": tchunks, "y": -1, "x": -1}) for a in inputs]
-        shift = (_sample_center(da), _sample_center(ref))
-        day_sums = xr.apply_ufunc(  # (time, split, statistic): windows are sums over their days
-            _field_sums,
-            *inputs,
-            land,
-            kwargs={"splits": splits, "shift": shift},
-            input_core_dims=[["y", "x"]] * 5,
-            output_core_dims=[["split", "stat"]],
-            dask="parallelized",
-            output_dtypes=[np.float64],
-            dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": len(STATISTICS)}},
-        ).compute()
+        return times, inputs, (_sample_center(da), _sample_center(ref))
+
+    def day_sums(inputs: list[xr.DataArray], shift: tuple[float, float]) -> np.ndarray:
+        """(time, split, statistic): a window's sums are the sums over its days."""
+        if all(a.chunks is None for a in inputs):  # in memory: the kernel on the arrays themselves
+            p, r, base, age = (a.transpose("time", "y", "x").values for a in inputs)
+            return _field_sums(p, r, base, age, land.values, splits=splits, shift=shift)
+        return (
+            xr.apply_ufunc(  # dask-backed: block by block, in bounded memory
+                _field_sums,
+                *inputs,
+                land,
+                kwargs={"splits": splits, "shift": shift},
+                input_core_dims=[["y", "x"]] * 5,
+                output_core_dims=[["split", "stat"]],
+                dask="parallelized",
+                output_dtypes=[np.float64],
+                dask_gufunc_kwargs={"output_sizes": {"split": len(splits), "stat": len(STATISTICS)}},
+            )
+            .transpose("time", "split", "stat")
+            .values
+        )
+
+    prepared = [inputs_of(n) for n in methods]  # xarray selections here, in one thread
+    # in-memory products are summed a few at a time in threads (numpy releases the GIL; each product's
+    # sums are the same bits either way); dask-backed ones one after the other, dask working inside each
+    lazy = any(a.chunks is not None for _, inputs, _ in prepared for a in inputs)
+    work = [(inputs, shift) for _, inputs, shift in prepared]
+    summed = [day_sums(*w) for w in work] if lazy else threads.parallel_map(lambda w: day_sums(*w), work)
+    for mi, (name, (times, _, shift), sums) in enumerate(zip(methods, prepared, summed, strict=True)):
         for wi, window in enumerate(windows):
-            inside = window.mask(times)
-            totals = np.asarray(day_sums.isel(time=np.nonzero(inside)[0]).sum("time").values)  # (split, statistic)
+            totals = sums[np.nonzero(window.mask(times))[0]].sum(axis=0)  # (split, statistic)
             for si in range(len(splits)):
                 mom = Moments.from_stack(totals[si], shift=shift)
                 _fill(ds, mi, 0, si, wi, score_moments(mom, metrics, cfg.alpha), mom.n)
         if cfg.paired_bootstrap:
-            whole[name] = (np.asarray(day_sums.values), shift)
+            whole[name] = (sums, shift)
     if cfg.paired_bootstrap and len(whole) > 1 and len({w[0].shape for w in whole.values()}) == 1:
         ds = ds.assign(_paired_fields(whole, ds, splits, cfg))
     return ds

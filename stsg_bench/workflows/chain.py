@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import xarray as xr
 
 from .. import kernels, resources
@@ -37,7 +36,7 @@ from ..cards import (
 )
 from ..case import save_case, select_period
 from ..configs import located, typed_values
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, StsgError
 from ..files import atomic_directory, guard_output, output_lock, read_toml
 from ..io.external import import_external
 from ..io.lazy import save_product
@@ -47,16 +46,14 @@ from ..validation import (
     FieldReference,
     SimGapConfig,
     ValidationConfig,
-    evaluate,
     hide_smap,
     save_results,
-    standard_references,
 )
 from ..validation.evaluate import check_tc_partner
-from .produce import produce
+from .produce import Period, default_periods, produce, score_products
 
 log = logging.getLogger(__name__)
-Period = tuple[str, str]
+__all__ = ["RunConfig", "default_periods", "load_run_config", "run_chain", "run_config", "run_demo"]
 
 
 @dataclass
@@ -85,20 +82,6 @@ class RunConfig:
     def validation(self, card: Card) -> ValidationConfig:
         """The card's matching settings with this run's overrides."""
         return card.validation.replace(depth=self.depth, min_obs=self.min_obs, bootstrap=self.bootstrap or None)
-
-
-def default_periods(case: xr.Dataset, card: Card | None = None) -> tuple[Period, Period]:
-    """Training and test periods: the card's, else the case's ``train_end`` attribute, else the first
-    half / second half of the days."""
-    times = case.indexes["time"]
-    if card is not None and card.train_period and card.test_period:
-        return card.train_period, card.test_period
-    end = pd.Timestamp(case.attrs.get("train_end", times[len(times) // 2 - 1]))
-    fmt = lambda t: str(pd.Timestamp(t).date())  # noqa: E731
-    after = times[times > end]
-    if len(after) == 0:
-        raise ConfigError(f"no test days after the training period ending {fmt(end)}")
-    return (fmt(times[0]), fmt(end)), (fmt(after[0]), fmt(times[-1]))
 
 
 def product_file(name: str) -> str:
@@ -173,14 +156,12 @@ def run_chain(
     stages["methods, simulated gaps and product files"] = round(time.perf_counter() - tick, 2)
     tick = time.perf_counter()
     test_case = select_period(case, test)
-    references = standard_references(test_case, bundle.insitu)
-    if cfg.simulated_gaps:
-        references.append(
-            FieldReference(
-                "hidden_smap", test_case["smap"], mask=hidden.sel(time=slice(*test)), splits=("all",), products=sim
-            )
-        )
-    ev = evaluate(products, test_case, references, vcfg)
+    hidden_smap = FieldReference(
+        "hidden_smap", test_case["smap"], mask=hidden.sel(time=slice(*test)), splits=("all",), products=sim
+    )
+    ev = score_products(products, test_case, bundle.insitu, vcfg, [hidden_smap] if cfg.simulated_gaps else [])
+    if ev is None:
+        raise StsgError("nothing was scored: no truth, no stations and no simulated gaps")
     stages["scoring"] = round(time.perf_counter() - tick, 2)
     bundle.notes.extend(ev.notes)
     results = ev.results

@@ -27,9 +27,8 @@ from ..provenance import (
     software,
     to_attr,
 )
-from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .chain import default_periods
-from .produce import Chunks, produce
+from ..validation import ValidationConfig, save_results
+from .produce import Chunks, default_periods, produce, score_products
 from .scheduler import use_scheduler
 
 log = logging.getLogger(__name__)
@@ -276,7 +275,9 @@ def score_command(
                 }
             ),
         }
-        ev = evaluate(prods, test, standard_references(test, insitu), vcfg, attrs=attrs)
+        ev = score_products(prods, test, insitu, vcfg, attrs=attrs)
+        if ev is None:
+            raise ConfigError("nothing to score against: the case has no truth and no --insitu stations were given")
         ev.results.attrs["notes"] = json.dumps(ev.notes)
         for note in ev.notes:
             log.warning("%s", note)

@@ -1,10 +1,12 @@
-"""One way to make products, for every command: :func:`produce`.
+"""One path for every command: periods -> :func:`produce` -> :func:`score_products`.
 
-``run`` (and the demo), ``fuse``, ``fuse --chunk-by-year`` and ``scale`` all fit each method on the
-training period (one rule: :func:`stsg_bench.workflows.chain.default_periods`) and predict a period,
-either in memory (``run``, ``fuse``) or year by year into resumable chunk files (``fuse --chunk-by-year``,
-``scale``: :class:`Chunks`). What a command does next is its own: ``run`` and ``scale`` score the products
-(:func:`stsg_bench.validation.evaluate`) and write ``results.nc``; ``fuse`` writes the product.
+``run`` (and the demo), ``fuse``, ``fuse --chunk-by-year``, ``train`` and ``scale`` take their periods
+from one rule (:func:`default_periods`: the card's, else the case's ``train_end``, else the first half);
+they fit each method on the training period and predict a period, either in memory (``run``, ``fuse``)
+or year by year into resumable chunk files (``fuse --chunk-by-year``, ``scale``: :class:`Chunks`).
+``run``, ``scale`` and ``score`` then score the products in one call (:func:`score_products`: the
+standard references of the case and stations, plus a run's own) and write ``results.nc``; ``fuse``
+writes the product.
 """
 
 from __future__ import annotations
@@ -16,16 +18,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .. import threads
 from ..case import select_period
+from ..errors import ConfigError
 from ..io.lazy import open_product_lazy, save_product
 from ..methods import Method, predict_lazy
 from ..progress import bar
+from ..validation import Evaluation, ValidationConfig, evaluate, standard_references
+from ..validation.evaluate import Reference
 from .archive import check_chunk, check_resume, chunk_path, run_fingerprint
 
 log = logging.getLogger(__name__)
+Period = tuple[str, str]
+
+
+def default_periods(case: xr.Dataset, card=None) -> tuple[Period, Period]:
+    """Training and test periods, the one rule of every command: the card's, else the case's
+    ``train_end`` attribute, else the first half / second half of the days."""
+    times = case.indexes["time"]
+    if card is not None and card.train_period and card.test_period:
+        return card.train_period, card.test_period
+    end = pd.Timestamp(case.attrs.get("train_end", times[len(times) // 2 - 1]))
+    fmt = lambda t: str(pd.Timestamp(t).date())  # noqa: E731
+    after = times[times > end]
+    if len(after) == 0:
+        raise ConfigError(f"no test days after the training period ending {fmt(end)}")
+    return (fmt(times[0]), fmt(end)), (fmt(after[0]), fmt(times[-1]))
 
 
 @dataclass
@@ -114,3 +135,21 @@ def _write_chunks(m: Method, case: xr.Dataset, period, chunks: Chunks, progress:
         attrs = {**chunks.provenance, "chunk": str(year), "chunk_complete": 1, "run_fingerprint": fingerprint}
         save_product(prod, path, attrs, case=case)
     return paths
+
+
+def score_products(
+    products: dict[str, xr.DataArray],
+    test_case: xr.Dataset,
+    insitu,
+    cfg: ValidationConfig,
+    extra: Sequence[Reference] = (),
+    attrs: dict | None = None,
+) -> Evaluation | None:
+    """Score products on ``test_case`` (already cut to the scored days) against its standard references
+    (the twin's truth where it has one; the stations of ``insitu``: a folder, zip or station series)
+    and a run's ``extra`` ones (e.g. the hidden SMAP of simulated gaps). None when there is nothing to
+    score against."""
+    references = [*standard_references(test_case, insitu), *extra]
+    if not references:
+        return None
+    return evaluate(products, test_case, references, cfg, attrs=attrs)

@@ -23,9 +23,8 @@ from ..errors import InputError
 from ..files import guard_output, output_lock, write_text_atomic
 from ..io.lazy import open_case_lazy
 from ..methods import get_method, method_class
-from ..validation import ValidationConfig, evaluate, save_results, standard_references
-from .chain import default_periods
-from .produce import Chunks, produce
+from ..validation import ValidationConfig, save_results
+from .produce import Chunks, default_periods, produce, score_products
 from .scheduler import use_scheduler
 
 log = logging.getLogger(__name__)
@@ -82,12 +81,9 @@ def run_scale(
             timings[f"{made.name}_predict_s"] = made.info["predict_seconds"]
             products[made.name] = made.product
         t0 = time.perf_counter()
-        test = select_period(case, period)
-        references = standard_references(test, insitu)
-        if references:
-            ev = evaluate(
-                products, test, references, ValidationConfig(min_obs=cfg.min_obs), attrs={"case": str(case_path)}
-            )
+        vcfg = ValidationConfig(min_obs=cfg.min_obs)
+        ev = score_products(products, select_period(case, period), insitu, vcfg, attrs={"case": str(case_path)})
+        if ev is not None:
             save_results(ev.results, out / "results.nc")
         timings["score_s"] = round(time.perf_counter() - t0, 2)
     total = time.perf_counter() - t_start

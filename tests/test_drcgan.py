@@ -236,3 +236,25 @@ def test_pretraining_steps_train_g_alone(tiny_case):
     assert [tr.in_pretraining(k) for k in range(4)] == [True, True, False, False]
     assert all(h["cyc"] == 0 and h["adv"] == 0 and h["d"] == 0 for h in tr.history[:2])
     assert all(h["cyc"] > 0 and h["d"] > 0 for h in tr.history[2:])
+
+
+def test_lazy_gan_terms_run_every_nth_step_with_their_weight_scaled(tiny_case, monkeypatch):
+    """``gan_every = 2``: the cycle and adversarial terms and the discriminators' update on steps 0 and 2,
+    G's L1 term alone on steps 1 and 3; where they run, their weights are x 2 (the G loss says so)."""
+    tr = Trainer(get_config("test", steps=4, gan_every=2), tiny_case, TRAIN).fit()
+    full = [h["adv"] > 0 and h["d"] > 0 for h in tr.history]  # (cyc is 0 at the residual nets' start)
+    assert full == [True, False, True, False]
+    assert all(h["cyc"] == 0 and h["rev"] == 0 and h["adv"] == 0 and h["d"] == 0 for h in tr.history[1::2])
+    seen = []
+    real_backward = torch.Tensor.backward
+
+    def spy(self, *a, **k):  # the first backward of a step is G's loss
+        seen.append(float(self.detach()))
+        return real_backward(self, *a, **k)
+
+    lazy = Trainer(get_config("test", steps=1, gan_every=2), tiny_case, TRAIN)
+    monkeypatch.setattr(torch.Tensor, "backward", spy)
+    h = lazy.train_step()
+    c = lazy.cfg.losses
+    want = c.lambda_rec * h["rec"] + 2 * (c.lambda_cyc * h["cyc"] + c.lambda_rev * h["rev"] + c.lambda_adv * h["adv"])
+    assert seen[0] == pytest.approx(want, rel=1e-5)

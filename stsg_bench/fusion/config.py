@@ -91,13 +91,16 @@ class Optimiser:
     pretrain_fraction: float = 0.0  # share of the steps training G by L1 alone before the other terms join
     lr_decay_start: float = 0.5  # share of the steps at constant lr; then linear decay to 0 (CycleGAN)
     ema_decay: float = 0.0  # exponential moving average of G's weights (0: off; e.g. 0.99)
+    #: the cycle and adversarial terms (and the discriminators' update) on every N-th step only, with their
+    #: weights x N there, G's L1 term on every step: lazy, as StyleGAN2's lazy regularisation (1: every step)
+    gan_every: int = 1
 
     def __post_init__(self):
         if self.ema_decay >= 1:
             raise ValueError(f"ema_decay must be below 1, got {self.ema_decay}")
         check_ranges(
             self,
-            minimum={"steps": 1, "batch_size": 1},
+            minimum={"steps": 1, "batch_size": 1, "gan_every": 1},
             positive=("lr",),
             fractions=("beta1", "beta2", "pretrain_fraction", "lr_decay_start", "ema_decay"),
         )

@@ -260,6 +260,7 @@ class Trainer:
         nn_ = lambda n: torch.where(land, (n - norm.noah_mean) / norm.noah_std, 0.0)  # noqa: E731
         zero = torch.zeros((), device=x.device)
         l_cyc = l_rev = l_adv = loss_d = zero
+        lazy = float(cfg.optimiser.gan_every)  # the lazy terms' weight factor where they run (1: every step)
         with self._autocast():
             smap_hat = self.forward_g(x, noah)
             if cfg.views.same_day:  # the hidden pixels, and (lightly) the ones the input shows
@@ -277,13 +278,13 @@ class Trainer:
                 smap_rec = self.forward_g(x_rev, noah_fake)
                 l_cyc = masked_l1(noah_back, noah, land)
                 l_rev = masked_l1(smap_rec, smap, valid)
-                loss_g = loss_g + cfg.losses.lambda_cyc * l_cyc + cfg.losses.lambda_rev * l_rev
+                loss_g = loss_g + lazy * cfg.losses.lambda_cyc * l_cyc + lazy * cfg.losses.lambda_rev * l_rev
             if self.use_adv and full:
                 filled = torch.where(hole, smap_hat, smap)
                 l_adv = lsgan_loss(nets.D_S(self._ds_input(filled, valid, hole)), True)
                 if self.use_f:
                     l_adv = l_adv + lsgan_loss(nets.D_N(torch.cat([nn_(noah_fake), land.float()], 1)), True)
-                loss_g = loss_g + cfg.losses.lambda_adv * l_adv
+                loss_g = loss_g + lazy * cfg.losses.lambda_adv * l_adv
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -315,7 +316,7 @@ class Trainer:
         for opt in (self.opt_g, self.opt_d):
             for group in opt.param_groups:
                 group["lr"] = lr
-        full = not self.in_pretraining(self.step)
+        full = not self.in_pretraining(self.step) and self.step % self.cfg.optimiser.gan_every == 0
         losses = {k: float(v) for k, v in self._step_fn(self.sample_batch(), full).items()}
         if self.ema is not None:
             with torch.no_grad():

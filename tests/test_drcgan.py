@@ -14,7 +14,6 @@ from stsg_bench.fusion.inputs import (
     Normalizer,
     case_offset,
     cell_offset,
-    local_offset,
     offset_channels,
     pad4,
 )
@@ -137,13 +136,10 @@ def test_product_passes_smap_through(tiny_case):
     assert np.isfinite(p.values[:, land]).all() and np.isnan(p.values[:, ~land]).all()
 
 
-@pytest.mark.parametrize("climatology, local", [(False, 0), (True, 0), (True, 5)])
-def test_streaming_chunks_are_exact(tiny_case, climatology, local):
-    """Chunked inference equals one chunk (with the per-cell offset: taken from the whole case; the local
-    offset reads no further than the chunks' max_ref_age days of context)."""
-    cfg = get_config("test", steps=2, climatology=climatology, local_offset_days=local)
-    tr = Trainer(cfg, tiny_case, TRAIN).fit()
-    assert tr.in_ch == 12 + 2 * climatology + 2 * (local > 0)
+@pytest.mark.parametrize("climatology", [False, True])
+def test_streaming_chunks_are_exact(tiny_case, climatology):
+    """Chunked inference equals one chunk (with the per-cell offset: taken from the whole case)."""
+    tr = Trainer(get_config("test", steps=2, climatology=climatology), tiny_case, TRAIN).fit()
     state = tr.state_dict()
     full = predict_case(FusionModel.from_state(with_config(state, infer_chunk_days=1000)), tiny_case, TEST)
     chunked = predict_case(
@@ -262,20 +258,3 @@ def test_lazy_gan_terms_run_every_nth_step_with_their_weight_scaled(tiny_case, m
     c = lazy.cfg.losses
     want = c.lambda_rec * h["rec"] + 2 * (c.lambda_cyc * h["cyc"] + c.lambda_rev * h["rev"] + c.lambda_adv * h["adv"])
     assert seen[0] == pytest.approx(want, rel=1e-5)
-
-
-def test_local_offset_is_the_windowed_mean_difference_without_the_day_itself():
-    """Each cell's mean SMAP - Noah over its usable days within W days, the day itself left out (it is
-    the training target), / sd; 0 and validity 0 with fewer than 3 such days: against a plain loop."""
-    rng = np.random.default_rng(0)
-    T, Y, X, W = 40, 3, 4, 5
-    smap, noah, valid = rng.random((T, Y, X)), rng.random((T, Y, X)), rng.random((T, Y, X)) < 0.4
-    value, ok = local_offset(smap, noah, valid, W, 0.1)
-    for t, y, x in np.ndindex(T, Y, X):
-        d = [
-            smap[u, y, x] - noah[u, y, x] for u in range(max(0, t - W), min(T, t + W + 1)) if u != t and valid[u, y, x]
-        ]
-        assert ok[t, y, x] == (len(d) >= 3)
-        assert value[t, y, x] == pytest.approx(np.mean(d) / 0.1 if len(d) >= 3 else 0.0, abs=1e-5)
-    with pytest.raises(ConfigError, match="must not exceed max_ref_age"):
-        get_config("demo", local_offset_days=90)

@@ -50,9 +50,6 @@ class Views:
     same_day: bool = False  # the day's own usable SMAP around a gap as input (training hides holes from it)
     max_ref_age: int = 60  # references older than this (days) count as missing
     climatology: bool = False  # per-cell offset (mean SMAP - Noah of its usable days) as an input
-    #: > 0: the cell's mean SMAP - Noah over its usable days within +- this many days (the day itself left
-    #: out) as two more input channels: references averaged over several days instead of the nearest one
-    local_offset_days: int = 0
     crop: int = 128  # training crop (cells, a multiple of 4)
     min_land_fraction: float = 0.2  # crops with less land are drawn again
     sim_gap_fraction: float = 0.3  # share of usable SMAP hidden from the references of the 'thinned' view
@@ -63,13 +60,9 @@ class Views:
             raise ValueError(f"crop must be a multiple of 4, got {self.crop}")
         check_ranges(
             self,
-            minimum={"max_ref_age": 1, "crop": 8, "local_offset_days": 0},
+            minimum={"max_ref_age": 1, "crop": 8},
             fractions=("min_land_fraction", "sim_gap_fraction", "persistent_gap_fraction"),
         )
-        if self.local_offset_days > self.max_ref_age:  # chunked inference reads max_ref_age days around a chunk
-            raise ValueError(
-                f"local_offset_days ({self.local_offset_days}) must not exceed max_ref_age ({self.max_ref_age})"
-            )
 
 
 @dataclass

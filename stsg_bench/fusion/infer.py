@@ -97,8 +97,6 @@ class FusionModel:
     def builds_inputs_on_device(self) -> bool:
         """Whether inference inputs are built on the model's device (``device_inputs``)."""
         mode = self.cfg.inference.device_inputs
-        if self.cfg.views.local_offset_days > 0:  # the device builder has no local-offset channels
-            return False
         return mode == "always" or (mode == "auto" and self.device.type == "cuda")
 
 
@@ -145,7 +143,6 @@ def _predict_case(model: FusionModel, case: xr.Dataset, period, progress: bool) 
             max_age=cfg.views.max_ref_age,
             same_day=cfg.views.same_day,
             offset=offset,
-            local_days=cfg.views.local_offset_days,
         )
         result[k0:k1] = model.predict_days(builder, local, origin)
     return result

@@ -11,8 +11,6 @@ field padded to a multiple of 4 (ocean pad)::
     offset  its validity            per-cell offset (``climatology``): mean SMAP - Noah of the cell's
                                     usable days, / sd_smap; where it has fewer than ``MIN_OFFSET_DAYS``,
                                     the Gaussian-weighted mean of its neighbours' (validity 0)
-    local  its validity             local offset (``local_offset_days`` = W > 0): mean SMAP - Noah of the
-                                    cell's usable days within W days, the day itself left out, / sd_smap
     -3 land mask   -2 sin(day of year)   -1 cos(day of year)
 
 **Same-day context.** Inside a gap on day t the usable SMAP of the same day around it (the swath next
@@ -56,7 +54,6 @@ from ..errors import MethodError
 AGE_SCALE = 30.0
 MIN_OFFSET_DAYS = 10  # usable days a cell needs for its own offset
 OFFSET_SIGMA = 4.0  # cells: the neighbourhood that lends a never-observed cell its offset
-MIN_LOCAL_DAYS = 3  # usable days a cell needs within the local-offset window
 
 
 @dataclass
@@ -82,28 +79,9 @@ class Normalizer:
         return asdict(self)
 
 
-def n_channels(two_sided: bool, same_day: bool, offset: bool = False, local: bool = False) -> int:
+def n_channels(two_sided: bool, same_day: bool, offset: bool = False) -> int:
     """Channels of the generator's input stack (see the module docstring)."""
-    return 1 + 4 * (2 if two_sided else 1) + (2 if same_day else 0) + (2 if offset else 0) + (2 if local else 0) + 3
-
-
-def local_offset(
-    smap: np.ndarray, noah: np.ndarray, valid: np.ndarray, days: int, smap_std: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The local-offset channels (T, Y, X): each cell's mean SMAP - Noah over its usable days within
-    ``days`` days of the day, the day itself left out (it is what training predicts), / ``smap_std``
-    (0 with fewer than ``MIN_LOCAL_DAYS``); and 1 where it has enough of them."""
-    T = valid.shape[0]
-    d = np.where(valid, np.nan_to_num(smap) - np.nan_to_num(noah), 0.0).astype(np.float64)
-    zero = np.zeros((1, *valid.shape[1:]))
-    cs = np.concatenate([zero, np.cumsum(d, axis=0)])
-    cn = np.concatenate([zero, np.cumsum(valid, axis=0, dtype=np.float64)])
-    t = np.arange(T)
-    lo, hi = np.clip(t - days, 0, T), np.clip(t + days + 1, 0, T)
-    total, n = cs[hi] - cs[lo] - d, cn[hi] - cn[lo] - valid
-    ok = n >= MIN_LOCAL_DAYS
-    value = np.where(ok, total / np.maximum(n, 1), 0.0) / smap_std
-    return value.astype(np.float32), ok.astype(np.float32)
+    return 1 + 4 * (2 if two_sided else 1) + (2 if same_day else 0) + (2 if offset else 0) + 3
 
 
 def cell_offset(smap: np.ndarray, noah: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,11 +155,9 @@ class InputBuilder:
         max_age: int = 60,
         same_day: bool = False,
         offset: bool | tuple[np.ndarray, np.ndarray] = False,
-        local_days: int = 0,
     ):
         """``offset``: True adds the per-cell offset channels computed from ``valid``; a (offset, ok)
-        pair from :func:`cell_offset` uses that one (inference: the whole case's). ``local_days`` > 0 adds
-        the local-offset channels (:func:`local_offset`) from ``valid``."""
+        pair from :func:`cell_offset` uses that one (inference: the whole case's)."""
         T, Y, X = case["smap"].shape
         self.shape = (Y, X)
         self.padded = (pad4(Y), pad4(X))
@@ -223,17 +199,13 @@ class InputBuilder:
             pad2 = lambda a: np.pad(a, ((0, py), (0, px)), constant_values=0)  # noqa: E731
             value, own = offset_channels(pair, norm.smap_std)
             self.offset = (pad2(value), pad2(own))
-        self.local = None
-        if local_days > 0:
-            value, own = local_offset(smap, noah, valid, local_days, norm.smap_std)
-            self.local = (pad3(value, 0.0), pad3(own, 0.0))
         doy = case["time"].dt.dayofyear.values
         self.sin = np.sin(2 * np.pi * doy / 365.25).astype(np.float32)
         self.cos = np.cos(2 * np.pi * doy / 365.25).astype(np.float32)
 
     @property
     def n_channels(self) -> int:
-        return n_channels(len(self.refs) == 2, self.obs is not None, self.offset is not None, self.local is not None)
+        return n_channels(len(self.refs) == 2, self.obs is not None, self.offset is not None)
 
     def channels(
         self,
@@ -265,9 +237,6 @@ class InputBuilder:
             k += 2
         if self.offset is not None:
             out[:, k], out[:, k + 1] = self.offset[0][ys, xs], self.offset[1][ys, xs]
-            k += 2
-        if self.local is not None:
-            out[:, k], out[:, k + 1] = self.local[0][t, ys, xs], self.local[1][t, ys, xs]
             k += 2
         out[:, k] = land
         out[:, k + 1] = self.sin[t, None, None]

@@ -106,7 +106,6 @@ class Validation:
             max_age=cfg.views.max_ref_age,
             same_day=cfg.views.same_day,
             offset=cfg.views.climatology,
-            local_days=cfg.views.local_offset_days,
         )
         self.target = train["smap"].values[days]
         self.origin = grid_origin(train)

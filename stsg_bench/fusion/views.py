@@ -38,7 +38,6 @@ class TrainingViews:
                 max_age=cfg.views.max_ref_age,
                 same_day=cfg.views.same_day,
                 offset=offset,
-                local_days=cfg.views.local_offset_days,
             )
 
         self.views = [view()]

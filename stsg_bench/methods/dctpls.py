@@ -225,17 +225,18 @@ class DctPls(Method):
             for c0 in range(lo, hi, step)
         ]
 
-        def smooth(block: tuple[int, int, int]) -> SmoothnResult:
-            _, b0, b1 = block
-            obs = np.where(v[b0:b1], smap[b0:b1], np.nan)
-            return smoothn(obs, s=cfg.s, robust=cfg.robust, max_iter=cfg.max_iter, tol=cfg.tol, workers=workers)
-
         # the blocks are independent: with n threads to spare, n blocks run at once on one thread each
         # (numpy and pocketfft release the GIL; a block's result does not depend on its threads, so the
         # product is the same bits whatever n). pocketfft's own threads gain little on these small
         # transforms (~1.2x for 2), the blocks ~1.8x.
         n = min(threads.current(), len(blocks))
         workers = 1 if n > 1 else None
+
+        def smooth(block: tuple[int, int, int]) -> SmoothnResult:
+            _, b0, b1 = block
+            obs = np.where(v[b0:b1], smap[b0:b1], np.nan)
+            return smoothn(obs, s=cfg.s, robust=cfg.robust, max_iter=cfg.max_iter, tol=cfg.tol, workers=workers)
+
         results = threads.parallel_map(smooth, blocks, n)
         self.fit_info["s"] = [r.s for r in results]
         for (c0, b0, _), res in zip(blocks, results, strict=True):

@@ -476,8 +476,7 @@ def score_fields(
     # in-memory products are summed a few at a time in threads (numpy releases the GIL; each product's
     # sums are the same bits either way); dask-backed ones one after the other, dask working inside each
     lazy = any(a.chunks is not None for _, inputs, _ in prepared for a in inputs)
-    work = [(inputs, shift) for _, inputs, shift in prepared]
-    summed = [day_sums(*w) for w in work] if lazy else threads.parallel_map(lambda w: day_sums(*w), work)
+    summed = threads.parallel_map(lambda p: day_sums(p[1], p[2]), prepared, 1 if lazy else None)
     for mi, (name, (times, _, shift), sums) in enumerate(zip(methods, prepared, summed, strict=True)):
         for wi, window in enumerate(windows):
             totals = sums[np.nonzero(window.mask(times))[0]].sum(axis=0)  # (split, statistic)

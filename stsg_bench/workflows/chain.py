@@ -53,7 +53,6 @@ from ..validation.evaluate import check_tc_partner
 from .produce import Period, default_periods, produce, score_products
 
 log = logging.getLogger(__name__)
-__all__ = ["RunConfig", "default_periods", "load_run_config", "run_chain", "run_config", "run_demo"]
 
 
 @dataclass
@@ -156,10 +155,11 @@ def run_chain(
     stages["methods, simulated gaps and product files"] = round(time.perf_counter() - tick, 2)
     tick = time.perf_counter()
     test_case = select_period(case, test)
-    hidden_smap = FieldReference(
-        "hidden_smap", test_case["smap"], mask=hidden.sel(time=slice(*test)), splits=("all",), products=sim
-    )
-    ev = score_products(products, test_case, bundle.insitu, vcfg, [hidden_smap] if cfg.simulated_gaps else [])
+    run_refs: list[FieldReference] = []  # the run's own references beside the standard ones
+    if cfg.simulated_gaps:
+        mask = hidden.sel(time=slice(*test))
+        run_refs.append(FieldReference("hidden_smap", test_case["smap"], mask=mask, splits=("all",), products=sim))
+    ev = score_products(products, test_case, bundle.insitu, vcfg, run_refs)
     if ev is None:
         raise StsgError("nothing was scored: no truth, no stations and no simulated gaps")
     stages["scoring"] = round(time.perf_counter() - tick, 2)

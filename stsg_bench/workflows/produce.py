@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,11 +32,14 @@ from ..validation import Evaluation, ValidationConfig, evaluate, standard_refere
 from ..validation.evaluate import Reference
 from .archive import check_chunk, check_resume, chunk_path, run_fingerprint
 
+if TYPE_CHECKING:
+    from ..cards import Card
+
 log = logging.getLogger(__name__)
 Period = tuple[str, str]
 
 
-def default_periods(case: xr.Dataset, card=None) -> tuple[Period, Period]:
+def default_periods(case: xr.Dataset, card: Card | None = None) -> tuple[Period, Period]:
     """Training and test periods, the one rule of every command: the card's, else the case's
     ``train_end`` attribute, else the first half / second half of the days."""
     times = case.indexes["time"]

@@ -13,9 +13,11 @@ with a reference written on an AVX2 one. Thread counts matter the same way (redu
   AVX2/FMA: then the bits match other such machines only);
 * oneDNN and NNPACK off - convolutions run as im2col + GEMM in ATen (``slow_conv2d``), whose order does
   not depend on the CPU; ``ONEDNN_MAX_CPU_ISA=AVX2`` as well, for anything that would still reach oneDNN;
-* MKL's conditional numerical reproducibility, branch AVX2 (``MKL_CBWR=AVX2``; set through
-  ``mkl_serv_cbwr_set`` and checked with ``mkl_serv_cbwr_get``), and ``MKL_ENABLE_INSTRUCTIONS=AVX2``,
-  which would otherwise override it;
+* MKL's conditional numerical reproducibility, branch COMPATIBLE (``MKL_CBWR=COMPATIBLE``; set through
+  ``mkl_serv_cbwr_set`` and checked with ``mkl_serv_cbwr_get``), and ``MKL_ENABLE_INSTRUCTIONS=SSE4_2``,
+  which would otherwise override it. COMPATIBLE, not AVX2: MKL offers its ISA branches on Intel CPUs
+  only (an AMD EPYC refuses AVX2 with "unsupported branch"), and the gate's reference must be the
+  same bits on both vendors' machines;
 * a fixed thread count (1 unless ``--threads N``), whatever the load.
 
 Measured (README, "Reproducible kernels"): bitwise-equal DrcGAN weights with the ISA knobs of an AVX2
@@ -41,7 +43,10 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 ENV = "STSG_KERNELS"
 MODES = ("fast", "reproducible")
-MKL_CBWR_BRANCH, MKL_CBWR_COMPATIBLE, MKL_CBWR_AVX2 = 1, 3, 10  # mkl_service.h
+MKL_CBWR_BRANCH, MKL_CBWR_COMPATIBLE = 1, 3  # mkl_service.h
+#: MKL's branch in reproducible mode: the one MKL offers on Intel and on other vendors' CPUs alike (on an
+#: AMD EPYC, ``mkl_serv_cbwr_set`` refuses AVX2 and every other ISA branch: -3, unsupported branch)
+MKL_BRANCH, MKL_CODE, MKL_INSTRUCTIONS = "COMPATIBLE", MKL_CBWR_COMPATIBLE, "SSE4_2"
 
 _mode = "fast"
 
@@ -77,12 +82,13 @@ def cpu_isa() -> str:
     return platform.machine() or "unknown"
 
 
-def _pinned_isa() -> tuple[str, str, int]:
-    """(ATen capability, MKL branch name, MKL branch code) that reproducible mode pins on this CPU."""
+def _pinned_aten() -> str:
+    """The ATen capability that reproducible mode pins on this CPU: ``avx2``, or ``default`` on an x86-64
+    CPU without AVX2/FMA (whose bits then match other such machines only)."""
     flags = cpu_flags()
     if platform.machine() in ("x86_64", "AMD64") and not {"avx2", "fma"} <= flags and flags:
-        return "default", "COMPATIBLE", MKL_CBWR_COMPATIBLE
-    return "avx2", "AVX2", MKL_CBWR_AVX2
+        return "default"
+    return "avx2"
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,11 +116,11 @@ def pin(n_threads: int | None = None) -> dict:
     global _mode
     from . import threads
 
-    aten, branch, code = _pinned_isa()
+    aten = _pinned_aten()
     wanted = {
         "ATEN_CPU_CAPABILITY": aten,
-        "MKL_CBWR": branch,
-        "MKL_ENABLE_INSTRUCTIONS": branch if branch != "COMPATIBLE" else "SSE4_2",
+        "MKL_CBWR": MKL_BRANCH,
+        "MKL_ENABLE_INSTRUCTIONS": MKL_INSTRUCTIONS,
         "ONEDNN_MAX_CPU_ISA": "AVX2" if aten == "avx2" else "SSE41",
         ENV: "reproducible",  # child processes (dask workers) pin themselves from this
     }
@@ -131,10 +137,12 @@ def pin(n_threads: int | None = None) -> dict:
             f"start a new process with {ENV}=reproducible (or `stsg-bench --kernels reproducible`)"
         )
     lib = _mkl()
-    if lib is not None and lib.mkl_serv_cbwr_get(MKL_CBWR_BRANCH) != code:
-        if lib.mkl_serv_cbwr_set(code) != 0:
+    if lib is not None and lib.mkl_serv_cbwr_get(MKL_CBWR_BRANCH) != MKL_CODE:
+        refused = lib.mkl_serv_cbwr_set(MKL_CODE)
+        if refused:  # -8: MKL already ran in this process; -3: a branch this CPU's MKL does not offer
             raise ConfigError(
-                f"reproducible kernels: MKL already ran in this process; start a new process with {ENV}=reproducible"
+                f"reproducible kernels: MKL refused its {MKL_BRANCH} branch (code {refused}; -8: MKL already ran "
+                f"in this process): start a new process with {ENV}=reproducible"
             )
     if lib is None:
         log.warning("reproducible kernels: this torch has no MKL; matrix products follow this CPU (%s)", cpu_isa())

@@ -91,21 +91,32 @@ def test_pinning_after_torch_ran_is_a_one_line_error():
     assert r.returncode == 0, r.stderr
     if kernels.cpu_isa() in ("AVX-512", "AMX"):  # torch picked AVX-512 kernels before the pin
         assert "ERR reproducible kernels: torch already runs AVX512 kernels" in r.stdout
+    # ATen already on AVX2 but MKL has run a matrix product: MKL refuses the branch change (-8)
+    code = code.replace("torch.ones(8).sum()", "(torch.ones(64, 64) @ torch.ones(64, 64)).sum()")
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(ATEN_CPU_CAPABILITY="avx2")
+    )
+    assert r.returncode == 0, r.stderr
+    if kernels._mkl() is not None and {"avx2", "fma"} <= kernels.cpu_flags():
+        assert "ERR reproducible kernels: MKL refused its COMPATIBLE branch (code -8" in r.stdout
 
 
 def test_pin_sets_every_knob_and_reports_it():
     code = (
         "from stsg_bench import kernels\nst = kernels.pin()\nimport torch, os\n"
-        "print(st['kernels'], st['aten_capability'], st['onednn'], st['threads'], os.environ['MKL_CBWR'])\n"
+        "print(st['kernels'], st['aten_capability'], st['onednn'], st['threads'], os.environ['MKL_CBWR'],\n"
+        "      st['mkl_cbwr'])\n"
     )
     r = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(MKL_ENABLE_INSTRUCTIONS="AVX512")
     )
     assert r.returncode == 0, r.stderr
-    mode, cap, onednn, n, cbwr = r.stdout.split()
+    mode, cap, onednn, n, cbwr, code = r.stdout.split()
     assert (mode, onednn, n) == ("reproducible", "False", "1")
+    # MKL's COMPATIBLE branch on every CPU: the one an Intel and an AMD machine share (AMD refuses AVX2)
+    assert cbwr == "COMPATIBLE" and code in (str(kernels.MKL_CBWR_COMPATIBLE), "None")
     if {"avx2", "fma"} <= kernels.cpu_flags():
-        assert (cap, cbwr) == ("AVX2", "AVX2")
+        assert cap == "AVX2"
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])

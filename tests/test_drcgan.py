@@ -5,7 +5,7 @@ from checkpoints import with_config
 
 from stsg_bench.case import valid_smap
 from stsg_bench.errors import ConfigError, MethodError
-from stsg_bench.fusion import Trainer, get_config, load_checkpoint, save_checkpoint
+from stsg_bench.fusion import Trainer, get_config, load_checkpoint, save_checkpoint, symmetry
 from stsg_bench.fusion.config import FLAT
 from stsg_bench.fusion.infer import FusionModel, predict_case
 from stsg_bench.fusion.inputs import (
@@ -258,3 +258,51 @@ def test_lazy_gan_terms_run_every_nth_step_with_their_weight_scaled(tiny_case, m
     c = lazy.cfg.losses
     want = c.lambda_rec * h["rec"] + 2 * (c.lambda_cyc * h["cyc"] + c.lambda_rev * h["rev"] + c.lambda_adv * h["adv"])
     assert seen[0] == pytest.approx(want, rel=1e-5)
+
+
+def test_square_symmetries_are_the_eight_distinct_and_invert():
+    """``fusion.symmetry``: 8 different images of a square, each undone by ``invert``, numpy and torch alike."""
+    a = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+    seen = set()
+    for k in range(8):
+        b = symmetry.apply(a, k)
+        np.testing.assert_array_equal(symmetry.invert(b, k), a)
+        np.testing.assert_array_equal(symmetry.apply(torch.from_numpy(a), k).numpy(), b)
+        seen.add(b.tobytes())
+    assert len(seen) == 8
+    np.testing.assert_array_equal(symmetry.apply(a, 5), np.flip(a.swapaxes(-1, -2), -1))  # transpose, then flip
+
+
+def test_flipped_crops_keep_inputs_target_and_hole_together(tiny_case):
+    """``flips``: each crop's arrays carry the same symmetry, so a crop drawn with flips equals one of the
+    8 symmetries of the crop drawn without them from the same generator state."""
+    plain_t = Trainer(get_config("test", flips=False), tiny_case, TRAIN)
+    flip_t = Trainer(get_config("test", flips=True), tiny_case, TRAIN)
+    plain = plain_t.data.sample(np.random.default_rng(5), plain_t.target_days, plain_t.crop)
+    flipped = flip_t.data.sample(np.random.default_rng(5), flip_t.target_days, flip_t.crop)
+    moved = 0
+    for i in range(len(plain["x"])):
+        ks = [k for k in range(8) if np.array_equal(symmetry.apply(plain["x"][i], k), flipped["x"][i])]
+        assert ks, f"crop {i}: not a symmetry of the plain crop"
+        for key in ("smap", "valid", "noah", "hole"):
+            assert any(np.array_equal(symmetry.apply(plain[key][i], k), flipped[key][i]) for k in ks), key
+        moved += ks != [0]
+    assert moved > 0
+
+
+def test_test_time_augmentation_averages_the_symmetries(tiny_case):
+    """``tta = N``: the mean over the first N symmetries of G applied to the transformed input, transformed
+    back; ``tta = 1`` is G alone. Bad values are refused."""
+    state = Trainer(get_config("test", steps=3), tiny_case, TRAIN).fit().state_dict()
+    model = FusionModel.from_state(state)
+    x = torch.randn(2, int(state["in_ch"]), 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        once = model.G(x)
+        assert not torch.allclose(once, symmetry.invert(model.G(symmetry.apply(x, 5)), 5))  # G is not symmetric
+        for n in (1, 2, 4, 8):
+            tta = FusionModel(model.cfg.replace(tta=n), model.norm, model.G, model.device)._generator(x)
+            want = torch.stack([symmetry.invert(model.G(symmetry.apply(x, k)), k) for k in range(n)]).mean(0)
+            torch.testing.assert_close(tta, want)
+        torch.testing.assert_close(FusionModel(model.cfg, model.norm, model.G, model.device)._generator(x), once)
+    with pytest.raises(ConfigError, match="tta must be 1, 2, 4 or 8"):
+        model.cfg.replace(tta=3)

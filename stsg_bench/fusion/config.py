@@ -54,6 +54,7 @@ class Views:
     min_land_fraction: float = 0.2  # crops with less land are drawn again
     sim_gap_fraction: float = 0.3  # share of usable SMAP hidden from the references of the 'thinned' view
     persistent_gap_fraction: float = 0.15  # share of the land hidden on every day in the 'persistent' view
+    flips: bool = False  # each training crop under a random one of the square's 8 symmetries (CycleGAN flips)
 
     def __post_init__(self):
         if self.crop % 4:
@@ -135,12 +136,15 @@ class Inference:
     tile: int = 0  # tile size (0: the training crop); tiles overlap by half and are anchored to the EASE2 grid
     chunk_days: int = 92  # streaming chunk; memory ~ (chunk + 2 * max_ref_age) days of inputs
     device_inputs: str = "auto"  # build inference inputs on the model's device: auto (on CUDA) | always | never
+    tta: int = 1  # average the generator over the first N of the square's 8 symmetries (1: off; fusion.symmetry)
 
     def __post_init__(self):
         if self.tile % 4:
             raise ValueError(f"infer_tile must be 0 or a multiple of 4, got {self.tile}")
         if self.device_inputs not in ("auto", "always", "never"):
             raise ValueError(f"device_inputs must be auto, always or never, got {self.device_inputs!r}")
+        if self.tta not in (1, 2, 4, 8):
+            raise ValueError(f"tta must be 1, 2, 4 or 8, got {self.tta}")
         check_ranges(self, minimum={"batch": 1, "chunk_days": 1, "tile": 0})
 
 
@@ -260,7 +264,8 @@ def from_record(record: Mapping[str, Any], defaults: Mapping[str, Any] = {}) -> 
 
 
 PRESETS = {
-    "paper": DrcGanConfig(),
+    # CycleGAN flips its training images at random by default; the paper is silent, so its preset does too
+    "paper": DrcGanConfig(views=Views(flips=True)),
     # Every term from the first step, as CycleGAN trains (no L1 warm start: every checkpoint model selection
     # can keep was shaped by the cycle and adversarial terms). 560 full steps fill the ~2-minute CPU budget
     # that 1,200 L1 + 300 full steps filled before (a full step costs ~4.5 L1 steps); lr 1e-3: at 2e-4 a

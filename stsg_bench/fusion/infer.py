@@ -20,6 +20,7 @@ from .. import threads
 from ..case import select_period
 from ..errors import MethodError
 from ..progress import bar
+from . import symmetry
 from .config import DrcGanConfig, from_record
 from .device_inputs import DeviceInputBuilder
 from .inputs import InputBuilder, Normalizer, case_offset, grid_origin, ocean_fill, pad4
@@ -61,6 +62,14 @@ class FusionModel:
         return contextlib.nullcontext()
 
     def _generator(self, x: torch.Tensor) -> torch.Tensor:
+        """G on ``x``, averaged over ``inference.tta`` symmetries of the square (:mod:`.symmetry`)."""
+        n = self.cfg.inference.tta
+        out = self._generator_once(x)
+        for k in symmetry.ORDER[1:n]:
+            out = out + symmetry.invert(self._generator_once(symmetry.apply(x, k)).float(), k)
+        return out / n if n > 1 else out
+
+    def _generator_once(self, x: torch.Tensor) -> torch.Tensor:
         if self.device.type == "cuda" and self.cfg.speed.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast():

@@ -184,8 +184,9 @@ class Trainer:
         self._since_best = 0
         Yp, Xp = v0.padded
         self.crop = max(4, min(cfg.views.crop, Yp, Xp) // 4 * 4)
-        # inference tiles default to the crop actually trained on (smaller than cfg.views.crop on small fields)
-        self.infer_cfg = cfg.replace(infer_tile=cfg.inference.tile or self.crop)
+        # inference tiles default to the crop actually trained on (smaller than cfg.views.crop on small fields);
+        # validation scores the generator alone (tta = 1): averaging symmetries there would multiply its cost
+        self.infer_cfg = cfg.replace(infer_tile=cfg.inference.tile or self.crop, tta=1)
         self.train_info: dict[str, Any] = {
             "train_start": str(train["time"].values[0])[:10],
             "train_end": str(train["time"].values[-1])[:10],

@@ -15,6 +15,7 @@ import xarray as xr
 
 from ..case import valid_smap
 from ..gaps import hidden_day, persistent_blocks, thin_validity
+from . import symmetry
 from .config import DrcGanConfig
 from .inputs import InputBuilder, Normalizer, cell_offset
 
@@ -87,10 +88,9 @@ class TrainingViews:
                 holes.append(hidden_day((h, h), max(cfg.views.sim_gap_fraction, 0.1), rng) & tv[-1])
             tg.append(view.target[t, r : r + h, c : c + h])
             nz.append(view.noah[t, r : r + h, c : c + h])
-        return {
-            "x": np.stack(xs),
-            "smap": np.stack(tg),
-            "valid": np.stack(tv),
-            "noah": np.stack(nz),
-            "hole": np.stack(holes),
-        }
+        batch = {"x": xs, "smap": tg, "valid": tv, "noah": nz, "hole": holes}
+        if cfg.views.flips:  # one random symmetry of the square per crop, the same for all its arrays
+            for i, k in enumerate(rng.integers(0, 8, size=len(xs))):
+                for arrays in batch.values():
+                    arrays[i] = symmetry.apply(arrays[i], int(k))
+        return {key: np.stack(arrays) for key, arrays in batch.items()}

@@ -7,6 +7,7 @@ same simulation gives other bits, which shows the simulation changes what it sho
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -105,14 +106,17 @@ def test_pin_sets_every_knob_and_reports_it():
     code = (
         "from stsg_bench import kernels\nst = kernels.pin()\nimport torch, os\n"
         "print(st['kernels'], st['aten_capability'], st['onednn'], st['threads'], os.environ['MKL_CBWR'],\n"
-        "      st['mkl_cbwr'])\n"
+        "      st['mkl_cbwr'], st['large_buffers'])\n"
     )
     r = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(MKL_ENABLE_INSTRUCTIONS="AVX512")
     )
     assert r.returncode == 0, r.stderr
-    mode, cap, onednn, n, cbwr, code = r.stdout.split()
+    mode, cap, onednn, n, cbwr, code, large = r.stdout.split()
     assert (mode, onednn, n) == ("reproducible", "False", "1")
+    # glibc keeps im2col-sized blocks on the heap (allocation only; the bitwise tests here and in
+    # test_gate.py check that the bits do not move)
+    assert large == str(platform.libc_ver()[0] == "glibc")
     # MKL's COMPATIBLE branch on every CPU: the one an Intel and an AMD machine share (AMD refuses AVX2)
     assert cbwr == "COMPATIBLE" and code in (str(kernels.MKL_CBWR_COMPATIBLE), "None")
     if {"avx2", "fma"} <= kernels.cpu_flags():

@@ -46,7 +46,7 @@ MODES = ("fast", "reproducible")
 MKL_CBWR_BRANCH, MKL_CBWR_COMPATIBLE = 1, 3  # mkl_service.h
 #: MKL's branch in reproducible mode: the one MKL offers on Intel and on other vendors' CPUs alike (on an
 #: AMD EPYC, ``mkl_serv_cbwr_set`` refuses AVX2 and every other ISA branch: -3, unsupported branch)
-MKL_BRANCH, MKL_CODE, MKL_INSTRUCTIONS = "COMPATIBLE", MKL_CBWR_COMPATIBLE, "SSE4_2"
+MKL_BRANCH, MKL_INSTRUCTIONS = "COMPATIBLE", "SSE4_2"
 
 _mode = "fast"
 
@@ -159,8 +159,8 @@ def pin(n_threads: int | None = None) -> dict:
             f"start a new process with {ENV}=reproducible (or `stsg-bench --kernels reproducible`)"
         )
     lib = _mkl()
-    if lib is not None and lib.mkl_serv_cbwr_get(MKL_CBWR_BRANCH) != MKL_CODE:
-        refused = lib.mkl_serv_cbwr_set(MKL_CODE)
+    if lib is not None and lib.mkl_serv_cbwr_get(MKL_CBWR_BRANCH) != MKL_CBWR_COMPATIBLE:
+        refused = lib.mkl_serv_cbwr_set(MKL_CBWR_COMPATIBLE)
         if refused:  # -8: MKL already ran in this process; -3: a branch this CPU's MKL does not offer
             raise ConfigError(
                 f"reproducible kernels: MKL refused its {MKL_BRANCH} branch (code {refused}; -8: MKL already ran "

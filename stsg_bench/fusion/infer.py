@@ -65,7 +65,7 @@ class FusionModel:
         """G on ``x``, averaged over ``inference.tta`` symmetries of the square (:mod:`.symmetry`)."""
         n = self.cfg.inference.tta
         out = self._generator_once(x)
-        for k in symmetry.ORDER[1:n]:
+        for k in range(1, n):
             out = out + symmetry.invert(self._generator_once(symmetry.apply(x, k)).float(), k)
         return out / n if n > 1 else out
 

@@ -4,7 +4,7 @@ DrcGAN's inputs are scalar fields (soil moisture, ages, validity, land, day of y
 direction), so a flipped or transposed crop is as plausible a training example as the crop itself.
 CycleGAN flips its training images at random by default (``--no_flip`` turns it off); ``views.flips``
 draws one of the 8 symmetries per crop, and ``inference.tta`` averages the generator over the first N
-symmetries of :func:`apply` (test-time augmentation: the original, then flips, then the transposes).
+symmetries ``k = 0 .. N-1`` (test-time augmentation: the original, then flips, then the transposes).
 
 Symmetry ``k`` (0-7): transpose if bit 4, flip columns if bit 1, flip rows if bit 2, in that order;
 :func:`invert` undoes it.
@@ -18,8 +18,6 @@ import numpy as np
 import torch
 
 A = TypeVar("A", np.ndarray, torch.Tensor)
-#: symmetries in the order test-time augmentation takes them: identity, flips, then with a transpose
-ORDER = (0, 1, 2, 3, 4, 5, 6, 7)
 
 
 def _flip(a: A, axis: int) -> A:

@@ -151,3 +151,46 @@ def test_drcgan_accuracy_script_scores_gaps_against_truth(capsys):
     for row in ("| starfm |", "| drcgan_l1:seed0 |", "| drcgan_l1:seed1 |", "| oracle (truth-trained G) |"):
         assert row in text, row
     assert "Best baseline: starfm" in text and "drcgan_l1: 2 training seeds" in text
+
+
+def test_blend_weights_helpers():
+    """benchmarks/blend_weights.py: the simplex least squares agrees with scipy's constrained optimiser
+    (also where the unconstrained optimum has a negative weight), and the thinned case hides only
+    usable SMAP, persistent blocks on every day and runs only in the test period."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        bw = importlib.import_module("blend_weights")
+    finally:
+        sys.path.remove(str(BENCH))
+    from stsg_bench.case import valid_smap
+    from stsg_bench.twin import generate_twin
+
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=400)
+    for true_w in ([0.7, 0.3, 0.0], [1.3, -0.1, -0.2]):  # the second: an optimum outside the simplex
+        members = np.stack([truth + rng.normal(scale=s, size=400) for s in (0.3, 0.5, 0.9)])
+        target = np.asarray(true_w) @ members + rng.normal(scale=0.1, size=400)
+        w = bw.simplex_lstsq(members, target)
+        ref = minimize(
+            lambda v: np.sum((v @ members - target) ** 2),
+            np.full(3, 1 / 3),
+            bounds=[(0, 1)] * 3,
+            constraints=[{"type": "eq", "fun": lambda v: v.sum() - 1}],
+            method="SLSQP",
+            options={"ftol": 1e-12},
+        ).x
+        assert w.min() >= 0 and abs(w.sum() - 1) < 1e-12
+        np.testing.assert_allclose(w, ref, atol=1e-4)
+    assert list(bw.age_bin(np.array([0, 1, 2, 3, 4, 30, 60, 61, 32767]))) == [-1, 0, 1, 1, 2, 3, 4, 5, 5]
+
+    case = generate_twin("tiny", seed=5).case
+    test = np.arange(case.sizes["time"] // 2, case.sizes["time"])
+    thin, hidden = bw.thinned_case(case, test, seed=1)
+    valid = valid_smap(case).values
+    assert hidden.any() and not (hidden & ~valid).any()
+    assert (valid_smap(thin).values == (valid & ~hidden)).all()
+    persistent = hidden[: test[0]].any(axis=0)  # hidden before the test period: the persistent blocks only
+    assert not (valid[:, persistent] & ~hidden[:, persistent]).any()

@@ -50,10 +50,36 @@ def tiny_case(tiny_twin):
     return tiny_twin.case
 
 
+#: test processes at most (pyproject's ``-n auto``): a 2-core CI machine's worth; each imports torch and
+#: several start subprocesses of their own, so more would mostly add memory and contention
+MAX_WORKERS = 2
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many test processes ``-n auto`` starts: the CPUs this process may use (affinity, cgroup quota)
+    less those other processes keep busy now, at most :data:`MAX_WORKERS`; 0 (everything in this process)
+    when that leaves one. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides it. The machine is shared: never
+    all of its cores because they exist."""
+    import math
+    import time
+
+    from stsg_bench.threads import LoadMeter, usable_cpus
+
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    meter = LoadMeter()
+    time.sleep(0.3)
+    idle = usable_cpus() - meter.others()
+    workers = min(MAX_WORKERS, max(1, math.floor(idle + 0.5)))
+    return workers if workers > 1 else 0
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the accuracy gate's two subprocess runs as soon as they are known to be needed, so they run
-    beside the other tests instead of after them (tests/test_gate.py waits for them)."""
-    if session.config.option.collectonly:
+    beside the other tests instead of after them (tests/test_gate.py waits for them). Under xdist every
+    worker collects every test, so there the worker that runs tests/test_gate.py starts them instead (its
+    ``gate_runs`` fixture), beside the other worker's tests."""
+    if session.config.option.collectonly or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     items = [i for i in session.items if i.path.name == "test_gate.py"]
     if not items:

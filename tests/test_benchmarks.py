@@ -175,7 +175,7 @@ def test_blend_weights_helpers():
         target = np.asarray(true_w) @ members + rng.normal(scale=0.1, size=400)
         w = bw.simplex_lstsq(members, target)
         ref = minimize(
-            lambda v: np.sum((v @ members - target) ** 2),
+            lambda v, a=members, b=target: np.sum((v @ a - b) ** 2),
             np.full(3, 1 / 3),
             bounds=[(0, 1)] * 3,
             constraints=[{"type": "eq", "fun": lambda v: v.sum() - 1}],

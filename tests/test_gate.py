@@ -48,8 +48,8 @@ def _finish(proc: subprocess.Popen, out: Path) -> Path:
 
 
 #: the two gate runs, started in the background as soon as the session knows it will run this module
-#: (``conftest.pytest_collection_finish``): each is one pinned thread, so on a 2-core machine they use the
-#: core the mostly single-threaded tests before this module leave idle
+#: (``conftest.pytest_collection_finish``; under xdist by this module's worker, when it gets here): each is
+#: one pinned thread, so on a 2-core machine they use the CPU time the other tests leave idle
 _STARTED: dict[str, tuple[subprocess.Popen, Path]] = {}
 
 

@@ -103,3 +103,19 @@ def test_local_cluster_workers_get_their_share():
     with use_scheduler("local:2"):
         got = get_client().run(lambda: __import__("torch").get_num_threads())
     assert set(got.values()) == {threads.worker_threads(2)}
+
+
+def test_test_processes_follow_idle_cpus(monkeypatch):
+    """pyproject's ``-n auto``: two test processes where two CPUs are idle, one process (0 workers) where
+    other processes leave one, never more than two; the environment variable overrides it."""
+    import conftest
+
+    from stsg_bench import threads as th
+
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    for usable, busy, want in ((1, 0.0, 0), (2, 0.0, 2), (2, 1.0, 0), (16, 0.0, 2), (16, 13.2, 2), (16, 14.8, 0)):
+        monkeypatch.setattr(th, "usable_cpus", lambda n=usable: n)
+        monkeypatch.setattr(th.LoadMeter, "others", lambda self, b=busy: b)
+        assert conftest.pytest_xdist_auto_num_workers(None) == want, (usable, busy)
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
+    assert conftest.pytest_xdist_auto_num_workers(None) == 3

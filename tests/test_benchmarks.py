@@ -146,9 +146,16 @@ def test_drcgan_accuracy_script_scores_gaps_against_truth(capsys):
     assert scorer.counts()[-1] == len(err) > 0
 
     args = ["--preset", "tiny", "--seeds", "5", "--methods", "starfm", "drcgan_l1", "--train-seeds", "0", "1"]
-    assert acc.main([*args, "--set", "steps=2", "crop=16", "batch_size=2", "--oracle"]) == 0
+    assert acc.main([*args, "--set", "steps=2", "crop=16", "batch_size=2", "--oracle", "--smap-target-mean", "3"]) == 0
     text = capsys.readouterr().out
-    for row in ("| starfm |", "| drcgan_l1:seed0 |", "| drcgan_l1:seed1 |", "| oracle (truth-trained G) |"):
+    rows = (
+        "| starfm |",
+        "| drcgan_l1:seed0 |",
+        "| drcgan_l1:seed1 |",
+        "| oracle (truth-trained G) |",
+        "| drcgan:target3x3 |",
+    )
+    for row in rows:
         assert row in text, row
     assert "Best baseline: starfm" in text and "drcgan_l1: 2 training seeds" in text
 

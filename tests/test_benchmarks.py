@@ -201,3 +201,32 @@ def test_blend_weights_helpers():
     assert (valid_smap(thin).values == (valid & ~hidden)).all()
     persistent = hidden[: test[0]].any(axis=0)  # hidden before the test period: the persistent blocks only
     assert not (valid[:, persistent] & ~hidden[:, persistent]).any()
+
+
+def test_second_references_equal_a_loop():
+    """benchmarks/drcgan_second_refs.py: the second-nearest usable day before and after each day, as a
+    plain loop over the days finds it (within max_age; none where there is no second one)."""
+    import numpy as np
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        exp = importlib.import_module("drcgan_second_refs")
+    finally:
+        sys.path.remove(str(BENCH))
+    rng = np.random.default_rng(0)
+    valid = rng.random((40, 2, 3)) < 0.4
+    smap = rng.random((40, 2, 3)).astype(np.float32)
+    (b_smap, _, b_age, b_ok), (a_smap, _, a_age, a_ok) = exp.second_refs(smap, smap, valid, 9)
+    for t, y, x in np.ndindex(valid.shape):
+        before = [d for d in range(t) if valid[d, y, x] and t - d <= 9]
+        after = [d for d in range(t + 1, 40) if valid[d, y, x] and d - t <= 9]
+        all_before = [d for d in range(t) if valid[d, y, x]]
+        all_after = [d for d in range(t + 1, 40) if valid[d, y, x]]
+        second_b = all_before[-2] if len(all_before) >= 2 and all_before[-2] in before else None
+        second_a = all_after[1] if len(all_after) >= 2 and all_after[1] in after else None
+        assert bool(b_ok[t, y, x]) == (second_b is not None)
+        assert bool(a_ok[t, y, x]) == (second_a is not None)
+        if second_b is not None:
+            assert b_smap[t, y, x] == smap[second_b, y, x] and b_age[t, y, x] == t - second_b
+        if second_a is not None:
+            assert a_smap[t, y, x] == smap[second_a, y, x] and a_age[t, y, x] == second_a - t

@@ -26,6 +26,15 @@ CASES = [
 ]
 
 
+def script(name: str):
+    """A script of benchmarks/ imported as a module (the scripts import each other by their file names)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
 @pytest.fixture(scope="module")
 def modules():
     sys.path.insert(0, str(BENCH))
@@ -117,11 +126,7 @@ def test_drcgan_accuracy_script_scores_gaps_against_truth(capsys):
     script (baseline, DrcGAN with two training seeds, the truth-trained oracle) runs on the tiny twin."""
     import numpy as np
 
-    sys.path.insert(0, str(BENCH))
-    try:
-        acc = importlib.import_module("drcgan_accuracy")
-    finally:
-        sys.path.remove(str(BENCH))
+    acc = script("drcgan_accuracy")
     from stsg_bench.case import valid_smap
     from stsg_bench.twin import generate_twin
 
@@ -167,11 +172,7 @@ def test_blend_weights_helpers():
     import numpy as np
     from scipy.optimize import minimize
 
-    sys.path.insert(0, str(BENCH))
-    try:
-        bw = importlib.import_module("blend_weights")
-    finally:
-        sys.path.remove(str(BENCH))
+    bw = script("blend_weights")
     from stsg_bench.case import valid_smap
     from stsg_bench.twin import generate_twin
 
@@ -208,11 +209,7 @@ def test_second_references_equal_a_loop():
     plain loop over the days finds it (within max_age; none where there is no second one)."""
     import numpy as np
 
-    sys.path.insert(0, str(BENCH))
-    try:
-        exp = importlib.import_module("drcgan_second_refs")
-    finally:
-        sys.path.remove(str(BENCH))
+    exp = script("drcgan_second_refs")
     rng = np.random.default_rng(0)
     valid = rng.random((40, 2, 3)) < 0.4
     smap = rng.random((40, 2, 3)).astype(np.float32)

@@ -106,19 +106,21 @@ def run_seed(seed: int, smooth: bool) -> dict[str, list[float]]:
         method = get_method(name, **({"mode": "paper"} if name == "drcgan" else {})).fit(case, train)
         real[name] = method.predict(case, test).values.astype(np.float64)
         shown[name] = method.predict(thin, test).values.astype(np.float64)
-    rows = {name: scorer.row(np.where(scorer.gaps, f, np.nan)) for name, f in real.items()}
+    rows = {name: scorer.row(f) for name, f in real.items()}
     learn_cells = hidden[index]
     smap = case["smap"].values[index].astype(np.float64)
     learn_bins = age_bin(gap_age(valid_smap(thin).values)[index])
     real_bins = age_bin(scorer.age)
     for members in (("drcgan", "dctpls"), ("drcgan", "dctpls", "starfm")):
         label = " + ".join(members)
+        fixed = np.array([FIXED.get(n, 0.0) for n in members])
         learned, oracle = [], []
         for i in range(len(AGE_BINS)):
             sel = learn_cells & (learn_bins == i)
-            fixed = np.array([FIXED.get(n, 0.0) for n in members])
-            enough = sel.sum() >= MIN_CELLS
-            learned.append(simplex_lstsq(np.stack([shown[n][sel] for n in members]), smap[sel]) if enough else fixed)
+            n_learn = int(sel.sum())
+            learned.append(
+                simplex_lstsq(np.stack([shown[n][sel] for n in members]), smap[sel]) if n_learn >= MIN_CELLS else fixed
+            )
             sel = scorer.gaps & (real_bins == i)
             oracle.append(simplex_lstsq(np.stack([real[n][sel] for n in members]), scorer.truth[sel]))
             logging.info(
@@ -126,14 +128,14 @@ def run_seed(seed: int, smooth: bool) -> dict[str, list[float]]:
                 seed,
                 label,
                 AGE_BINS[i],
-                int(learn_cells[learn_bins == i].sum()),
+                n_learn,
                 np.round(learned[-1], 2),
                 np.round(oracle[-1], 2),
             )
         fields = {n: real[n] for n in members}
         rows[f"{label}, learned by gap age"] = scorer.row(blend_by_age(fields, learned, real_bins, scorer.gaps))
         rows[f"{label}, oracle by gap age"] = scorer.row(blend_by_age(fields, oracle, real_bins, scorer.gaps))
-    rows["drcgan + dctpls, fixed 0.6 / 0.4"] = scorer.row(0.6 * real["drcgan"] + 0.4 * real["dctpls"])
+    rows["drcgan + dctpls, fixed 0.6 / 0.4"] = scorer.row(sum(w * real[n] for n, w in FIXED.items()))
     if smooth:
         noah = case["noah"].values[index].astype(np.float64)
         land = np.broadcast_to(case["land"].values[None], noah.shape)

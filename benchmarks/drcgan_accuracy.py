@@ -96,6 +96,16 @@ class GapScorer:
         ]
 
 
+def fit_and_fill(trainer: Trainer, case: xr.Dataset, visible: xr.Dataset, test: Period) -> np.ndarray:
+    """Train ``trainer`` and fill the test period of ``case`` (``visible``: without its truth) with its
+    generator, usable SMAP passed through."""
+    trainer.fit()
+    field_ = predict_case(FusionModel.from_state(trainer.state_dict()), visible, test)
+    out = case.sel(time=slice(*test))
+    usable = valid_smap(out).values
+    return np.where(usable, out["smap"].values, np.where(out["land"].values[None], field_, np.nan))
+
+
 def oracle_product(case: xr.Dataset, train: Period, test: Period, overrides: dict) -> np.ndarray:
     """The ceiling: DrcGAN's generator trained (L1 alone) against the truth on every land cell of the
     training days, gaps included; predicts the test period, usable SMAP passed through."""
@@ -110,11 +120,7 @@ def oracle_product(case: xr.Dataset, train: Period, test: Period, overrides: dic
     land = np.pad(case["land"].values, pad[1:])
     for view in trainer.views:
         view.target, view.target_valid = target, np.broadcast_to(land, target.shape).copy()
-    trainer.fit()
-    field_ = predict_case(FusionModel.from_state(trainer.state_dict()), visible, test)
-    out = case.sel(time=slice(*test))
-    usable = valid_smap(out).values
-    return np.where(usable, out["smap"].values, np.where(out["land"].values[None], field_, np.nan))
+    return fit_and_fill(trainer, case, visible, test)
 
 
 def smoothed_target_product(case: xr.Dataset, train: Period, test: Period, overrides: dict, size: int) -> np.ndarray:
@@ -132,11 +138,7 @@ def smoothed_target_product(case: xr.Dataset, train: Period, test: Period, overr
         total = uniform_filter(np.where(view.target_valid, view.target, 0.0).astype(np.float64), (1, size, size))
         count = uniform_filter(valid, (1, size, size))
         view.target = np.where(view.target_valid, total / np.maximum(count, 1e-9), 0.0).astype(view.target.dtype)
-    trainer.fit()
-    field_ = predict_case(FusionModel.from_state(trainer.state_dict()), visible, test)
-    out = case.sel(time=slice(*test))
-    usable = valid_smap(out).values
-    return np.where(usable, out["smap"].values, np.where(out["land"].values[None], field_, np.nan))
+    return fit_and_fill(trainer, case, visible, test)
 
 
 @dataclass

@@ -60,17 +60,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     less those other processes keep busy now, at most :data:`MAX_WORKERS`; 0 (everything in this process)
     when that leaves one. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides it. The machine is shared: never
     all of its cores because they exist."""
-    import math
     import time
 
-    from stsg_bench.threads import LoadMeter, usable_cpus
+    from stsg_bench import threads
 
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
-    meter = LoadMeter()
-    time.sleep(0.3)
-    idle = usable_cpus() - meter.others()
-    workers = min(MAX_WORKERS, max(1, math.floor(idle + 0.5)))
+    policy = threads.ThreadPolicy(threads.usable_cpus(), meter=threads.LoadMeter())
+    time.sleep(0.3)  # the load meter's window
+    workers = min(MAX_WORKERS, policy.choose())  # the thread policy's rule: usable CPUs less the others' load
     return workers if workers > 1 else 0
 
 

@@ -17,7 +17,7 @@ from stsg_bench.fusion.inputs import (
     offset_channels,
     pad4,
 )
-from stsg_bench.fusion.networks import PatchDiscriminator, ResnetGenerator, masked_l1
+from stsg_bench.fusion.networks import PatchDiscriminator, ResnetGenerator, masked_l1, masked_rmse
 from stsg_bench.methods import get_method
 
 TRAIN, TEST = ("2017-01-01", "2017-02-28"), ("2017-03-01", "2017-04-30")
@@ -44,6 +44,23 @@ def test_masked_loss_ignores_gaps():
     target = torch.tensor([[0.2, 0.5, 0.0]])
     mask = torch.tensor([[True, True, False]])
     assert float(masked_l1(pred, target, mask)) == pytest.approx(0.05)
+    assert float(masked_rmse(pred, target, mask)) == pytest.approx(np.sqrt(0.1**2 / 2), rel=1e-5)
+
+
+def test_rmse_reconstruction_term_replaces_l1(tiny_case, monkeypatch):
+    """``rec_loss = "rmse"``: G's SMAP term is :func:`masked_rmse` (the value the history records), the
+    default calls it not at all; any other name is a one-line config error."""
+    import stsg_bench.fusion.train as train_mod
+
+    seen: list[float] = []
+    real = train_mod.masked_rmse
+    monkeypatch.setattr(train_mod, "masked_rmse", lambda *a: seen.append(float(real(*a))) or real(*a))
+    Trainer(get_config("test", steps=1), tiny_case, TRAIN).train_step()
+    assert seen == []
+    h = Trainer(get_config("test", steps=1, rec_loss="rmse"), tiny_case, TRAIN).train_step()
+    assert len(seen) == 1 and h["rec"] == pytest.approx(seen[0], rel=1e-5)
+    with pytest.raises(ConfigError, match="rec_loss must be l1 or rmse"):
+        get_config("demo", rec_loss="l2")
 
 
 def test_input_builder_channels(tiny_case):

@@ -75,9 +75,12 @@ class Losses:
     lambda_adv: float = 1.0
     lambda_rev: float = 10.0  # reverse cycle G(F(SMAP)) ~ SMAP on valid pixels
     visible_weight: float = 0.1  # same_day: weight of the L1 term on pixels whose SMAP the input shows
+    rec_loss: str = "l1"  # the SMAP term's norm: l1 (pix2pix) | rmse (the root of the masked mean square)
 
     def __post_init__(self):
-        check_ranges(self, minimum=dict.fromkeys(field_types(Losses), 0))
+        if self.rec_loss not in ("l1", "rmse"):
+            raise ValueError(f"rec_loss must be l1 or rmse, got {self.rec_loss!r}")
+        check_ranges(self, minimum={k: 0 for k in field_types(Losses) if k != "rec_loss"})
 
 
 @dataclass

@@ -102,3 +102,12 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
     m = mask.to(pred.dtype)
     diff = torch.where(mask, (pred - target).abs(), torch.zeros((), dtype=pred.dtype, device=pred.device))
     return diff.sum() / m.sum().clamp(min=1.0)
+
+
+def masked_rmse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Root mean square error over ``mask`` pixels only: the scale of :func:`masked_l1` (so the same
+    weight means about the same pull), the gradient of the mean square (the conditional mean, which the
+    RMSE a product is scored by rewards, where L1 pulls towards the conditional median)."""
+    m = mask.to(pred.dtype)
+    sq = torch.where(mask, (pred - target).square(), torch.zeros((), dtype=pred.dtype, device=pred.device))
+    return (sq.sum() / m.sum().clamp(min=1.0) + 1e-12).sqrt()

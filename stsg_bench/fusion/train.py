@@ -77,7 +77,7 @@ from ..progress import bar as progress_bar
 from .config import DrcGanConfig
 from .infer import FusionModel
 from .inputs import InputBuilder, Normalizer, grid_origin
-from .networks import PatchDiscriminator, ResnetGenerator, lsgan_loss, masked_l1
+from .networks import PatchDiscriminator, ResnetGenerator, lsgan_loss, masked_l1, masked_rmse
 from .views import TrainingViews
 
 log = logging.getLogger(__name__)
@@ -264,12 +264,13 @@ class Trainer:
         lazy = float(cfg.optimiser.gan_every)  # the lazy terms' weight factor where they run (1: every step)
         with self._autocast():
             smap_hat = self.forward_g(x, noah)
+            rec = masked_rmse if cfg.losses.rec_loss == "rmse" else masked_l1
             if cfg.views.same_day:  # the hidden pixels, and (lightly) the ones the input shows
-                l_rec = masked_l1(smap_hat, smap, hole)
+                l_rec = rec(smap_hat, smap, hole)
                 if cfg.losses.visible_weight > 0:
-                    l_rec = l_rec + cfg.losses.visible_weight * masked_l1(smap_hat, smap, valid & ~hole)
+                    l_rec = l_rec + cfg.losses.visible_weight * rec(smap_hat, smap, valid & ~hole)
             else:
-                l_rec = masked_l1(smap_hat, smap, valid)
+                l_rec = rec(smap_hat, smap, valid)
             loss_g = cfg.losses.lambda_rec * l_rec
             if self.use_f and full:
                 noah_back = self.forward_f(smap_hat, static)

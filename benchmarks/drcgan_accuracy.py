@@ -17,6 +17,15 @@ twin seeds, each product's ratio to the best baseline of its seed, over all gaps
 bin (> 60 days from a usable SMAP value, against the best baseline *in that bin*): mean, a 95 %
 t-interval across seeds, and the worst seed.
 
+``--fit-seconds S`` trains DrcGAN for a documented time budget instead of its preset's step count: on
+the first twin it times 10 training steps of the configured preset on its device (after 3 warm-up
+steps) and sets the steps to what fits 85 % of ``S`` (the rest for validation and prediction; at most the
+preset's own count), validating every 1/40 of them. This is the run the ``paper`` preset needs on a GPU
+(its 20,000 steps take ~37 h on two CPU cores)::
+
+    python benchmarks/drcgan_accuracy.py --preset realistic --seeds 80808 --methods starfm dctpls drcgan \
+        --set preset=paper device=cuda --fit-seconds 300
+
 ``--oracle`` adds the *ceiling*: DrcGAN's generator (L1 only, the same inputs, architecture and budget)
 trained against the **truth** on every land cell of the training days, gaps included: what this network
 could reach if it were supervised by the truth instead of by SMAP. No real method has that supervision,
@@ -31,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 import xarray as xr
 
 from stsg_bench.case import valid_smap
@@ -104,6 +114,37 @@ def fit_and_fill(trainer: Trainer, case: xr.Dataset, visible: xr.Dataset, test: 
     out = case.sel(time=slice(*test))
     usable = valid_smap(out).values
     return np.where(usable, out["smap"].values, np.where(out["land"].values[None], field_, np.nan))
+
+
+def budget_overrides(case: xr.Dataset, train: Period, overrides: dict, seconds: float) -> dict:
+    """``overrides`` with the step count that trains ``drcgan`` (its preset and device as ``overrides``
+    say) in about ``seconds``: 10 steps timed after 3 warm-up steps on a throwaway trainer, 85 % of the
+    budget for steps, at most the preset's own count; validation every 1/40 of the steps (at least the
+    preset's interval)."""
+    m = get_method("drcgan", **overrides)
+    device = m.config.device
+    trainer = Trainer(m.model_config(m.config.seed), visible_case(case), train, device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    for _ in range(3):
+        trainer.train_step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(10):
+        trainer.train_step()
+    sync()
+    per_step = (time.perf_counter() - t0) / 10
+    steps = int(min(m.config.optimiser.steps, max(10, 0.85 * seconds / per_step)))
+    val_every = max(m.config.selection.val_every, steps // 40)
+    logging.info(
+        "budget %.0f s: %.3f s per training step on %s -> %d steps (the preset's: %d), validation every %d",
+        seconds,
+        per_step,
+        device,
+        steps,
+        m.config.optimiser.steps,
+        val_every,
+    )
+    return {**overrides, "steps": steps, "val_every": val_every}
 
 
 def oracle_product(case: xr.Dataset, train: Period, test: Period, overrides: dict) -> np.ndarray:
@@ -219,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", nargs="*", default=[], help="DrcGAN config overrides, key=value")
     ap.add_argument("--oracle", action="store_true", help="add the truth-trained generator (the ceiling)")
     ap.add_argument(
+        "--fit-seconds", type=float, default=0.0, metavar="S", help="train DrcGAN for about S seconds (steps timed)"
+    )
+    ap.add_argument(
         "--smap-target-mean",
         type=int,
         default=0,
@@ -228,10 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides = parse_set(args.set)
+    if args.fit_seconds > 0 and "steps" in overrides:
+        ap.error("--fit-seconds sets the steps: drop steps= from --set")
     table = Table()
     for seed in args.seeds:
         case = generate_twin(args.preset, seed=seed).case
         train, test = periods(case)
+        if args.fit_seconds > 0 and seed == args.seeds[0]:  # timed once, on the first twin
+            overrides = budget_overrides(case, train, overrides, args.fit_seconds)
         scorer = GapScorer.of(case, test)
         table.counts.append(scorer.counts())
         baselines: dict[str, np.ndarray] = {}

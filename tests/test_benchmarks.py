@@ -165,6 +165,22 @@ def test_drcgan_accuracy_script_scores_gaps_against_truth(capsys):
     assert "Best baseline: starfm" in text and "drcgan_l1: 2 training seeds" in text
 
 
+def test_drcgan_accuracy_time_budget():
+    """``--fit-seconds``: the step count from timed steps, capped at the preset's count, at least 10 steps,
+    validation every 1/40 of them (at least the preset's interval); with ``steps=`` as well, an error."""
+    acc = script("drcgan_accuracy")
+    from stsg_bench.twin import generate_twin
+
+    case = generate_twin("tiny", seed=5).case
+    train, _ = acc.periods(case)
+    small = {"crop": 16, "batch_size": 2}
+    paper = {"preset": "paper", "crop": 32, "batch_size": 2, "ngf": 8, "n_blocks": 1, "ndf": 8}  # 20,000 steps
+    assert acc.budget_overrides(case, train, paper, 1e6) == {**paper, "steps": 20000, "val_every": 500}
+    assert acc.budget_overrides(case, train, small, 1e-6) == {**small, "steps": 10, "val_every": 40}  # demo
+    with pytest.raises(SystemExit):
+        acc.main(["--preset", "tiny", "--seeds", "5", "--methods", "drcgan", "--set", "steps=3", "--fit-seconds", "1"])
+
+
 def test_blend_weights_helpers():
     """benchmarks/blend_weights.py: the simplex least squares agrees with scipy's constrained optimiser
     (also where the unconstrained optimum has a negative weight), and the thinned case hides only
